@@ -1,0 +1,41 @@
+# sealtun — build, test, demo and benchmark.
+# `make test` and `make demo` install what they need on a fresh machine.
+
+NODE_MODULES := node_modules/.package-lock.json
+SOURCES := $(shell find src test bench -name '*.ts' 2>/dev/null)
+
+.PHONY: all build test demo bench bench-quick bench-crypto deps clean
+
+all: build
+
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: $(NODE_MODULES)
+
+dist/.built: $(NODE_MODULES) tsconfig.json $(SOURCES)
+	npx tsc -p tsconfig.json
+	@touch $@
+
+build: dist/.built
+
+test: build
+	npx mocha
+
+demo:
+	bash scripts/install-deps.sh
+	$(MAKE) build
+	bash scripts/demo.sh
+
+bench: build
+	@echo "sealtun bench: not yet"
+
+bench-quick: build
+	@echo "sealtun bench-quick: not yet"
+
+bench-crypto: build
+	node dist/bench/crypto.js
+
+clean:
+	rm -rf dist
