@@ -1,0 +1,244 @@
+// Data messages: one IP packet sealed with XChaCha20-Poly1305 under the
+// session key from the handshake. This is the hot path: the nonce buffer is
+// preallocated, header and counter are written byte by byte, and the views
+// the AEAD call needs are cached per buffer.
+//
+// Wire layout (all integers little-endian):
+//
+//   offset  size  field
+//        0     1  type = MESSAGE_DATA (4)
+//        1     3  reserved, zero
+//        4     4  receiver index (u32): the receiver's session, chosen by the receiver
+//        8     8  counter (u64): per-key message number, also the nonce
+//       16     n  ciphertext of the IP packet
+//     16+n    16  Poly1305 tag
+//
+// The 16-byte header is the AEAD's associated data, so none of it can be
+// altered without the tag failing.
+import { KEY_BYTES, TAG_BYTES, XNONCE_BYTES, type Aead } from './aead/aead.js';
+
+export const MESSAGE_DATA = 4;
+const TYPE_OFFSET = 0;
+const RESERVED_OFFSET = 1;
+const RESERVED_BYTES = 3;
+const RECEIVER_INDEX_OFFSET = 4;
+const COUNTER_OFFSET = 8;
+export const DATA_HEADER_BYTES = 16;
+/** Header plus tag: a packet of n bytes goes on the wire as n + 32. */
+export const DATA_OVERHEAD = DATA_HEADER_BYTES + TAG_BYTES;
+
+/**
+ * XChaCha20 nonce = 16 zero bytes ‖ counter (u64 LE). HChaCha20 derives the
+ * subkey from the key and the nonce's FIRST 16 bytes, which are constant, so
+ * the subkey is the same for every packet under a key (an implementation may
+ * cache it); the counter lands in the ChaCha20 nonce. Counters never repeat
+ * under a key, so neither do nonces.
+ */
+const NONCE_COUNTER_OFFSET = XNONCE_BYTES - 8;
+
+/**
+ * The sealer refuses to use this counter or any later one. WireGuard stops at
+ * 2^64 - 2^13 - 1; here counters are JS numbers, exact only up to 2^53 - 1, and
+ * an inexact counter could repeat a nonce, so the limit is 2^53 - 1 (counters
+ * 0 .. 2^53 - 2 are used). At 10 million packets/s that is 28 years; sessions
+ * are rekeyed long before by the handshake's timers.
+ */
+export const REJECT_AFTER_MESSAGES = Number.MAX_SAFE_INTEGER;
+
+/** A sealer that must not seal any more: destroyed, or its counter exhausted. */
+export class DataPacketError extends Error {
+  override readonly name = 'DataPacketError';
+}
+
+/** Writes a safe non-negative integer as u64 LE without allocating. */
+function writeU64LE(to: Uint8Array, at: number, value: number): void {
+  const lo = value >>> 0; // ToUint32 is exact: value mod 2^32
+  const hi = (value - lo) / 2 ** 32;
+  to[at] = lo;
+  to[at + 1] = lo >>> 8;
+  to[at + 2] = lo >>> 16;
+  to[at + 3] = lo >>> 24;
+  to[at + 4] = hi;
+  to[at + 5] = hi >>> 8;
+  to[at + 6] = hi >>> 16;
+  to[at + 7] = hi >>> 24;
+}
+
+function readU32LE(from: Uint8Array, at: number): number {
+  return (from[at]! | (from[at + 1]! << 8) | (from[at + 2]! << 16) | (from[at + 3]! << 24)) >>> 0;
+}
+
+/** The receiver index of a data message, or -1 if it is shorter than the header. */
+export function readReceiverIndex(msg: Uint8Array): number {
+  if (msg.length < DATA_HEADER_BYTES) return -1;
+  return readU32LE(msg, RECEIVER_INDEX_OFFSET);
+}
+
+/**
+ * The counter of a data message, or -1 if it is shorter than the header.
+ * Counters of 2^53 or more (never sent by a sealer) come back as 2^53, which
+ * the replay window rejects; the exact value does not matter then.
+ */
+export function readCounter(msg: Uint8Array): number {
+  if (msg.length < DATA_HEADER_BYTES) return -1;
+  const lo = readU32LE(msg, COUNTER_OFFSET);
+  const hi = readU32LE(msg, COUNTER_OFFSET + 4);
+  if (hi >= 2 ** 21) return 2 ** 53;
+  return hi * 2 ** 32 + lo;
+}
+
+function copyKey(key: Uint8Array): Uint8Array {
+  if (key.length !== KEY_BYTES) throw new RangeError(`data key must be ${KEY_BYTES} bytes, got ${key.length}`);
+  return key.slice();
+}
+
+/**
+ * The three views of a packet buffer that the AEAD call needs: header (the
+ * AD), plaintext, and ciphertext‖tag. Making three views costs about a quarter
+ * of sealing a small packet, so they are kept per buffer (the daemon reuses a
+ * fixed set of buffers) and remade only when the packet length changes (bulk
+ * transfers are runs of MTU-sized packets).
+ */
+class PacketViews {
+  readonly ad: Uint8Array;
+  plaintext: Uint8Array;
+  sealed: Uint8Array;
+  private plainLength = -1;
+
+  constructor(private readonly buf: Uint8Array) {
+    this.ad = buf.subarray(0, DATA_HEADER_BYTES);
+    this.plaintext = this.sealed = this.ad; // placeholders until the first setLength()
+  }
+
+  setLength(plainLength: number): void {
+    if (plainLength === this.plainLength) return;
+    this.plainLength = plainLength;
+    this.plaintext = this.buf.subarray(DATA_HEADER_BYTES, DATA_HEADER_BYTES + plainLength);
+    this.sealed = this.buf.subarray(DATA_HEADER_BYTES, DATA_HEADER_BYTES + plainLength + TAG_BYTES);
+  }
+}
+
+/** Per-thread cache; weak, so it never keeps a caller's buffer alive. Views hold no secrets. */
+const viewsByBuffer = new WeakMap<Uint8Array, PacketViews>();
+
+function viewsFor(buf: Uint8Array, plainLength: number): PacketViews {
+  let views = viewsByBuffer.get(buf);
+  if (views === undefined) {
+    views = new PacketViews(buf);
+    viewsByBuffer.set(buf, views);
+  }
+  views.setLength(plainLength);
+  return views;
+}
+
+/** Seals outgoing packets under one send key; owns a copy of the key. */
+export class DataSealer {
+  private readonly key: Uint8Array;
+  private readonly nonce = new Uint8Array(XNONCE_BYTES);
+  private readonly receiverIndex: number;
+  private next: number;
+  private destroyed = false;
+
+  /**
+   * `key` is copied (wipe yours when done). `receiverIndex` is the index the
+   * peer chose for this session. `firstCounter` is for tests only: a key used
+   * from any counter other than 0 risks repeating a nonce.
+   */
+  constructor(
+    private readonly aead: Aead,
+    key: Uint8Array,
+    receiverIndex: number,
+    options: { readonly firstCounter?: number } = {},
+  ) {
+    if (!Number.isInteger(receiverIndex) || receiverIndex < 0 || receiverIndex > 0xffffffff) {
+      throw new RangeError(`receiver index ${receiverIndex} is not a u32`);
+    }
+    const first = options.firstCounter ?? 0;
+    if (!Number.isSafeInteger(first) || first < 0) throw new RangeError(`bad first counter ${first}`);
+    this.key = copyKey(key);
+    this.receiverIndex = receiverIndex;
+    this.next = first;
+  }
+
+  /** The next counter to use (read-only: moving it back would repeat nonces). */
+  get counter(): number {
+    return this.next;
+  }
+
+  /**
+   * Packet plaintext is already at buf[DATA_HEADER_BYTES .. DATA_HEADER_BYTES+len)
+   * and buf has TAG_BYTES more after it. Writes header, seals in place, returns
+   * the total wire length (len + DATA_OVERHEAD). Throws DataPacketError once
+   * the counter reaches REJECT_AFTER_MESSAGES (a new handshake is due) or after
+   * destroy(); RangeError if buf has no room.
+   */
+  seal(buf: Uint8Array, len: number): number {
+    if (this.destroyed) throw new DataPacketError('sealer used after destroy()');
+    const counter = this.next;
+    if (counter >= REJECT_AFTER_MESSAGES) throw new DataPacketError('send counter exhausted; a new handshake is needed');
+    const end = DATA_HEADER_BYTES + len;
+    if (!Number.isInteger(len) || len < 0 || end + TAG_BYTES > buf.length) {
+      throw new RangeError(`buffer of ${buf.length} bytes cannot hold a ${len}-byte packet plus ${DATA_OVERHEAD}`);
+    }
+    // Consume the counter before sealing: whatever happens next, it is never used twice.
+    this.next = counter + 1;
+
+    buf[TYPE_OFFSET] = MESSAGE_DATA;
+    for (let i = 0; i < RESERVED_BYTES; i++) buf[RESERVED_OFFSET + i] = 0;
+    const index = this.receiverIndex;
+    buf[RECEIVER_INDEX_OFFSET] = index;
+    buf[RECEIVER_INDEX_OFFSET + 1] = index >>> 8;
+    buf[RECEIVER_INDEX_OFFSET + 2] = index >>> 16;
+    buf[RECEIVER_INDEX_OFFSET + 3] = index >>> 24;
+    writeU64LE(buf, COUNTER_OFFSET, counter);
+    writeU64LE(this.nonce, NONCE_COUNTER_OFFSET, counter);
+
+    const views = viewsFor(buf, len);
+    this.aead.seal(views.sealed, views.plaintext, views.ad, this.nonce, this.key);
+    return end + TAG_BYTES;
+  }
+
+  /** Wipes the key; seal() refuses from now on. */
+  destroy(): void {
+    this.key.fill(0);
+    this.destroyed = true;
+  }
+}
+
+/** Opens incoming packets under one receive key; owns a copy of the key. */
+export class DataOpener {
+  private readonly key: Uint8Array;
+  private readonly nonce = new Uint8Array(XNONCE_BYTES);
+  private destroyed = false;
+
+  /** `key` is copied (wipe yours when done). */
+  constructor(
+    private readonly aead: Aead,
+    key: Uint8Array,
+  ) {
+    this.key = copyKey(key);
+  }
+
+  /**
+   * Opens msg[0..len) in place; the plaintext ends up at msg[16 .. 16+ret).
+   * Returns -1 if the message is too short, not a data message, forged, or
+   * this opener was destroyed. Does NOT touch the replay window: the caller
+   * checks readCounter(msg) with its ReplayWindow after this succeeds.
+   * Never throws on what came off the wire.
+   */
+  open(msg: Uint8Array, len: number): number {
+    if (this.destroyed || !Number.isInteger(len) || len < DATA_OVERHEAD || len > msg.length) return -1;
+    if (msg[TYPE_OFFSET] !== MESSAGE_DATA) return -1;
+    const nonce = this.nonce;
+    for (let i = 0; i < 8; i++) nonce[NONCE_COUNTER_OFFSET + i] = msg[COUNTER_OFFSET + i]!;
+    const plainLength = len - DATA_OVERHEAD;
+    const views = viewsFor(msg, plainLength);
+    return this.aead.open(views.plaintext, views.sealed, views.ad, nonce, this.key) ? plainLength : -1;
+  }
+
+  /** Wipes the key; open() returns -1 from now on. */
+  destroy(): void {
+    this.key.fill(0);
+    this.destroyed = true;
+  }
+}
