@@ -1,0 +1,474 @@
+// The tunnel config file: WireGuard-style INI with one [Interface] and one
+// [Peer]. This file gives the keys their meaning and checks every value, so
+// that everything after parseConfig() can trust a TunnelConfig.
+//
+// Every problem is a ConfigError whose message is `FILE:LINE: Key: what is
+// wrong` (a stable contract: scripts grep for it). Values are repeated in
+// messages to help the user find the typo, except anything that may be key
+// material: the values of the *Key settings are never shown, and any other
+// value that looks like base64 key text is withheld too.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { KeyError, decodeKey, readKeyFile, type KeyKind } from '../crypto/keys.js';
+import { AddressError, parseAddress, parseCidr, type Cidr } from './cidr.js';
+import { IniSyntaxError, tokenizeIni, type IniEntry, type IniSection } from './ini.js';
+
+export type { Cidr } from './cidr.js';
+
+export type TransportKind = 'udp' | 'tcp' | 'auto';
+
+export interface Endpoint {
+  /** An IP literal in canonical form (IPv6 without brackets, maybe with %zone), or a DNS name as written. */
+  host: string;
+  port: number;
+  /** Set when `host` is an IP literal; absent for a DNS name (resolved later, again on reconnect). */
+  family?: 4 | 6;
+}
+
+export interface InterfaceConfig {
+  name: string;
+  privateKey: Uint8Array;
+  /** Host address with its prefix (10.77.0.1/24 keeps the host part). */
+  addresses: Cidr[];
+  listenPort?: number;
+  /** Canonical IP literal; absent means all addresses. */
+  listenAddress?: string;
+  transport: TransportKind;
+  /** Absent means: derive from the transport's overhead. */
+  mtu?: number;
+  user?: string;
+}
+
+export interface PeerConfig {
+  publicKey: Uint8Array;
+  presharedKey?: Uint8Array;
+  endpoint?: Endpoint;
+  /** Normalised to network addresses: "10.77.0.5/24" becomes 10.77.0.0/24. */
+  allowedIPs: Cidr[];
+  /** Seconds; absent when disabled ("0" or "off"). */
+  persistentKeepalive?: number;
+}
+
+export interface TunnelConfig {
+  file: string;
+  iface: InterfaceConfig;
+  peer: PeerConfig;
+  /** initiates: [Peer] has an Endpoint; accepts: [Interface] has a ListenPort. At least one is true. */
+  role: { initiates: boolean; accepts: boolean };
+}
+
+/**
+ * A config problem. `message` is `FILE:LINE: Key: detail`, or `FILE: detail`
+ * when the file itself cannot be read (then `line` is 0 and `key` is '').
+ */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly key: string,
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(line > 0 ? `${file}:${line}: ${key}: ${detail}` : `${file}: ${detail}`, options);
+  }
+}
+
+/** Internal: a bad value; the walker adds file, line and key. */
+class BadValue extends Error {}
+
+/** What each key parses to. */
+interface InterfaceValues {
+  Name: string;
+  PrivateKey: Uint8Array;
+  Address: Cidr[];
+  ListenPort: number;
+  ListenAddress: string;
+  Transport: TransportKind;
+  MTU: number;
+  User: string;
+}
+interface PeerValues {
+  PublicKey: Uint8Array;
+  PresharedKey: Uint8Array;
+  Endpoint: Endpoint;
+  AllowedIPs: Cidr[];
+  /** undefined: disabled. */
+  PersistentKeepalive: number | undefined;
+}
+
+/** One parser per key; the table's key order is the order shown in "expected one of". */
+type Parsers<V> = { [K in keyof V]: (value: string, baseDir: string) => V[K] };
+/** A parsed value and the line it was set on (the first line, for lists). */
+interface Setting<T> {
+  value: T;
+  line: number;
+}
+type Settings<V> = { [K in keyof V]?: Setting<V[K]> };
+
+const INTERFACE_PARSERS: Parsers<InterfaceValues> = {
+  Name: parseInterfaceName,
+  PrivateKey: (v, dir) => parseKey(v, 'private key', dir),
+  Address: (v) => parseCidrList(v, 'keep'),
+  ListenPort: parsePort,
+  ListenAddress: parseListenAddress,
+  Transport: parseTransport,
+  MTU: (v) => parseInteger(v, 576, 65535, 'an MTU'),
+  User: parseUser,
+};
+const PEER_PARSERS: Parsers<PeerValues> = {
+  PublicKey: (v, dir) => parseKey(v, 'public key', dir),
+  PresharedKey: (v, dir) => parseKey(v, 'pre-shared key', dir),
+  Endpoint: parseEndpoint,
+  AllowedIPs: (v) => parseCidrList(v, 'clear'),
+  PersistentKeepalive: parseKeepalive,
+};
+
+/** Keys that may repeat, each occurrence adding to the list (as in wg-quick). */
+const LIST_KEYS: ReadonlySet<string> = new Set(['Address', 'AllowedIPs']);
+
+/** Examples for "missing" messages, so the fix is one copy-paste away. */
+const EXAMPLES: Record<string, string> = {
+  Name: 'Name = st0',
+  PrivateKey: 'PrivateKey = keys/this.key',
+  Address: 'Address = 10.77.0.1/24',
+  PublicKey: 'PublicKey = keys/peer.pub',
+  AllowedIPs: 'AllowedIPs = 10.77.0.2/32',
+};
+
+const MAX_CONFIG_BYTES = 1 << 20;
+
+/** Reads and parses a config file; key file paths in it are relative to its directory. */
+export function loadConfig(path: string): TunnelConfig {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT' ? 'no such file' :
+      code === 'EACCES' ? 'permission denied' :
+      code === 'EISDIR' ? 'is a directory' :
+      String(err);
+    throw new ConfigError(path, 0, '', `cannot read config file: ${why}`, { cause: err });
+  }
+  if (raw.length > MAX_CONFIG_BYTES) {
+    throw new ConfigError(path, 0, '', `config file is larger than ${MAX_CONFIG_BYTES} bytes; is this the right file?`);
+  }
+  return parseConfig(raw.toString('utf8'), path);
+}
+
+/**
+ * Parses config text. `file` names it in errors and is the base for relative
+ * key file paths. Throws ConfigError (and nothing else) for any problem in the text.
+ */
+export function parseConfig(text: string, file: string): TunnelConfig {
+  const fail = (line: number, key: string, detail: string, cause?: unknown): never => {
+    throw new ConfigError(file, line, key, detail, cause === undefined ? undefined : { cause });
+  };
+
+  let doc;
+  try {
+    doc = tokenizeIni(text);
+  } catch (err) {
+    if (!(err instanceof IniSyntaxError)) throw err;
+    return fail(err.line, err.key === undefined ? 'syntax' : keyLabel(err.key), err.detail);
+  }
+
+  const baseDir = dirname(resolve(file));
+  let ifaceSection: IniSection | undefined;
+  let peerSection: IniSection | undefined;
+  let iface: Settings<InterfaceValues> = {};
+  let peer: Settings<PeerValues> = {};
+
+  // One pass in file order, so the error reported is the first one in the file.
+  for (const section of doc.sections) {
+    const kind = section.name.toLowerCase();
+    if (kind === 'interface') {
+      if (ifaceSection) {
+        fail(section.line, '[Interface]', `duplicate section; only one [Interface] is allowed (the first is at line ${ifaceSection.line})`);
+      }
+      ifaceSection = section;
+      iface = readSection(section, '[Interface]', INTERFACE_PARSERS, PEER_PARSERS, '[Peer]', baseDir, fail);
+    } else if (kind === 'peer') {
+      if (peerSection) {
+        fail(section.line, '[Peer]', `duplicate section; sealtun is point-to-point, so only one [Peer] is allowed (the first is at line ${peerSection.line})`);
+      }
+      peerSection = section;
+      peer = readSection(section, '[Peer]', PEER_PARSERS, INTERFACE_PARSERS, '[Interface]', baseDir, fail);
+    } else {
+      fail(section.line, `[${safeName(section.name)}]`, 'unknown section; expected [Interface] or [Peer]');
+    }
+  }
+
+  if (!ifaceSection) return fail(doc.lastLine, '[Interface]', 'missing section; a config needs one [Interface] and one [Peer]');
+  if (!peerSection) return fail(doc.lastLine, '[Peer]', 'missing section; a config needs one [Interface] and one [Peer]');
+  const need = <T>(section: IniSection, name: string, setting: Setting<T> | undefined): Setting<T> =>
+    setting ?? fail(section.line, name, `missing from ${section === ifaceSection ? '[Interface]' : '[Peer]'}; add e.g. "${EXAMPLES[name] ?? `${name} = ...`}"`);
+
+  const name = need(ifaceSection, 'Name', iface.Name);
+  const privateKey = need(ifaceSection, 'PrivateKey', iface.PrivateKey);
+  const addresses = need(ifaceSection, 'Address', iface.Address);
+  const publicKey = need(peerSection, 'PublicKey', peer.PublicKey);
+  const allowedIPs = need(peerSection, 'AllowedIPs', peer.AllowedIPs);
+  const { ListenPort: listenPort, ListenAddress: listenAddress, Transport: transport, MTU: mtu, User: user } = iface;
+  const { PresharedKey: presharedKey, Endpoint: endpoint, PersistentKeepalive: keepalive } = peer;
+
+  if (listenAddress && !listenPort) {
+    fail(listenAddress.line, 'ListenAddress', 'is set but ListenPort is not; add ListenPort, or remove ListenAddress');
+  }
+  if (!endpoint && !listenPort) {
+    fail(peerSection.line, 'Endpoint',
+      'neither Endpoint (in [Peer]) nor ListenPort (in [Interface]) is set; ' +
+      'set Endpoint to connect to the peer, ListenPort to accept it, or both');
+  }
+  if (mtu) {
+    const v6 = [...addresses.value, ...allowedIPs.value].find((c) => c.family === 6);
+    if (v6 && mtu.value < 1280) {
+      fail(mtu.line, 'MTU', `is ${mtu.value}, but IPv6 (${v6.text}) needs at least 1280 (RFC 8200 §5)`);
+    }
+  }
+
+  const ifaceConfig: InterfaceConfig = {
+    name: name.value,
+    privateKey: privateKey.value,
+    addresses: addresses.value,
+    transport: transport?.value ?? 'udp',
+  };
+  if (listenPort) ifaceConfig.listenPort = listenPort.value;
+  if (listenAddress) ifaceConfig.listenAddress = listenAddress.value;
+  if (mtu) ifaceConfig.mtu = mtu.value;
+  if (user) ifaceConfig.user = user.value;
+
+  const peerConfig: PeerConfig = { publicKey: publicKey.value, allowedIPs: allowedIPs.value };
+  if (presharedKey) peerConfig.presharedKey = presharedKey.value;
+  if (endpoint) peerConfig.endpoint = endpoint.value;
+  if (keepalive?.value !== undefined) peerConfig.persistentKeepalive = keepalive.value;
+
+  return {
+    file,
+    iface: ifaceConfig,
+    peer: peerConfig,
+    role: { initiates: endpoint !== undefined, accepts: listenPort !== undefined },
+  };
+}
+
+type Fail = (line: number, key: string, detail: string, cause?: unknown) => never;
+
+/** Checks each entry's key (known here? repeated?) and parses its value. */
+function readSection<V>(
+  section: IniSection,
+  label: string,
+  parsers: Parsers<V>,
+  otherParsers: object,
+  otherLabel: string,
+  baseDir: string,
+  fail: Fail,
+): Settings<V> {
+  const keys = Object.keys(parsers) as Array<keyof V & string>;
+  const out: Settings<V> = {};
+  for (const entry of section.entries) {
+    const key = canonicalKey(entry, keys);
+    if (key === undefined) {
+      const elsewhere = canonicalKey(entry, Object.keys(otherParsers));
+      if (elsewhere !== undefined) fail(entry.line, elsewhere, `belongs in ${otherLabel}, not ${label}`);
+      return fail(entry.line, keyLabel(entry.key), `unknown key in ${label}; expected one of: ${keys.join(', ')}`);
+    }
+    const previous = out[key];
+    if (previous && !LIST_KEYS.has(key)) {
+      fail(entry.line, key, `is set twice; the first is at line ${previous.line}`);
+    }
+    if (entry.value === '') fail(entry.line, key, 'has no value');
+
+    let value: V[typeof key];
+    try {
+      value = parsers[key](entry.value, baseDir);
+    } catch (err) {
+      if (err instanceof BadValue) fail(entry.line, key, err.message);
+      // KeyError messages name the file, never the key text (keys.ts).
+      if (err instanceof KeyError) fail(entry.line, key, err.message, err);
+      throw err;
+    }
+    if (previous && Array.isArray(previous.value) && Array.isArray(value)) {
+      previous.value.push(...value); // a list key seen again: add to it
+    } else {
+      out[key] = { value, line: entry.line };
+    }
+  }
+  return out;
+}
+
+/** Key names are case-insensitive, as in wg-quick; returns the canonical spelling. */
+function canonicalKey<K extends string>(entry: IniEntry, keys: readonly K[]): K | undefined {
+  const lower = entry.key.toLowerCase();
+  return keys.find((k) => k.toLowerCase() === lower);
+}
+
+// ---- values ---------------------------------------------------------------
+
+/** Runs of base64 this long are treated as possible key material and not shown. */
+const KEYLIKE = /[A-Za-z0-9+/]{32,}/;
+
+/** A value quoted for an error message, unless it could be a secret. */
+function shown(value: string): string {
+  if (KEYLIKE.test(value)) return 'the value (not shown: it looks like key material)';
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}...` : value);
+}
+
+/**
+ * A user-written key or section name, shown only if it is plainly a word:
+ * real names are letters, while a fragment of a pasted key almost always
+ * has digits, "+" or "/" in it.
+ */
+function safeName(name: string): string {
+  return /^[A-Za-z][A-Za-z _-]{0,23}$/.test(name) ? name : '(unrecognised name)';
+}
+
+function keyLabel(key: string): string {
+  return safeName(key);
+}
+
+/** Linux IFNAMSIZ is 16 including the NUL; '/' and whitespace are refused by the kernel. */
+function parseInterfaceName(value: string): string {
+  if (value.length > 15) {
+    throw new BadValue(`${shown(value)} is ${value.length} characters; Linux interface names are at most 15`);
+  }
+  if (!/^[A-Za-z0-9_.-]+$/.test(value) || value === '.' || value === '..') {
+    throw new BadValue(`${shown(value)} is not a valid interface name; use letters, digits, "_", "." and "-" (not "." or "..")`);
+  }
+  return value;
+}
+
+/** Exactly the shape of an encoded key: 43 base64 characters and one "=". */
+const INLINE_KEY = /^[A-Za-z0-9+/]{43}=$/;
+
+/**
+ * Whether a value that is not a valid inline key still looks like key
+ * material (a typo in an inline key, or key text pasted with extra
+ * characters): a long base64 run with few "/" (paths have many), or
+ * key-sized text that is nearly all base64.
+ */
+function looksLikeKeyMaterial(value: string): boolean {
+  for (const run of value.matchAll(/[A-Za-z0-9+/]{32,}/g)) {
+    if (run[0].split('/').length - 1 <= 3) return true;
+  }
+  if (value.length < 36 || value.length > 52) return false;
+  return (value.match(/[^A-Za-z0-9+/=]/g)?.length ?? 0) <= 2;
+}
+
+function parseKey(value: string, kind: KeyKind, baseDir: string): Uint8Array {
+  if (INLINE_KEY.test(value)) return decodeKey(value, 'inline value', kind);
+  const path = resolve(baseDir, value);
+  // A mistyped inline key would otherwise be taken as a file name and echoed
+  // back in "no such file": do not print what is probably a secret.
+  if (looksLikeKeyMaterial(value) && !existsSync(path)) {
+    throw new BadValue(
+      `is neither a valid inline ${kind} (44 base64 characters ending in "=") nor an existing file ` +
+        '(value not shown: it may be a secret)',
+    );
+  }
+  return readKeyFile(path, kind);
+}
+
+function parseCidrList(value: string, hostBits: 'keep' | 'clear'): Cidr[] {
+  return value.split(',').map((raw) => {
+    const item = raw.trim();
+    if (item === '') throw new BadValue('has an empty item; remove the stray comma');
+    try {
+      return parseCidr(item, { hostBits });
+    } catch (err) {
+      if (err instanceof AddressError) throw new BadValue(`${shown(item)} ${err.message}`);
+      throw err;
+    }
+  });
+}
+
+function parseInteger(value: string, min: number, max: number, what: string): number {
+  if (!/^\d{1,10}$/.test(value)) throw new BadValue(`${shown(value)} is not ${what}; expected a whole number ${min}-${max}`);
+  const n = Number(value);
+  if (n < min || n > max) throw new BadValue(`${n} is out of range; expected ${min}-${max}`);
+  return n;
+}
+
+function parsePort(value: string): number {
+  return parseInteger(value, 1, 65535, 'a port number');
+}
+
+function parseKeepalive(value: string): number | undefined {
+  if (value.toLowerCase() === 'off') return undefined;
+  const n = parseInteger(value, 0, 65535, 'a number of seconds or "off"');
+  return n === 0 ? undefined : n;
+}
+
+function parseTransport(value: string): TransportKind {
+  const v = value.toLowerCase();
+  if (v === 'udp' || v === 'tcp' || v === 'auto') return v;
+  throw new BadValue(`${shown(value)} is not a transport; expected udp, tcp or auto`);
+}
+
+/** A user name as useradd accepts it, or a numeric uid; looked up only when dropping privileges. */
+function parseUser(value: string): string {
+  if (/^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/.test(value) || /^\d{1,10}$/.test(value)) return value;
+  throw new BadValue(`${shown(value)} is not a user name or numeric uid`);
+}
+
+function addressOrFail(text: string, shownAs: string): ReturnType<typeof parseAddress> {
+  try {
+    return parseAddress(text);
+  } catch (err) {
+    if (err instanceof AddressError) throw new BadValue(`${shown(shownAs)} ${err.message}`);
+    throw err;
+  }
+}
+
+/** An IP literal; IPv6 may be bracketed, as in Endpoint. */
+function parseListenAddress(value: string): string {
+  const bracketed = /^\[(.*)\]$/.exec(value);
+  return addressOrFail(bracketed ? bracketed[1]! : value, value).address;
+}
+
+function parseEndpoint(value: string): Endpoint {
+  if (value.startsWith('[')) {
+    const m = /^\[([^\]]*)\]:([^:]*)$/.exec(value);
+    if (!m) throw new BadValue(`${shown(value)} is not [IPv6]:PORT; expected e.g. [2001:db8::1]:51820`);
+    const [, hostText = '', portText = ''] = m;
+    // A zone (fe80::1%eth0) is meaningful for a link-local endpoint.
+    const pct = hostText.indexOf('%');
+    const zone = pct < 0 ? '' : hostText.slice(pct + 1);
+    if (pct >= 0 && !/^[A-Za-z0-9_.-]{1,15}$/.test(zone)) {
+      throw new BadValue(`${shown(value)} has a bad zone after "%"; expected an interface name`);
+    }
+    const ip = addressOrFail(pct < 0 ? hostText : hostText.slice(0, pct), hostText);
+    if (ip.family !== 6) throw new BadValue(`${shown(value)}: brackets are only for IPv6; write 192.0.2.2:51820`);
+    return { host: pct < 0 ? ip.address : `${ip.address}%${zone}`, port: endpointPort(portText), family: 6 };
+  }
+  const colon = value.lastIndexOf(':');
+  if (colon < 0) throw new BadValue(`${shown(value)} has no port; expected HOST:PORT, e.g. 192.0.2.2:51820`);
+  const hostText = value.slice(0, colon);
+  if (hostText.includes(':')) {
+    throw new BadValue(`${shown(value)}: an IPv6 address needs brackets, e.g. [2001:db8::1]:51820`);
+  }
+  if (hostText === '') throw new BadValue(`${shown(value)} has no host before ":"`);
+  const port = endpointPort(value.slice(colon + 1));
+  // A name whose last label is all digits is an IPv4 address (or a typo of one);
+  // no top-level domain is numeric.
+  if (/(?:^|\.)\d+\.?$/.test(hostText)) {
+    return { host: addressOrFail(hostText, hostText).address, port, family: 4 };
+  }
+  if (!isDnsName(hostText)) {
+    throw new BadValue(`${shown(hostText)} is not an IPv4 address or a host name (letters, digits and "-" in dot-separated labels)`);
+  }
+  return { host: hostText, port };
+}
+
+function endpointPort(text: string): number {
+  if (text === '') throw new BadValue('has no port after ":"; expected e.g. 51820');
+  return parsePort(text);
+}
+
+/** RFC 1123 host name syntax; checked here, resolved later. */
+function isDnsName(name: string): boolean {
+  const n = name.endsWith('.') ? name.slice(0, -1) : name;
+  if (n.length === 0 || n.length > 253) return false;
+  return n.split('.').every((label) => /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label));
+}

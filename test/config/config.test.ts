@@ -1,0 +1,405 @@
+import { expect } from 'chai';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, parseConfig, type TunnelConfig } from '../../src/config/config.js';
+import { encodeKey, generatePresharedKey, readKeyFile, writeKeyPair } from '../../src/crypto/keys.js';
+import { initSodium } from '../../src/crypto/sodium.js';
+
+// Fixed inline keys (any 32 bytes are a valid key for parsing). None contains
+// "/", so every long run of them is plainly key text.
+const PRIV = 'uD6Ffy03NnZzYyoQhGwsIPTUP4vHst+lFWyr7LAVDMo=';
+const PUB = 'TKIgkMPJwnMgoq7y1C0DBXBLGen47EN+W4lJXd5+hBs=';
+const PSK = '110tZRJNKAbrMwWFXtJUe9O8GWsD6ZFLWd+mrR6JOFM=';
+
+/** The reference config, one entry per line: line N is LINES[N - 1]. */
+const LINES = [
+  '# sealtun test config', // 1
+  '[Interface]', // 2
+  'Name = st0', // 3
+  'PrivateKey = keys/a.key', // 4
+  'Address = 10.77.0.1/24, fd77::1/64', // 5
+  'ListenPort = 51820', // 6
+  'ListenAddress = 192.0.2.1', // 7
+  'Transport = auto', // 8
+  'MTU = 1400', // 9
+  'User = nobody', // 10
+  '', // 11
+  '[Peer]', // 12
+  'PublicKey = keys/b.pub', // 13
+  'PresharedKey = keys/ab.psk', // 14
+  'Endpoint = 192.0.2.2:51821', // 15
+  'AllowedIPs = 10.77.0.2/32, fd77::2/128', // 16
+  'PersistentKeepalive = 25', // 17
+];
+
+/** LINES with some lines replaced ('' blanks a line, keeping the numbering); extra lines appended. */
+function text(edits: Record<number, string> = {}, extra: string[] = []): string {
+  const lines = LINES.map((line, i) => edits[i + 1] ?? line);
+  return [...lines, ...extra].join('\n') + '\n';
+}
+
+function hex(bytes: Uint8Array | undefined): string {
+  return bytes === undefined ? '' : Buffer.from(bytes).toString('hex');
+}
+
+describe('config', () => {
+  let dir: string;
+  let file: string;
+  let keyA: Uint8Array;
+  let keyB: Uint8Array;
+  let psk: Uint8Array;
+
+  before(async () => {
+    await initSodium();
+    dir = mkdtempSync(join(tmpdir(), 'sealtun-config-'));
+    file = join(dir, 't.conf');
+    writeKeyPair(join(dir, 'keys', 'a'), false);
+    writeKeyPair(join(dir, 'keys', 'b'), false);
+    writeFileSync(join(dir, 'keys', 'ab.psk'), encodeKey(generatePresharedKey()) + '\n', { mode: 0o600 });
+    keyA = readKeyFile(join(dir, 'keys', 'a.key'), 'private key');
+    keyB = readKeyFile(join(dir, 'keys', 'b.pub'), 'public key');
+    psk = readKeyFile(join(dir, 'keys', 'ab.psk'), 'pre-shared key');
+    writeFileSync(file, text());
+  });
+
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Parses `src` as if it were `file`, expecting exactly this error. */
+  function expectError(src: string, message: string): ConfigError {
+    let thrown: unknown;
+    try {
+      parseConfig(src, file);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown, 'parseConfig should throw').to.be.instanceOf(ConfigError);
+    const err = thrown as ConfigError;
+    expect(err.message).to.equal(message);
+    expect(err.file).to.equal(file);
+    const m = /^[^\n]*?:(\d+): ([^:]+): /.exec(message.slice(file.length));
+    expect(m, 'expected FILE:LINE: Key: form').to.not.equal(null);
+    expect(err.line).to.equal(Number(m![1]));
+    expect(err.key).to.equal(m![2]);
+    return err;
+  }
+
+  describe('valid configs', () => {
+    it('loads a full config with key files relative to the config directory', () => {
+      const c: TunnelConfig = loadConfig(file);
+      expect(c.file).to.equal(file);
+      expect(c.iface.name).to.equal('st0');
+      expect(hex(c.iface.privateKey)).to.equal(hex(keyA));
+      expect(c.iface.addresses.map((a) => a.text)).to.deep.equal(['10.77.0.1/24', 'fd77::1/64']);
+      expect(c.iface.addresses[0]).to.deep.include({ family: 4, address: '10.77.0.1', prefix: 24 });
+      expect(hex(c.iface.addresses[0]!.bytes)).to.equal('0a4d0001');
+      expect(c.iface.addresses[1]).to.deep.include({ family: 6, address: 'fd77::1', prefix: 64 });
+      expect(c.iface.addresses[1]!.bytes).to.have.length(16);
+      expect(c.iface.listenPort).to.equal(51820);
+      expect(c.iface.listenAddress).to.equal('192.0.2.1');
+      expect(c.iface.transport).to.equal('auto');
+      expect(c.iface.mtu).to.equal(1400);
+      expect(c.iface.user).to.equal('nobody');
+      expect(hex(c.peer.publicKey)).to.equal(hex(keyB));
+      expect(hex(c.peer.presharedKey)).to.equal(hex(psk));
+      expect(c.peer.endpoint).to.deep.equal({ host: '192.0.2.2', port: 51821, family: 4 });
+      expect(c.peer.allowedIPs.map((a) => a.text)).to.deep.equal(['10.77.0.2/32', 'fd77::2/128']);
+      expect(c.peer.persistentKeepalive).to.equal(25);
+      expect(c.role).to.deep.equal({ initiates: true, accepts: true });
+    });
+
+    it('resolves key files against the config file, not the working directory', () => {
+      const elsewhere = mkdtempSync(join(tmpdir(), 'sealtun-cwd-'));
+      const cwd = process.cwd();
+      try {
+        process.chdir(elsewhere);
+        expect(hex(parseConfig(text(), file).iface.privateKey)).to.equal(hex(keyA));
+      } finally {
+        process.chdir(cwd);
+        rmSync(elsewhere, { recursive: true, force: true });
+      }
+    });
+
+    it('takes inline base64 keys and applies defaults for optional keys', () => {
+      const c = parseConfig(
+        ['[Interface]', 'Name = wg-x.1', `PrivateKey = ${PRIV}`, 'Address = 10.0.0.1', '', '[Peer]',
+          `PublicKey = ${PUB}`, 'Endpoint = 198.51.100.7:1', 'AllowedIPs = 0.0.0.0/0'].join('\n'),
+        file,
+      );
+      expect(hex(c.iface.privateKey)).to.equal(Buffer.from(PRIV, 'base64').toString('hex'));
+      expect(hex(c.peer.publicKey)).to.equal(Buffer.from(PUB, 'base64').toString('hex'));
+      expect(c.iface.addresses.map((a) => a.text)).to.deep.equal(['10.0.0.1/32']);
+      expect(c.iface.transport).to.equal('udp');
+      for (const k of ['listenPort', 'listenAddress', 'mtu', 'user'] as const) expect(c.iface[k]).to.equal(undefined);
+      expect(c.peer.presharedKey).to.equal(undefined);
+      expect(c.peer.persistentKeepalive).to.equal(undefined);
+      expect(c.peer.allowedIPs[0]).to.deep.include({ family: 4, address: '0.0.0.0', prefix: 0, text: '0.0.0.0/0' });
+      expect(c.role).to.deep.equal({ initiates: true, accepts: false });
+    });
+
+    it('handles comments: whole-line # and ;, trailing after whitespace, but not inside a value', () => {
+      const c = parseConfig(
+        text({ 1: '; comment', 3: 'Name = st0   # trailing', 11: '   # indented comment', 6: 'ListenPort = 51820\t; tab comment' }),
+        file,
+      );
+      expect(c.iface.name).to.equal('st0');
+      expect(c.iface.listenPort).to.equal(51820);
+      expectError(text({ 3: 'Name = st#0' }), `${file}:3: Name: "st#0" is not a valid interface name; use letters, digits, "_", "." and "-" (not "." or "..")`);
+    });
+
+    it('treats section and key names case-insensitively and ignores spacing around =', () => {
+      const c = parseConfig(
+        text({ 2: '[INTERFACE]', 3: 'nAmE=st1', 8: 'TRANSPORT   =   TCP', 12: '[peer]', 16: 'allowedips=10.9.0.0/16', 17: 'persistentkeepalive = OFF' }),
+        file,
+      );
+      expect(c.iface.name).to.equal('st1');
+      expect(c.iface.transport).to.equal('tcp');
+      expect(c.peer.allowedIPs.map((a) => a.text)).to.deep.equal(['10.9.0.0/16']);
+      expect(c.peer.persistentKeepalive).to.equal(undefined);
+    });
+
+    it('accepts CRLF line endings and a UTF-8 byte order mark', () => {
+      const c = parseConfig('\uFEFF' + text().replace(/\n/g, '\r\n'), file);
+      expect(c.iface.name).to.equal('st0');
+      expect(c.peer.persistentKeepalive).to.equal(25);
+    });
+
+    it('normalises AllowedIPs to the network address, keeps the host part of Address', () => {
+      const c = parseConfig(text({ 5: 'Address = 10.77.0.9/24', 16: 'AllowedIPs = 10.77.0.5/24, fd77::1:2:3/64, 2001:DB8:0:0:0:0:0:1' }), file);
+      expect(c.iface.addresses.map((a) => a.text)).to.deep.equal(['10.77.0.9/24']);
+      expect(c.peer.allowedIPs.map((a) => a.text)).to.deep.equal(['10.77.0.0/24', 'fd77::/64', '2001:db8::1/128']);
+      expect(hex(c.peer.allowedIPs[0]!.bytes)).to.equal('0a4d0000');
+    });
+
+    it('accumulates repeated Address and AllowedIPs lines', () => {
+      const c = parseConfig(text({ 11: 'Address = 10.88.0.1/16' }, ['AllowedIPs = 10.88.0.0/16']), file);
+      expect(c.iface.addresses.map((a) => a.text)).to.deep.equal(['10.77.0.1/24', 'fd77::1/64', '10.88.0.1/16']);
+      expect(c.peer.allowedIPs.map((a) => a.text)).to.deep.equal(['10.77.0.2/32', 'fd77::2/128', '10.88.0.0/16']);
+    });
+
+    it('parses endpoints: IPv4, bracketed IPv6 (with zone), host names', () => {
+      const ep = (value: string) => parseConfig(text({ 15: `Endpoint = ${value}` }), file).peer.endpoint;
+      expect(ep('[2001:DB8::0:1]:51820')).to.deep.equal({ host: '2001:db8::1', port: 51820, family: 6 });
+      expect(ep('[fe80::1%eth0]:7')).to.deep.equal({ host: 'fe80::1%eth0', port: 7, family: 6 });
+      expect(ep('vpn.example.com:443')).to.deep.equal({ host: 'vpn.example.com', port: 443 });
+      expect(ep('localhost:65535')).to.deep.equal({ host: 'localhost', port: 65535 });
+      expect(ep('peer-2.example.:1')).to.deep.equal({ host: 'peer-2.example.', port: 1 });
+    });
+
+    it('takes ListenAddress as IPv4, IPv6 or bracketed IPv6', () => {
+      const la = (value: string) => parseConfig(text({ 7: `ListenAddress = ${value}` }), file).iface.listenAddress;
+      expect(la('0.0.0.0')).to.equal('0.0.0.0');
+      expect(la('2001:db8:0::7')).to.equal('2001:db8::7');
+      expect(la('[::]')).to.equal('::');
+    });
+
+    it('derives the role from Endpoint and ListenPort', () => {
+      expect(parseConfig(text({ 15: '' }), file).role).to.deep.equal({ initiates: false, accepts: true });
+      expect(parseConfig(text({ 6: '', 7: '' }), file).role).to.deep.equal({ initiates: true, accepts: false });
+    });
+
+    it('accepts the edges of the numeric ranges', () => {
+      expect(parseConfig(text({ 3: 'Name = abcdefghijklmno' }), file).iface.name).to.equal('abcdefghijklmno');
+      const v4only = { 5: 'Address = 10.77.0.1/24', 16: 'AllowedIPs = 10.77.0.2/32' };
+      expect(parseConfig(text({ ...v4only, 9: 'MTU = 576' }), file).iface.mtu).to.equal(576);
+      expect(parseConfig(text({ 9: 'MTU = 1280' }), file).iface.mtu).to.equal(1280);
+      expect(parseConfig(text({ 9: 'MTU = 65535' }), file).iface.mtu).to.equal(65535);
+      expect(parseConfig(text({ 6: 'ListenPort = 1' }), file).iface.listenPort).to.equal(1);
+      expect(parseConfig(text({ 17: 'PersistentKeepalive = 0' }), file).peer.persistentKeepalive).to.equal(undefined);
+      expect(parseConfig(text({ 17: 'PersistentKeepalive = 65535' }), file).peer.persistentKeepalive).to.equal(65535);
+      expect(parseConfig(text({ 10: 'User = 65534' }), file).iface.user).to.equal('65534');
+    });
+  });
+
+  describe('errors: FILE:LINE: Key: what is wrong', () => {
+    const ifaceKeys = 'Name, PrivateKey, Address, ListenPort, ListenAddress, Transport, MTU, User';
+
+    it('syntax errors', () => {
+      expectError(text({ 10: 'User nobody' }), `${file}:10: syntax: not a "Key = Value" line, a [Section] header or a comment`);
+      expectError(text({ 12: '[Peer' }), `${file}:12: syntax: malformed section header; expected [Interface] or [Peer]`);
+      expectError(text({ 12: '[]' }), `${file}:12: syntax: malformed section header; expected [Interface] or [Peer]`);
+      expectError(text({ 11: '= 5' }), `${file}:11: syntax: missing key name before "="`);
+    });
+
+    it('keys outside a section', () => {
+      expectError(text({ 1: 'Name = st9' }), `${file}:1: Name: is outside a section; put it under [Interface] or [Peer]`);
+    });
+
+    it('unknown keys and sections, and keys in the wrong section', () => {
+      expectError(text({ 8: 'Transprt = udp' }), `${file}:8: Transprt: unknown key in [Interface]; expected one of: ${ifaceKeys}`);
+      expectError(text({ 17: 'Keepalive = 25' }),
+        `${file}:17: Keepalive: unknown key in [Peer]; expected one of: PublicKey, PresharedKey, Endpoint, AllowedIPs, PersistentKeepalive`);
+      expectError(text({ 17: 'listenport = 1' }), `${file}:17: ListenPort: belongs in [Interface], not [Peer]`);
+      expectError(text({ 10: 'PublicKey = keys/b.pub' }), `${file}:10: PublicKey: belongs in [Peer], not [Interface]`);
+      expectError(text({ 12: '[Peers]' }), `${file}:12: [Peers]: unknown section; expected [Interface] or [Peer]`);
+    });
+
+    it('duplicates of single-valued keys, with the line of the first', () => {
+      expectError(text({ 11: 'name = st1' }), `${file}:11: Name: is set twice; the first is at line 3`);
+      expectError(text({}, ['Endpoint = 192.0.2.3:1']), `${file}:18: Endpoint: is set twice; the first is at line 15`);
+      expectError(text({}, [`PublicKey = ${PUB}`]), `${file}:18: PublicKey: is set twice; the first is at line 13`);
+    });
+
+    it('missing required keys, at the line of the section header', () => {
+      expectError(text({ 3: '' }), `${file}:2: Name: missing from [Interface]; add e.g. "Name = st0"`);
+      expectError(text({ 4: '' }), `${file}:2: PrivateKey: missing from [Interface]; add e.g. "PrivateKey = keys/this.key"`);
+      expectError(text({ 5: '' }), `${file}:2: Address: missing from [Interface]; add e.g. "Address = 10.77.0.1/24"`);
+      expectError(text({ 13: '' }), `${file}:12: PublicKey: missing from [Peer]; add e.g. "PublicKey = keys/peer.pub"`);
+      expectError(text({ 16: '' }), `${file}:12: AllowedIPs: missing from [Peer]; add e.g. "AllowedIPs = 10.77.0.2/32"`);
+    });
+
+    it('missing and repeated sections', () => {
+      const noPeer = text({ 12: '', 13: '', 14: '', 15: '', 16: '', 17: '' });
+      expectError(noPeer, `${file}:17: [Peer]: missing section; a config needs one [Interface] and one [Peer]`);
+      expectError('', `${file}:1: [Interface]: missing section; a config needs one [Interface] and one [Peer]`);
+      expectError('[Peer]\nEndpoint = 192.0.2.2:1\n', `${file}:2: [Interface]: missing section; a config needs one [Interface] and one [Peer]`);
+      expectError(text({}, ['[Peer]', `PublicKey = ${PUB}`]),
+        `${file}:18: [Peer]: duplicate section; sealtun is point-to-point, so only one [Peer] is allowed (the first is at line 12)`);
+      expectError(text({}, ['[interface]']), `${file}:18: [Interface]: duplicate section; only one [Interface] is allowed (the first is at line 2)`);
+    });
+
+    it('neither Endpoint nor ListenPort', () => {
+      expectError(text({ 6: '', 7: '', 15: '' }),
+        `${file}:12: Endpoint: neither Endpoint (in [Peer]) nor ListenPort (in [Interface]) is set; ` +
+          'set Endpoint to connect to the peer, ListenPort to accept it, or both');
+      expectError(text({ 6: '' }), `${file}:7: ListenAddress: is set but ListenPort is not; add ListenPort, or remove ListenAddress`);
+    });
+
+    it('bad values', () => {
+      const cases: Array<[number, string, string]> = [
+        [3, 'Name =', 'Name: has no value'],
+        [3, 'Name = abcdefghijklmnop', 'Name: "abcdefghijklmnop" is 16 characters; Linux interface names are at most 15'],
+        [3, 'Name = ..', 'Name: ".." is not a valid interface name; use letters, digits, "_", "." and "-" (not "." or "..")'],
+        [3, 'Name = a/b', 'Name: "a/b" is not a valid interface name; use letters, digits, "_", "." and "-" (not "." or "..")'],
+        [5, 'Address = 10.77.0.300/24', 'Address: "10.77.0.300/24" is not a valid IPv4 address (four decimal numbers 0-255, like 10.0.0.1) or IPv6 address'],
+        [5, 'Address = 10.1/8', 'Address: "10.1/8" is not a valid IPv4 address (four decimal numbers 0-255, like 10.0.0.1) or IPv6 address'],
+        [5, 'Address = 010.0.0.1/8', 'Address: "010.0.0.1/8" is not a valid IPv4 address (four decimal numbers 0-255, like 10.0.0.1) or IPv6 address'],
+        [5, 'Address = 10.0.0.1/24,', 'Address: has an empty item; remove the stray comma'],
+        [5, 'Address = fe80::1%eth0/64', 'Address: "fe80::1%eth0/64" has a zone index (%...), which is not allowed here'],
+        [5, 'Address = 1:2:3:4:5:6:7:8:9/64', 'Address: "1:2:3:4:5:6:7:8:9/64" is not a valid IPv6 address'],
+        [5, 'Address = ::1.2.3.4', 'Address: "::1.2.3.4" uses the deprecated ::a.b.c.d form; write the IPv4 address, or ::ffff:a.b.c.d'],
+        [16, 'AllowedIPs = 10.0.0.0/33', 'AllowedIPs: "10.0.0.0/33" has prefix length 33; IPv4 allows 0-32'],
+        [16, 'AllowedIPs = ::/129', 'AllowedIPs: "::/129" has prefix length 129; IPv6 allows 0-128'],
+        [16, 'AllowedIPs = 10.0.0.0/0x18', 'AllowedIPs: "10.0.0.0/0x18" has a bad prefix length; expected a number 0-32 after "/"'],
+        [16, 'AllowedIPs = 10.0.0.0/', 'AllowedIPs: "10.0.0.0/" has a bad prefix length; expected a number 0-32 after "/"'],
+        [6, 'ListenPort = 0', 'ListenPort: 0 is out of range; expected 1-65535'],
+        [6, 'ListenPort = 65536', 'ListenPort: 65536 is out of range; expected 1-65535'],
+        [6, 'ListenPort = 5182O', 'ListenPort: "5182O" is not a port number; expected a whole number 1-65535'],
+        [6, 'ListenPort = -1', 'ListenPort: "-1" is not a port number; expected a whole number 1-65535'],
+        [7, 'ListenAddress = example.com', 'ListenAddress: "example.com" is not a valid IPv4 address (four decimal numbers 0-255, like 10.0.0.1) or IPv6 address'],
+        [8, 'Transport = quic', 'Transport: "quic" is not a transport; expected udp, tcp or auto'],
+        [9, 'MTU = 575', 'MTU: 575 is out of range; expected 576-65535'],
+        [9, 'MTU = 65536', 'MTU: 65536 is out of range; expected 576-65535'],
+        [9, 'MTU = 1279', 'MTU: is 1279, but IPv6 (fd77::1/64) needs at least 1280 (RFC 8200 §5)'],
+        [9, 'MTU = 1.5k', 'MTU: "1.5k" is not an MTU; expected a whole number 576-65535'],
+        [10, 'User = no body', 'User: "no body" is not a user name or numeric uid'],
+        [15, 'Endpoint = 2001:db8::1:51820', 'Endpoint: "2001:db8::1:51820": an IPv6 address needs brackets, e.g. [2001:db8::1]:51820'],
+        [15, 'Endpoint = [2001:db8::1]', 'Endpoint: "[2001:db8::1]" is not [IPv6]:PORT; expected e.g. [2001:db8::1]:51820'],
+        [15, 'Endpoint = [192.0.2.2]:1', 'Endpoint: "[192.0.2.2]:1": brackets are only for IPv6; write 192.0.2.2:51820'],
+        [15, 'Endpoint = [2001:db8::x]:1', 'Endpoint: "2001:db8::x" is not a valid IPv6 address'],
+        [15, 'Endpoint = 192.0.2.2', 'Endpoint: "192.0.2.2" has no port; expected HOST:PORT, e.g. 192.0.2.2:51820'],
+        [15, 'Endpoint = 192.0.2.2:', 'Endpoint: has no port after ":"; expected e.g. 51820'],
+        [15, 'Endpoint = :51820', 'Endpoint: ":51820" has no host before ":"'],
+        [15, 'Endpoint = 192.0.2.2:0', 'Endpoint: 0 is out of range; expected 1-65535'],
+        [15, 'Endpoint = 192.0.2.256:1', 'Endpoint: "192.0.2.256" is not a valid IPv4 address (four decimal numbers 0-255, like 10.0.0.1) or IPv6 address'],
+        [15, 'Endpoint = bad_host.example:1', 'Endpoint: "bad_host.example" is not an IPv4 address or a host name (letters, digits and "-" in dot-separated labels)'],
+        [15, 'Endpoint = -a.example:1', 'Endpoint: "-a.example" is not an IPv4 address or a host name (letters, digits and "-" in dot-separated labels)'],
+        [17, 'PersistentKeepalive = 65536', 'PersistentKeepalive: 65536 is out of range; expected 0-65535'],
+        [17, 'PersistentKeepalive = never', 'PersistentKeepalive: "never" is not a number of seconds or "off"; expected a whole number 0-65535'],
+      ];
+      for (const [line, content, message] of cases) {
+        expectError(text({ [line]: content }), `${file}:${line}: ${message}`);
+      }
+    });
+
+    it('reports the first problem in file order', () => {
+      expectError(text({ 3: 'Name = x y', 12: '[Peers]' }), `${file}:3: Name: "x y" is not a valid interface name; use letters, digits, "_", "." and "-" (not "." or "..")`);
+    });
+
+    it('key file problems carry the KeyError message', () => {
+      const missing = join(dir, 'keys', 'nope.pub');
+      expectError(text({ 13: 'PublicKey = keys/nope.pub' }), `${file}:13: PublicKey: ${missing}: cannot read public key: no such file`);
+      const short = join(dir, 'keys', 'short.pub');
+      writeFileSync(short, 'AAAA\n');
+      expectError(text({ 13: 'PublicKey = keys/short.pub' }),
+        `${file}:13: PublicKey: ${short}: public key must be 32 bytes (44 base64 characters), got 3 bytes`);
+      expectError(text({ 4: 'PrivateKey = AAAA=' }), `${file}:4: PrivateKey: ${join(dir, 'AAAA=')}: cannot read private key: no such file`);
+    });
+
+    it('refuses a private key or pre-shared key file readable by others, with the chmod fix', () => {
+      const loose = mkdtempSync(join(tmpdir(), 'sealtun-loose-'));
+      try {
+        writeKeyPair(join(loose, 'k'), false);
+        const keyPath = join(loose, 'k.key');
+        chmodSync(keyPath, 0o644);
+        const conf = join(loose, 'loose.conf');
+        writeFileSync(conf, text({ 4: 'PrivateKey = k.key', 13: 'PublicKey = k.pub', 14: '' }));
+        expect(() => loadConfig(conf)).to.throw(ConfigError,
+          `${conf}:4: PrivateKey: ${keyPath}: private key file is readable by group or others (mode 0644); run: chmod 600 ${keyPath}`);
+        chmodSync(keyPath, 0o600);
+        expect(loadConfig(conf).iface.name).to.equal('st0'); // a 0644 public key is fine
+
+        const pskPath = join(loose, 'p.psk');
+        writeFileSync(pskPath, PSK + '\n', { mode: 0o640 });
+        chmodSync(pskPath, 0o640);
+        writeFileSync(conf, text({ 4: 'PrivateKey = k.key', 13: 'PublicKey = k.pub', 14: 'PresharedKey = p.psk' }));
+        expect(() => loadConfig(conf)).to.throw(ConfigError,
+          `${conf}:14: PresharedKey: ${pskPath}: pre-shared key file is readable by group or others (mode 0640); run: chmod 600 ${pskPath}`);
+      } finally {
+        rmSync(loose, { recursive: true, force: true });
+      }
+    });
+
+    it('a config file that cannot be read', () => {
+      const path = join(dir, 'absent.conf');
+      let err: unknown;
+      try {
+        loadConfig(path);
+      } catch (e) {
+        err = e;
+      }
+      expect(err).to.be.instanceOf(ConfigError);
+      expect((err as ConfigError).message).to.equal(`${path}: cannot read config file: no such file`);
+      expect((err as ConfigError).line).to.equal(0);
+      expect(() => loadConfig(dir)).to.throw(ConfigError, `${dir}: cannot read config file: is a directory`);
+    });
+  });
+
+  describe('secrets are never echoed', () => {
+    const body = PRIV.slice(0, 43);
+    const damaged = PRIV.slice(0, 20) + '!' + PRIV.slice(21);
+    const variants: Array<[string, Record<number, string>, string[]]> = [
+      ['duplicate inline PrivateKey', { 4: `PrivateKey = ${PRIV}`, 11: `PrivateKey = ${PRIV}` }, []],
+      ['inline key in the wrong section', {}, [`PrivateKey = ${PRIV}`]],
+      ['key text alone on a line', { 11: PRIV }, []],
+      ['key text as the key name', { 11: `${PRIV} = 1` }, []],
+      ['key text as a section name', { 11: `[${PRIV}]` }, []],
+      ['key before any section', { 1: `PresharedKey = ${PSK}` }, []],
+      ['mistyped inline key', { 4: `PrivateKey = ${damaged}` }, []],
+      ['inline key with a trailing comment glued on', { 4: `PrivateKey = ${PRIV}#x;y` }, []],
+      ['inline key with extra text', { 4: `PrivateKey = ${PRIV}...` }, []],
+      ['key pasted into Name', { 3: `Name = ${PRIV}` }, []],
+      ['key pasted into User', { 10: `User = ${PRIV}` }, []],
+      ['key pasted into Endpoint', { 15: `Endpoint = ${PRIV}:51820` }, []],
+      ['key pasted into AllowedIPs', { 16: `AllowedIPs = ${PRIV}` }, []],
+      ['key pasted into Transport', { 8: `Transport = ${PRIV}` }, []],
+      ['key pasted into MTU', { 9: `MTU = ${PRIV}` }, []],
+    ];
+    for (const [what, edits, extra] of variants) {
+      it(what, () => {
+        let err: unknown;
+        try {
+          parseConfig(text(edits, extra), file);
+        } catch (e) {
+          err = e;
+        }
+        expect(err).to.be.instanceOf(ConfigError);
+        const message = (err as ConfigError).message;
+        expect(message).to.match(/:\d+: [^:]+: /);
+        for (const secret of [body, PSK.slice(0, 43), damaged.slice(21, 43), damaged.slice(0, 20)]) {
+          expect(message).to.not.include(secret);
+        }
+      });
+    }
+  });
+});
