@@ -1,0 +1,113 @@
+// Socket creation with koffi: the data-path workers need raw descriptors for
+// sendmmsg/recvmmsg/sendmsg, which Node's dgram and net do not expose.
+import * as libc from '../sys/libc.js';
+import { encodeSockaddr, SOCKADDR_IN6_BYTES, type SocketAddress } from './sockaddr.js';
+
+export class SocketError extends Error {
+  override readonly name = 'SocketError';
+}
+
+function fail(fd: number, what: string): never {
+  const e = libc.errnoName(libc.errno());
+  if (fd >= 0) libc.close(fd);
+  throw new SocketError(`${what}: ${e}`);
+}
+
+function setInt(fd: number, level: number, name: number, value: number): boolean {
+  const v = Buffer.alloc(4);
+  v.writeInt32LE(value);
+  return libc.setsockopt(fd, level, name, v, 4) === 0;
+}
+
+/** Generous socket buffers absorb bursts while a worker is descheduled (root may exceed rmem_max). */
+const SOCKET_BUFFER_BYTES = 4 << 20;
+
+export interface BoundSocket {
+  fd: number;
+  family: 4 | 6;
+  /** The port actually bound (an ephemeral one when none was asked for). */
+  port: number;
+}
+
+/** Where to bind: an address (null: all of them) and a port (0: any free one). */
+export interface BindSpec {
+  address: SocketAddress | null;
+  port: number;
+  /** With no address: the family the peer needs, if known (an IPv4-only host has no IPv6 wildcard). */
+  family?: 4 | 6;
+}
+
+/**
+ * A socket of `type` bound as `spec` says. With no address it binds the IPv6
+ * wildcard as dual stack (reaching IPv4 peers too), falling back to IPv4 on
+ * hosts without IPv6.
+ */
+export function openBoundSocket(type: 'udp' | 'tcp', spec: BindSpec): BoundSocket {
+  const sockType = (type === 'udp' ? libc.SOCK_DGRAM : libc.SOCK_STREAM) | libc.SOCK_CLOEXEC;
+  const address = spec.address;
+  const candidates: SocketAddress[] = address
+    ? [{ ...address, port: spec.port }]
+    : [
+        { family: 6 as const, address: '::', port: spec.port },
+        { family: 4 as const, address: '0.0.0.0', port: spec.port },
+      ].filter((c) => spec.family !== 6 || c.family === 6);
+  let lastError: SocketError | null = null;
+  for (const want of candidates) {
+    const bindTo = want;
+    const fd = libc.socket(want.family === 6 ? libc.AF_INET6 : libc.AF_INET, sockType, 0);
+    if (fd < 0) {
+      lastError = new SocketError(`socket: ${libc.errnoName(libc.errno())}`);
+      continue;
+    }
+    setInt(fd, libc.SOL_SOCKET, libc.SO_REUSEADDR, 1);
+    if (want.family === 6 && !address) setInt(fd, libc.IPPROTO_IPV6, libc.IPV6_V6ONLY, 0);
+    if (type === 'udp') {
+      if (!setInt(fd, libc.SOL_SOCKET, libc.SO_RCVBUFFORCE, SOCKET_BUFFER_BYTES)) setInt(fd, libc.SOL_SOCKET, libc.SO_RCVBUF, SOCKET_BUFFER_BYTES);
+      if (!setInt(fd, libc.SOL_SOCKET, libc.SO_SNDBUFFORCE, SOCKET_BUFFER_BYTES)) setInt(fd, libc.SOL_SOCKET, libc.SO_SNDBUF, SOCKET_BUFFER_BYTES);
+    }
+    const sa = Buffer.alloc(SOCKADDR_IN6_BYTES);
+    const len = encodeSockaddr(bindTo, sa);
+    if (libc.bind(fd, sa, len) < 0) {
+      const e = libc.errnoName(libc.errno());
+      libc.close(fd);
+      lastError = new SocketError(`bind ${bindTo.address} port ${bindTo.port}: ${e}`);
+      if (address) break;
+      continue;
+    }
+    return { fd, family: want.family, port: boundPort(fd) };
+  }
+  throw lastError ?? new SocketError('no socket could be opened');
+}
+
+function boundPort(fd: number): number {
+  const sa = Buffer.alloc(SOCKADDR_IN6_BYTES);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(SOCKADDR_IN6_BYTES);
+  if (libc.getsockname(fd, sa, len) < 0) return 0;
+  return sa.readUInt16BE(2);
+}
+
+/** The sockaddr to reach `peer` from a socket of `family` (IPv4 peers map into a dual-stack socket). */
+export function peerSockaddr(peer: SocketAddress, family: 4 | 6): { bytes: Buffer; len: number } {
+  const bytes = Buffer.alloc(SOCKADDR_IN6_BYTES);
+  const target: SocketAddress = family === 6 && peer.family === 4 ? { family: 6, address: `::ffff:${peer.address}`, port: peer.port } : peer;
+  if (family === 4 && peer.family === 6) throw new SocketError(`cannot reach IPv6 endpoint ${peer.address} from an IPv4 socket`);
+  return { bytes, len: encodeSockaddr(target, bytes) };
+}
+
+export function setNoDelay(fd: number): void {
+  setInt(fd, libc.IPPROTO_TCP, libc.TCP_NODELAY, 1);
+}
+
+export function listenOn(fd: number, backlog: number): void {
+  if (libc.listen(fd, backlog) < 0) fail(fd, 'listen');
+}
+
+/** Sets SO_SNDTIMEO/SO_RCVTIMEO-style timeouts (struct timeval: i64 sec, i64 usec). */
+export function setSendTimeout(fd: number, ms: number): void {
+  const tv = Buffer.alloc(16);
+  tv.writeBigInt64LE(BigInt(Math.floor(ms / 1000)), 0);
+  tv.writeBigInt64LE(BigInt((ms % 1000) * 1000), 8);
+  const SO_SNDTIMEO = 21;
+  libc.setsockopt(fd, libc.SOL_SOCKET, SO_SNDTIMEO, tv, 16);
+}
