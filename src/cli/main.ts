@@ -1,0 +1,94 @@
+// sealtun's command line. Commands only: each parses its arguments, calls
+// the layer that does the work, and turns errors into one line and exit 1.
+import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../config/config.js';
+import { decodeKey, encodeKey, generatePresharedKey, KeyError, publicKeyOf, writeKeyPair } from '../crypto/keys.js';
+import { initSodium } from '../crypto/sodium.js';
+import { runDaemon, runForeground, runningTunnels, stopTunnel, tunnelStatus, UserError } from '../tunnel/daemon.js';
+import type { Level } from '../tunnel/log.js';
+import { formatStatus } from './format-status.js';
+
+const program = new Command('sealtun')
+  .description('An encrypted point-to-point IP tunnel (Noise IKpsk2 + XChaCha20-Poly1305 over UDP or TCP)')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+program
+  .command('keygen')
+  .description('write PREFIX.key (private, mode 0600) and PREFIX.pub, and print the public key')
+  .argument('<prefix>', 'path prefix, e.g. keys/a')
+  .option('--force', 'replace an existing key')
+  .action(async (prefix: string, opts: { force?: boolean }) => {
+    await initSodium();
+    const { publicKey } = writeKeyPair(prefix, opts.force === true);
+    console.log(publicKey);
+  });
+
+program
+  .command('pubkey')
+  .description('read a base64 private key on stdin and print its public key')
+  .action(async () => {
+    await initSodium();
+    const priv = decodeKey(readFileSync(0, 'utf8'), 'stdin', 'private key');
+    console.log(encodeKey(publicKeyOf(priv)));
+    priv.fill(0);
+  });
+
+program
+  .command('genpsk')
+  .description('print a fresh base64 pre-shared key')
+  .action(async () => {
+    await initSodium();
+    console.log(encodeKey(generatePresharedKey()));
+  });
+
+program
+  .command('up')
+  .description('bring a tunnel up (foreground until SIGINT/SIGTERM, or --daemon)')
+  .argument('<config>', 'config file')
+  .option('--daemon', 'run in the background; return once the interface is configured')
+  .addOption(new Option('--verbose', 'log debug events').conflicts('quiet'))
+  .option('--quiet', 'log warnings and errors only')
+  .action(async (config: string, opts: { daemon?: boolean; verbose?: boolean; quiet?: boolean }) => {
+    const level: Level = opts.verbose ? 'debug' : opts.quiet ? 'warn' : 'info';
+    if (opts.daemon) {
+      const d = await runDaemon(config, level);
+      console.log(`${d.name} up (pid ${d.pid}, log ${d.log})`);
+    } else {
+      await runForeground(config, level);
+    }
+  });
+
+program
+  .command('down')
+  .description('stop a running tunnel and wait until its interface is gone')
+  .argument('<config|name>', 'config file or interface name')
+  .action(async (target: string) => {
+    const name = await stopTunnel(target);
+    console.log(`${name} down`);
+  });
+
+program
+  .command('status')
+  .description('show running tunnels: endpoint, latest handshake, transfer, drops')
+  .argument('[name]', 'interface name (default: all)')
+  .option('--json', 'machine-readable output')
+  .action(async (name: string | undefined, opts: { json?: boolean }) => {
+    const names = name ? [name] : runningTunnels();
+    const statuses = await Promise.all(names.map((n) => tunnelStatus(n)));
+    if (opts.json) console.log(JSON.stringify(name ? statuses[0] : statuses, null, 2));
+    else if (statuses.length === 0) console.log('no sealtun tunnels running');
+    else console.log(statuses.map(formatStatus).join('\n\n'));
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof ConfigError || err instanceof KeyError || err instanceof UserError) {
+    process.stderr.write(`sealtun: ${err.message}\n`);
+  } else {
+    process.stderr.write(`sealtun: ${(err as Error).message ?? String(err)}\n`);
+  }
+  process.exit(1);
+}

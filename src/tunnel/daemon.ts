@@ -1,0 +1,122 @@
+// Running a tunnel as a process: in the foreground until a signal, or as a
+// daemon (a detached child that reports when it is up), and finding a
+// running one again for `down` and `status`.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../config/config.js';
+import { interfaceExists } from '../tun/netconfig.js';
+import { queryControl } from './control.js';
+import { createLogger, type Level } from './log.js';
+import { controlSocket, logFile, pidFile, runDir } from './rundir.js';
+import { Tunnel, type TunnelStatus } from './tunnel.js';
+
+/** A problem to report to the user in one line (the CLI exits 1). */
+export class UserError extends Error {
+  override readonly name = 'UserError';
+}
+
+const DAEMON_CHILD_ENV = 'SEALTUN_DAEMON_CHILD';
+
+/** `sealtun up CONFIG`: runs until SIGINT/SIGTERM, then removes the interface. */
+export async function runForeground(configPath: string, level: Level): Promise<void> {
+  const config = loadConfig(configPath);
+  const log = createLogger(`sealtun[${config.iface.name}]`, level);
+  const tunnel = await Tunnel.start(config, log);
+  process.send?.({ ready: true });
+  if (process.env[DAEMON_CHILD_ENV]) process.disconnect?.();
+  await new Promise<void>((done) => {
+    const stop = (sig: string) => {
+      log.info(`${sig}: stopping`);
+      void tunnel.stop().then(done);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+/** `sealtun up --daemon CONFIG`: returns once the detached child reports the tunnel is up. */
+export async function runDaemon(configPath: string, level: Level): Promise<{ pid: number; log: string; name: string }> {
+  const config = loadConfig(configPath); // report config errors here, not in a log file
+  const name = config.iface.name;
+  mkdirSync(runDir(), { recursive: true, mode: 0o700 });
+  const log = logFile(name);
+  const out = openSync(log, 'a', 0o600);
+  const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+  const args = [cli, 'up', resolve(configPath), ...(level === 'debug' ? ['--verbose'] : level === 'warn' ? ['--quiet'] : [])];
+  const child = spawn(process.execPath, args, {
+    detached: true,
+    stdio: ['ignore', out, out, 'ipc'],
+    env: { ...process.env, [DAEMON_CHILD_ENV]: '1' },
+  });
+  return new Promise((resolvePromise, reject) => {
+    child.once('message', () => {
+      child.unref();
+      child.channel?.unref();
+      resolvePromise({ pid: child.pid!, log, name });
+    });
+    child.once('exit', (code) => {
+      const tail = readFileSync(log, 'utf8').trim().split('\n').slice(-5).join('\n');
+      reject(new UserError(`${name}: daemon exited with code ${code} before the tunnel was up:\n${tail}`));
+    });
+  });
+}
+
+function readPid(name: string): number | null {
+  try {
+    const pid = Number(readFileSync(pidFile(name), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** CONFIG (a file) or NAME → interface name. */
+export function tunnelName(configOrName: string): string {
+  return existsSync(configOrName) && statSync(configOrName).isFile() ? loadConfig(configOrName).iface.name : configOrName;
+}
+
+/** `sealtun down`: signals the daemon and waits until it and its interface are gone. */
+export async function stopTunnel(configOrName: string, timeoutMs = 10_000): Promise<string> {
+  const name = tunnelName(configOrName);
+  const pid = readPid(name);
+  if (pid === null) throw new UserError(`${name}: no sealtun tunnel of that name is running`);
+  if (!alive(pid)) {
+    for (const f of [pidFile(name), controlSocket(name)]) if (existsSync(f)) unlinkSync(f);
+    throw new UserError(`${name}: no sealtun tunnel of that name is running (removed a stale pid file for pid ${pid})`);
+  }
+  process.kill(pid, 'SIGTERM');
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!alive(pid) && !(await interfaceExists(name))) return name;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new UserError(`${name}: pid ${pid} did not stop within ${timeoutMs / 1000} s`);
+}
+
+/** Names of the tunnels with a control socket in the run directory. */
+export function runningTunnels(): string[] {
+  if (!existsSync(runDir())) return [];
+  return readdirSync(runDir())
+    .filter((f) => f.endsWith('.sock'))
+    .map((f) => f.slice(0, -'.sock'.length))
+    .sort();
+}
+
+export async function tunnelStatus(name: string): Promise<TunnelStatus> {
+  try {
+    return (await queryControl(controlSocket(name), { cmd: 'status' })) as TunnelStatus;
+  } catch {
+    throw new UserError(`${name}: no sealtun tunnel of that name is running`);
+  }
+}

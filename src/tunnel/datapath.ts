@@ -1,0 +1,101 @@
+// The main thread's handle on the two data-path workers: starts them, posts
+// control messages (waking each worker's poll() through its eventfd) and
+// relays what they report.
+import { EventEmitter } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import * as libc from '../sys/libc.js';
+import type { DatapathInit, FromWorker, ToRx, ToTx } from './worker-messages.js';
+
+const WAKE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
+
+class WorkerHandle {
+  readonly worker: Worker;
+  readonly wakeFd: number;
+
+  constructor(file: string, init: Omit<DatapathInit, 'wakeFd'>, onMessage: (m: FromWorker) => void, onExit: (code: number) => void) {
+    this.wakeFd = libc.check(libc.eventfd(0, libc.EFD_CLOEXEC | libc.EFD_NONBLOCK), 'eventfd');
+    this.worker = new Worker(new URL(file, import.meta.url), { workerData: { ...init, wakeFd: this.wakeFd } });
+    this.worker.on('message', onMessage);
+    this.worker.on('error', (err) => onMessage({ t: 'error', message: `${file}: ${err.message}` }));
+    this.worker.on('exit', onExit);
+  }
+
+  post(msg: unknown): void {
+    this.worker.postMessage(msg);
+    libc.write(this.wakeFd, WAKE, 8);
+  }
+}
+
+export interface DatapathEvents {
+  message: [FromWorker];
+  exit: [string];
+}
+
+export class Datapath extends EventEmitter<DatapathEvents> {
+  private readonly tx: WorkerHandle;
+  private readonly rx: WorkerHandle;
+  private stopping = false;
+  private readonly exited: Promise<void>;
+
+  private constructor(init: Omit<DatapathInit, 'wakeFd'>) {
+    super();
+    let pending = 2;
+    let done!: () => void;
+    this.exited = new Promise((r) => (done = r));
+    const onExit = (name: string) => (code: number) => {
+      if (!this.stopping) this.emit('exit', `${name} worker exited with code ${code}`);
+      if (--pending === 0) done();
+    };
+    const relay = (m: FromWorker) => this.emit('message', m);
+    this.tx = new WorkerHandle('./tx-worker.js', init, relay, onExit('tx'));
+    this.rx = new WorkerHandle('./rx-worker.js', init, relay, onExit('rx'));
+  }
+
+  /** Starts both workers and resolves once each has loaded its crypto and entered its loop. */
+  static start(init: Omit<DatapathInit, 'wakeFd'>): Promise<Datapath> {
+    const dp = new Datapath(init);
+    return new Promise((resolve, reject) => {
+      let ready = 0;
+      const onMessage = (m: FromWorker) => {
+        if (m.t === 'ready' && ++ready === 2) {
+          dp.off('message', onMessage);
+          dp.off('exit', onExit);
+          resolve(dp);
+        } else if (m.t === 'error') {
+          onExit(m.message);
+        }
+      };
+      const onExit = (why: string) => {
+        dp.off('message', onMessage);
+        void dp.stop();
+        reject(new Error(`data path failed to start: ${why}`));
+      };
+      dp.on('message', onMessage);
+      dp.on('exit', onExit);
+    });
+  }
+
+  toTx(msg: ToTx): void {
+    this.tx.post(msg);
+  }
+
+  toRx(msg: ToRx): void {
+    this.rx.post(msg);
+  }
+
+  /** Asks both workers to leave their loops and waits until they have. */
+  async stop(): Promise<void> {
+    if (this.stopping) return this.exited;
+    this.stopping = true;
+    this.tx.post({ t: 'stop' });
+    this.rx.post({ t: 'stop' });
+    const timer = setTimeout(() => {
+      void this.tx.worker.terminate();
+      void this.rx.worker.terminate();
+    }, 3000);
+    await this.exited;
+    clearTimeout(timer);
+    libc.close(this.tx.wakeFd);
+    libc.close(this.rx.wakeFd);
+  }
+}

@@ -1,0 +1,30 @@
+// How the tunnel reaches its peer: the transport seen from the main thread.
+// The data path (workers) does the per-packet I/O; a Link decides where
+// handshake messages go, which endpoint or connection is the peer's, and
+// keeps the connection alive.
+import type { TransportKind } from '../transport/transport.js';
+import type { FromWorker } from './worker-messages.js';
+
+export interface LinkEvents {
+  /** A path to the peer is ready for a handshake (TCP: connected). */
+  up: [];
+  /** The path to the peer was lost (TCP: connection closed). */
+  down: [reason: string];
+}
+
+export interface Link {
+  readonly kind: TransportKind;
+  /** Sends a handshake message to the peer (the initiator's endpoint, or where the initiation came from). */
+  send(message: Uint8Array): void;
+  /** A handshake message from `source` (UDP) or connection `fd` (TCP) authenticated: the peer is there now. */
+  confirmPeer(source: Uint8Array | null, fd: number): void;
+  /** Whether a handshake can be sent now. */
+  canSend(): boolean;
+  /** Worker reports the link owns (connections closed, endpoint moved); true if handled. */
+  onWorkerMessage(msg: FromWorker): boolean;
+  /** For status: where we listen, and where the peer is. */
+  listenText(): string | null;
+  endpointText(): string | null;
+  close(): Promise<void>;
+  on<E extends keyof LinkEvents>(event: E, listener: (...args: LinkEvents[E]) => void): this;
+}

@@ -1,0 +1,220 @@
+// The receiving half of the data path, on its own thread:
+//   batched receive → open in place → replay window → AllowedIPs → TUN write.
+// Handshake messages are copied to the main thread (bounded backlog); data
+// messages never leave this thread.
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { loadAead } from '../crypto/aead/select.js';
+import type { Aead } from '../crypto/aead/aead.js';
+import { DataOpener, DATA_HEADER_BYTES, DATA_OVERHEAD, MESSAGE_DATA, readCounter, readReceiverIndex } from '../crypto/data-packet.js';
+import { ReplayWindow } from '../crypto/replay.js';
+import * as libc from '../sys/libc.js';
+import { PacketBatch, MSG_OFFSET } from '../transport/batch.js';
+import { sameSockaddr } from '../transport/sockaddr.js';
+import { TcpStreamReceiver } from '../transport/tcp-stream.js';
+import { UdpBatchReceiver } from '../transport/udp-batch.js';
+import { AllowedIPs } from './allowed-ips.js';
+import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE } from './messages.js';
+import { PollSet } from './poll-set.js';
+import { HANDSHAKE_BACKLOG_SLOT, RX, wrapStats } from './stats.js';
+import type { DatapathInit, FromWorker, ToRx } from './worker-messages.js';
+
+/** Handshake messages waiting for the main thread; beyond this they are dropped (a flood costs no memory). */
+const HANDSHAKE_BACKLOG_LIMIT = 64;
+/** Receiving keypairs kept: current, previous and next, as WireGuard does across a rekey. */
+const MAX_RECEIVE_KEYS = 3;
+
+interface ReceiveKey {
+  localIndex: number;
+  opener: DataOpener;
+  replay: ReplayWindow;
+  confirmed: boolean;
+}
+
+class RxLoop {
+  private readonly stats: Float64Array;
+  private readonly backlog: Int32Array;
+  private readonly allowed: AllowedIPs;
+  private readonly poller: PollSet;
+  private readonly wakeBuf = Buffer.alloc(8);
+  private keys: ReceiveKey[] = [];
+  // UDP
+  private readonly batch: PacketBatch | null = null;
+  private readonly payloads: Buffer[] = [];
+  private readonly udp: UdpBatchReceiver | null = null;
+  /** Source of the latest authenticated datagram, to notice a roaming peer. */
+  private readonly lastSource = Buffer.alloc(libc.SIZEOF_SOCKADDR_STORAGE);
+  // TCP
+  private readonly conns = new Map<number, TcpStreamReceiver>();
+
+  constructor(
+    private readonly init: DatapathInit,
+    private readonly aead: Aead,
+  ) {
+    const s = wrapStats(init.stats);
+    this.stats = s.f64;
+    this.backlog = s.i32;
+    this.allowed = new AllowedIPs(init.allowedIPs);
+    if (init.transport === 'udp') {
+      this.batch = new PacketBatch(MSG_OFFSET + init.maxMessage);
+      this.payloads = this.batch.messages.map((m) => m.subarray(DATA_HEADER_BYTES));
+      this.udp = new UdpBatchReceiver(init.udpFd, this.batch);
+      this.poller = new PollSet([init.wakeFd, init.udpFd]);
+    } else {
+      this.poller = new PollSet([init.wakeFd]);
+    }
+  }
+
+  run(): void {
+    for (;;) {
+      this.poller.wait(-1);
+      if (this.poller.readable(0)) {
+        libc.read(this.init.wakeFd, this.wakeBuf, 8);
+        if (!this.control()) return;
+      }
+      if (this.udp) this.receiveUdp();
+      else this.receiveTcp();
+    }
+  }
+
+  private control(): boolean {
+    for (let m = receiveMessageOnPort(parentPort!); m; m = receiveMessageOnPort(parentPort!)) {
+      const msg = m.message as ToRx;
+      switch (msg.t) {
+        case 'receive-key-add': {
+          const { localIndex, key } = msg.keypair;
+          this.keys.push({ localIndex, opener: new DataOpener(this.aead, key), replay: new ReplayWindow(), confirmed: false });
+          key.fill(0);
+          while (this.keys.length > MAX_RECEIVE_KEYS) this.keys.shift()!.opener.destroy();
+          break;
+        }
+        case 'receive-key-remove':
+          this.keys = this.keys.filter((k) => {
+            if (k.localIndex !== msg.localIndex) return true;
+            k.opener.destroy();
+            return false;
+          });
+          break;
+        case 'tcp-add':
+          this.conns.set(msg.fd, new TcpStreamReceiver(msg.fd, this.init.maxMessage));
+          this.pollConnections();
+          break;
+        case 'tcp-remove':
+          if (this.conns.delete(msg.fd)) this.pollConnections();
+          post({ t: 'tcp-removed', fd: msg.fd });
+          break;
+        case 'stop':
+          for (const k of this.keys) k.opener.destroy();
+          return false;
+      }
+    }
+    return true;
+  }
+
+  private pollConnections(): void {
+    this.poller.set([this.init.wakeFd, ...this.conns.keys()]);
+  }
+
+  private receiveUdp(): void {
+    const batch = this.batch!;
+    const n = this.udp!.receive();
+    for (let i = 0; i < n; i++) {
+      this.handle(batch.messages[i]!, batch.lens[i]!, this.payloads[i]!, this.udp!.sources[i]!, -1);
+    }
+  }
+
+  private receiveTcp(): void {
+    const fds = this.poller.descriptors;
+    for (let i = 1; i < fds.length; i++) {
+      if (!this.poller.readable(i)) continue;
+      const fd = fds[i]!;
+      const conn = this.conns.get(fd);
+      if (!conn) continue;
+      const result = conn.receive((buf, off, len) => {
+        const msg = buf.subarray(off, off + len);
+        this.handle(msg, len, msg.subarray(DATA_HEADER_BYTES), null, fd);
+      });
+      if (result === 'ok') continue;
+      if (typeof result !== 'string') this.stats[RX.dropBadFrame]!++;
+      this.conns.delete(fd);
+      this.pollConnections();
+      post({ t: 'tcp-closed', fd, reason: typeof result === 'string' ? result : result.reason });
+    }
+  }
+
+  /** One wire message: data is opened and delivered here, handshakes go to the main thread. */
+  private handle(msg: Uint8Array, len: number, payload: Uint8Array, source: Buffer | null, fd: number): void {
+    const s = this.stats;
+    if (len < 4) {
+      s[RX.dropShort]!++;
+      return;
+    }
+    const type = msg[0]!;
+    if (type !== MESSAGE_DATA) {
+      if (type === MESSAGE_INITIATION || type === MESSAGE_RESPONSE || type === MESSAGE_COOKIE_REPLY) this.toMain(msg, len, source, fd);
+      else s[RX.dropUnknownType]!++;
+      return;
+    }
+    if (len < DATA_OVERHEAD) {
+      s[RX.dropShort]!++;
+      return;
+    }
+    const key = this.findKey(readReceiverIndex(msg));
+    if (!key) {
+      s[RX.dropUnknownIndex]!++;
+      return;
+    }
+    const plain = key.opener.open(msg, len);
+    if (plain < 0) {
+      s[RX.dropForged]!++;
+      return;
+    }
+    // Only an authenticated counter may move the window.
+    if (!key.replay.accept(readCounter(msg))) {
+      s[RX.dropReplay]!++;
+      return;
+    }
+    const now = Date.now();
+    s[RX.lastAuthMs] = now;
+    if (!key.confirmed) {
+      key.confirmed = true;
+      post({ t: 'first-data', localIndex: key.localIndex });
+    }
+    if (source && !sameSockaddr(source, this.lastSource)) {
+      this.lastSource.set(source);
+      post({ t: 'endpoint', sockaddr: Uint8Array.from(source) });
+    }
+    s[RX.packets]!++;
+    s[RX.bytes]! += len;
+    if (plain === 0) return; // keepalive
+    if (!this.allowed.containsSource(payload, 0, plain)) {
+      s[RX.dropSourceNotAllowed]!++;
+      return;
+    }
+    s[RX.lastDataMs] = now;
+    libc.write(this.init.tunFd, payload, plain);
+  }
+
+  private findKey(index: number): ReceiveKey | null {
+    const keys = this.keys;
+    for (let i = keys.length - 1; i >= 0; i--) if (keys[i]!.localIndex === index) return keys[i]!;
+    return null;
+  }
+
+  private toMain(msg: Uint8Array, len: number, source: Buffer | null, fd: number): void {
+    if (Atomics.add(this.backlog, HANDSHAKE_BACKLOG_SLOT, 1) >= HANDSHAKE_BACKLOG_LIMIT) {
+      Atomics.sub(this.backlog, HANDSHAKE_BACKLOG_SLOT, 1);
+      this.stats[RX.dropHandshakeBacklog]!++;
+      return;
+    }
+    post({ t: 'handshake', message: msg.slice(0, len), source: source ? Uint8Array.from(source) : null, fd });
+  }
+}
+
+function post(msg: FromWorker): void {
+  parentPort!.postMessage(msg);
+}
+
+const loop = new RxLoop(workerData as DatapathInit, await loadAead());
+post({ t: 'ready' });
+loop.run();
+process.exit(0);

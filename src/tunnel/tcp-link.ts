@@ -1,0 +1,211 @@
+// TCP: the initiator keeps one connection to the Endpoint, reconnecting with
+// capped exponential backoff (the host name re-resolved each attempt); the
+// listener accepts connections, which stay "pending" — read only for a
+// handshake, never trusted — until an initiation on them authenticates.
+//
+// A descriptor is closed only after both workers have let go of it, so its
+// number cannot be reused while a worker still polls or sends on it.
+import { EventEmitter } from 'node:events';
+import * as libc from '../sys/libc.js';
+import { resolveEndpoint, type EndpointSpec } from '../transport/resolve.js';
+import { formatAddress, type SocketAddress } from '../transport/sockaddr.js';
+import { connectTcp, TcpListener, type TcpConnection } from '../transport/tcp.js';
+import type { BindSpec } from '../transport/socket.js';
+import type { Datapath } from './datapath.js';
+import type { Link, LinkEvents } from './link.js';
+import type { Logger } from './log.js';
+import { MAX_PENDING_TCP, TIMERS } from './timers.js';
+import type { FromWorker } from './worker-messages.js';
+
+interface Conn {
+  fd: number;
+  remote: SocketAddress | null;
+  inRx: boolean;
+  inTx: boolean;
+  closing: boolean;
+  timer: NodeJS.Timeout | null;
+}
+
+export class TcpLink extends EventEmitter<LinkEvents> implements Link {
+  readonly kind = 'tcp' as const;
+  private datapath: Datapath | null = null;
+  private listener: TcpListener | null = null;
+  private readonly conns = new Map<number, Conn>();
+  private current: Conn | null = null;
+  private backoffMs: number = TIMERS.tcpBackoffFirstMs;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private connecting = false;
+  private closed = false;
+
+  constructor(
+    private readonly listen: BindSpec | null,
+    private readonly endpoint: EndpointSpec | null,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  /** Opens the listener at once, so a bind error surfaces before the daemon reports ready. */
+  bind(): void {
+    if (this.listen) this.listener = new TcpListener(this.listen, (c) => this.accepted(c));
+  }
+
+  async attach(datapath: Datapath): Promise<void> {
+    this.datapath = datapath;
+    if (this.endpoint) void this.connect();
+  }
+
+  private accepted(c: TcpConnection): void {
+    const pending = [...this.conns.values()].filter((x) => x !== this.current && !x.closing).length;
+    if (this.closed || pending >= MAX_PENDING_TCP || !this.datapath) {
+      libc.close(c.fd);
+      return;
+    }
+    const conn = this.track(c);
+    // An unauthenticated connection gets a few seconds to prove itself.
+    conn.timer = setTimeout(() => {
+      if (conn !== this.current) this.retire(conn, 'no handshake in time');
+    }, TIMERS.tcpHandshakeTimeoutMs);
+    this.log.debug(`accepted TCP connection from ${c.remote ? formatAddress(c.remote) : '?'}`);
+  }
+
+  private track(c: TcpConnection): Conn {
+    const conn: Conn = { fd: c.fd, remote: c.remote, inRx: true, inTx: false, closing: false, timer: null };
+    this.conns.set(c.fd, conn);
+    this.datapath!.toRx({ t: 'tcp-add', fd: c.fd });
+    return conn;
+  }
+
+  private async connect(): Promise<void> {
+    if (this.closed || this.connecting || !this.endpoint) return;
+    this.connecting = true;
+    try {
+      const peer = await resolveEndpoint(this.endpoint);
+      const c = await connectTcp(peer, TIMERS.tcpConnectTimeoutMs);
+      if (this.closed) {
+        libc.close(c.fd);
+        return;
+      }
+      this.log.info(`connected to ${formatAddress(peer)} over TCP`);
+      this.makeCurrent(this.track(c));
+      this.emit('up');
+    } catch (err) {
+      this.log.debug(`${(err as Error).message}; retrying in ${Math.round(this.backoffMs)} ms`);
+      this.scheduleReconnect();
+    } finally {
+      this.connecting = false;
+    }
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || !this.endpoint || this.reconnectTimer) return;
+    const delay = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, TIMERS.tcpBackoffMaxMs);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      void this.connect();
+    }, delay);
+  }
+
+  private makeCurrent(conn: Conn): void {
+    if (conn.timer) clearTimeout(conn.timer);
+    conn.timer = null;
+    const old = this.current;
+    this.current = conn;
+    conn.inTx = true;
+    this.datapath!.toTx({ t: 'tcp-connection', fd: conn.fd });
+    // The TX worker acknowledges the old descriptor with 'tcp-released'.
+    if (old && old !== conn) this.retire(old, 'replaced by a newer connection');
+  }
+
+  send(message: Uint8Array): void {
+    if (this.current) this.datapath?.toTx({ t: 'send', message });
+  }
+
+  canSend(): boolean {
+    return this.current !== null;
+  }
+
+  confirmPeer(_source: Uint8Array | null, fd: number): void {
+    const conn = this.conns.get(fd);
+    if (!conn || conn.closing) return;
+    if (conn !== this.current) this.makeCurrent(conn);
+    this.backoffMs = TIMERS.tcpBackoffFirstMs;
+  }
+
+  onWorkerMessage(msg: FromWorker): boolean {
+    switch (msg.t) {
+      case 'tcp-closed': {
+        const conn = this.conns.get(msg.fd);
+        if (conn) {
+          conn.inRx = false;
+          this.retire(conn, msg.reason === 'eof' ? 'closed by the peer' : msg.reason);
+        }
+        return true;
+      }
+      case 'tcp-removed':
+      case 'tcp-released': {
+        const conn = this.conns.get(msg.fd);
+        if (conn) {
+          if (msg.t === 'tcp-removed') conn.inRx = false;
+          else conn.inTx = false;
+          this.release(conn);
+        }
+        return true;
+      }
+      case 'send-failed': {
+        const conn = this.conns.get(msg.fd);
+        if (conn) this.retire(conn, 'send failed');
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  /** Starts closing a connection: wakes any blocked call on it, asks the workers to let go. */
+  private retire(conn: Conn, reason: string): void {
+    if (conn.closing) return;
+    conn.closing = true;
+    if (conn.timer) clearTimeout(conn.timer);
+    libc.shutdown(conn.fd, libc.SHUT_RDWR);
+    if (conn.inRx) this.datapath?.toRx({ t: 'tcp-remove', fd: conn.fd });
+    if (conn === this.current) {
+      this.current = null;
+      this.datapath?.toTx({ t: 'tcp-connection', fd: -1 });
+      this.log.info(`TCP connection lost: ${reason}`);
+      this.emit('down', reason);
+      this.scheduleReconnect();
+    }
+    this.release(conn);
+  }
+
+  private release(conn: Conn): void {
+    if (!conn.closing || conn.inRx || conn.inTx) return;
+    this.conns.delete(conn.fd);
+    libc.close(conn.fd);
+  }
+
+  listenText(): string | null {
+    if (!this.listener) return null;
+    const a = this.listen?.address;
+    return a ? formatAddress({ ...a, port: this.listener.port }) : `*:${this.listener.port}`;
+  }
+
+  endpointText(): string | null {
+    const r = this.current?.remote;
+    return r ? formatAddress(r) : null;
+  }
+
+  /** Called after the workers stopped: closes every descriptor. */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.listener?.close();
+    for (const c of this.conns.values()) {
+      if (c.timer) clearTimeout(c.timer);
+      libc.close(c.fd);
+    }
+    this.conns.clear();
+  }
+}

@@ -1,0 +1,184 @@
+// One running tunnel: the TUN interface, the link to the peer, the two
+// data-path workers, the peer's sessions and the control socket, started in
+// that order and stopped in reverse.
+import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:net';
+import type { TunnelConfig } from '../config/config.js';
+import { encodeKey, publicKeyOf } from '../crypto/keys.js';
+import { initSodium } from '../crypto/sodium.js';
+import { DATA_OVERHEAD } from '../crypto/data-packet.js';
+import { openTun, type TunDevice } from '../tun/device.js';
+import { configureInterface } from '../tun/netconfig.js';
+import type { SocketAddress } from '../transport/sockaddr.js';
+import type { BindSpec } from '../transport/socket.js';
+import type { TransportKind } from '../transport/transport.js';
+import { serveControl } from './control.js';
+import { Datapath } from './datapath.js';
+import { Handshake } from './handshake.js';
+import type { Link } from './link.js';
+import type { Logger } from './log.js';
+import { MESSAGE_INITIATION_BYTES } from './messages.js';
+import { defaultMtu } from './mtu.js';
+import { Peer } from './peer.js';
+import { controlSocket, pidFile, runDir } from './rundir.js';
+import { createStats, DROP_REASONS, RX, TX, type Stats } from './stats.js';
+import { TcpLink } from './tcp-link.js';
+import { UdpLink } from './udp-link.js';
+import type { FromWorker } from './worker-messages.js';
+
+export interface TunnelStatus {
+  interface: string;
+  pid: number;
+  transport: TransportKind;
+  mtu: number;
+  addresses: string[];
+  listen: string | null;
+  publicKey: string;
+  peer: {
+    publicKey: string;
+    endpoint: string | null;
+    allowedIPs: string[];
+    latestHandshakeAgeSeconds: number | null;
+  };
+  rx: { bytes: number; packets: number };
+  tx: { bytes: number; packets: number };
+  dropped: Record<string, number>;
+}
+
+export class Tunnel {
+  private control: Server | null = null;
+  private stopped: Promise<void> | null = null;
+
+  private constructor(
+    readonly config: TunnelConfig,
+    readonly tun: TunDevice,
+    readonly mtu: number,
+    readonly transport: TransportKind,
+    private readonly link: Link & { close(): Promise<void> },
+    private readonly datapath: Datapath,
+    private readonly peer: Peer,
+    private readonly stats: Stats,
+    private readonly log: Logger,
+  ) {}
+
+  /** Brings the tunnel up; on any failure everything started so far is undone. */
+  static async start(config: TunnelConfig, log: Logger): Promise<Tunnel> {
+    await initSodium();
+    const { iface, peer } = config;
+    if (iface.transport === 'auto') throw new Error(`${config.file}: Transport = auto is not supported yet; use udp or tcp`);
+    const transport: TransportKind = iface.transport;
+    const mtu = iface.mtu ?? defaultMtu(transport);
+    const undo: Array<() => Promise<void> | void> = [];
+    try {
+      const tun = openTun(iface.name);
+      undo.push(() => tun.close());
+      await configureInterface({
+        name: tun.name,
+        mtu,
+        addresses: iface.addresses.map((a) => a.text),
+        routes: peer.allowedIPs.map((a) => a.text),
+      });
+      const listenAddress: SocketAddress | null = iface.listenAddress
+        ? { family: iface.listenAddress.includes(':') ? 6 : 4, address: iface.listenAddress, port: iface.listenPort ?? 0 }
+        : null;
+      const bind: BindSpec = { address: listenAddress, port: iface.listenPort ?? 0 };
+      if (!listenAddress && peer.endpoint?.family) bind.family = peer.endpoint.family;
+      const endpoint = peer.endpoint ? { host: peer.endpoint.host, port: peer.endpoint.port } : null;
+      const stats = createStats();
+      let link: UdpLink | TcpLink;
+      let udpFd = -1;
+      if (transport === 'udp') {
+        link = UdpLink.open(bind, endpoint, log);
+        udpFd = link.socket.fd;
+      } else {
+        link = new TcpLink(iface.listenPort ? bind : null, endpoint, log);
+        link.bind();
+      }
+      undo.push(() => link.close());
+      const datapath = await Datapath.start({
+        transport,
+        tunFd: tun.fd,
+        udpFd,
+        stats: stats.sab,
+        allowedIPs: peer.allowedIPs.map((c) => ({ family: c.family, bytes: c.bytes, prefix: c.prefix })),
+        mtu,
+        maxMessage: Math.max(DATA_OVERHEAD + mtu, MESSAGE_INITIATION_BYTES),
+      });
+      undo.push(() => datapath.stop());
+      const handshake = new Handshake({ staticPrivate: iface.privateKey, peerPublic: peer.publicKey, psk: peer.presharedKey ?? null });
+      const p = new Peer(handshake, link, datapath, stats, { initiates: config.role.initiates, persistentKeepalive: peer.persistentKeepalive ?? 0 }, log);
+      const t = new Tunnel(config, tun, mtu, transport, link, datapath, p, stats, log);
+      datapath.on('message', (m) => t.onWorkerMessage(m));
+      datapath.on('exit', (why) => {
+        log.error(why);
+        void t.stop().then(() => process.exit(1));
+      });
+      p.start();
+      await link.attach(datapath);
+      mkdirSync(runDir(), { recursive: true, mode: 0o700 });
+      t.control = await serveControl(controlSocket(tun.name), () => t.status());
+      writeFileSync(pidFile(tun.name), `${process.pid}\n`);
+      log.info(
+        `${tun.name} up: ${transport}, mtu ${mtu}, ${link.listenText() ? `listening on ${link.listenText()}` : 'not listening'}` +
+          `${endpoint ? `, peer endpoint ${endpoint.host}:${endpoint.port}` : ''}, aead ${process.env['SEALTUN_AEAD'] ?? 'auto'}`,
+      );
+      return t;
+    } catch (err) {
+      for (const u of undo.reverse()) await u();
+      throw err;
+    }
+  }
+
+  private onWorkerMessage(m: FromWorker): void {
+    if (this.peer.onWorkerMessage(m)) return;
+    if (this.link.onWorkerMessage(m)) return;
+    if (m.t === 'error') this.log.error(m.message);
+  }
+
+  status(): TunnelStatus {
+    const f = this.stats.f64;
+    const dropped: Record<string, number> = {};
+    for (const [reason, slot] of DROP_REASONS) if (f[slot]! > 0) dropped[reason] = f[slot]!;
+    for (const [reason, n] of this.peer.handshakeDrops) dropped[`handshake-${reason}`] = n;
+    const hs = this.peer.lastHandshakeAt;
+    return {
+      interface: this.tun.name,
+      pid: process.pid,
+      transport: this.transport,
+      mtu: this.mtu,
+      addresses: this.config.iface.addresses.map((a) => a.text),
+      listen: this.link.listenText(),
+      publicKey: encodeKey(publicKeyOf(this.config.iface.privateKey)),
+      peer: {
+        publicKey: encodeKey(this.config.peer.publicKey),
+        endpoint: this.link.endpointText(),
+        allowedIPs: this.config.peer.allowedIPs.map((a) => a.text),
+        latestHandshakeAgeSeconds: hs === null ? null : Math.round((Date.now() - hs) / 1000),
+      },
+      rx: { bytes: f[RX.bytes]!, packets: f[RX.packets]! },
+      tx: { bytes: f[TX.bytes]!, packets: f[TX.packets]! },
+      dropped,
+    };
+  }
+
+  /** Stops everything; the interface (and its routes) go when the TUN closes. */
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.peer.stop();
+      this.control?.close();
+      await this.datapath.stop();
+      await this.link.close();
+      this.tun.close();
+      for (const f of [pidFile(this.tun.name), controlSocket(this.tun.name)]) {
+        try {
+          unlinkSync(f);
+        } catch {
+          /* already gone */
+        }
+      }
+      this.config.iface.privateKey.fill(0);
+      this.log.info(`${this.tun.name} down`);
+    })();
+    return this.stopped;
+  }
+}

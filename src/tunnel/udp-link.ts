@@ -1,0 +1,87 @@
+// UDP: one socket, shared by both workers. The peer's address is the
+// configured Endpoint until an authenticated message arrives from elsewhere
+// (roaming, WireGuard semantics: only authenticated packets move it).
+import { EventEmitter } from 'node:events';
+import * as libc from '../sys/libc.js';
+import { resolveEndpoint, type EndpointSpec } from '../transport/resolve.js';
+import { decodeSockaddr, formatAddress, sameSockaddr } from '../transport/sockaddr.js';
+import { openBoundSocket, peerSockaddr, type BindSpec, type BoundSocket } from '../transport/socket.js';
+import type { Datapath } from './datapath.js';
+import type { Link, LinkEvents } from './link.js';
+import type { Logger } from './log.js';
+import type { FromWorker } from './worker-messages.js';
+
+export class UdpLink extends EventEmitter<LinkEvents> implements Link {
+  readonly kind = 'udp' as const;
+  private datapath: Datapath | null = null;
+  private readonly current = Buffer.alloc(libc.SIZEOF_SOCKADDR_STORAGE);
+  private hasPeer = false;
+
+  private constructor(
+    readonly socket: BoundSocket,
+    private readonly listen: BindSpec,
+    private readonly endpoint: EndpointSpec | null,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  /** `listen.port` 0 (no ListenPort): an ephemeral port, as an initiator needs. */
+  static open(listen: BindSpec, endpoint: EndpointSpec | null, log: Logger): UdpLink {
+    return new UdpLink(openBoundSocket('udp', listen), listen, endpoint, log);
+  }
+
+  /** Connects the link to the workers and, for an initiator, resolves the endpoint. */
+  async attach(datapath: Datapath): Promise<void> {
+    this.datapath = datapath;
+    if (this.endpoint) {
+      const peer = await resolveEndpoint(this.endpoint);
+      const { bytes, len } = peerSockaddr(peer, this.socket.family);
+      this.setPeer(bytes, len);
+    }
+    this.emit('up');
+  }
+
+  private setPeer(sockaddr: Uint8Array, len: number): void {
+    if (this.hasPeer && sameSockaddr(sockaddr, this.current)) return;
+    const first = !this.hasPeer;
+    this.current.fill(0);
+    this.current.set(sockaddr.subarray(0, len));
+    this.hasPeer = true;
+    this.datapath?.toTx({ t: 'udp-destination', sockaddr: Uint8Array.from(this.current), len });
+    if (!first) this.log.info(`peer endpoint is now ${this.endpointText()}`);
+  }
+
+  send(message: Uint8Array): void {
+    this.datapath?.toTx({ t: 'send', message });
+  }
+
+  canSend(): boolean {
+    return this.hasPeer;
+  }
+
+  confirmPeer(source: Uint8Array | null): void {
+    if (source) this.setPeer(source, source.length);
+  }
+
+  onWorkerMessage(msg: FromWorker): boolean {
+    if (msg.t !== 'endpoint') return false;
+    this.setPeer(msg.sockaddr, msg.sockaddr.length);
+    return true;
+  }
+
+  listenText(): string {
+    const a = this.listen.address;
+    return a ? formatAddress({ ...a, port: this.socket.port }) : `*:${this.socket.port}`;
+  }
+
+  endpointText(): string | null {
+    if (!this.hasPeer) return null;
+    const a = decodeSockaddr(this.current);
+    return a ? formatAddress(a) : null;
+  }
+
+  async close(): Promise<void> {
+    libc.close(this.socket.fd);
+  }
+}

@@ -1,0 +1,65 @@
+// What the main thread and the two data-path workers say to each other.
+// Messages are rare (handshakes, rekeys, connections), never per packet.
+
+import type { TransportKind } from '../transport/transport.js';
+
+/** A CIDR as the packet path needs it. */
+export interface RouteSpec {
+  family: 4 | 6;
+  bytes: Uint8Array;
+  prefix: number;
+}
+
+export interface DatapathInit {
+  transport: TransportKind;
+  tunFd: number;
+  /** eventfd the main thread writes after posting, to wake the worker's poll(). */
+  wakeFd: number;
+  /** UDP socket (both workers), -1 for TCP. */
+  udpFd: number;
+  stats: SharedArrayBuffer;
+  allowedIPs: RouteSpec[];
+  mtu: number;
+  /** Largest wire message accepted (data header + MTU + tag, or a handshake message). */
+  maxMessage: number;
+}
+
+export interface SendingKeypair {
+  remoteIndex: number;
+  key: Uint8Array;
+}
+
+export interface ReceivingKeypair {
+  localIndex: number;
+  key: Uint8Array;
+}
+
+/** Main thread → TX worker. */
+export type ToTx =
+  | { t: 'send-key'; keypair: SendingKeypair | null }
+  | { t: 'udp-destination'; sockaddr: Uint8Array; len: number }
+  | { t: 'tcp-connection'; fd: number }
+  | { t: 'send'; message: Uint8Array }
+  | { t: 'keepalive' }
+  | { t: 'stop' };
+
+/** Main thread → RX worker. */
+export type ToRx =
+  | { t: 'receive-key-add'; keypair: ReceivingKeypair }
+  | { t: 'receive-key-remove'; localIndex: number }
+  | { t: 'tcp-add'; fd: number }
+  | { t: 'tcp-remove'; fd: number }
+  | { t: 'stop' };
+
+/** Workers → main thread. */
+export type FromWorker =
+  | { t: 'ready' }
+  | { t: 'need-handshake' }
+  | { t: 'send-failed'; fd: number }
+  | { t: 'handshake'; message: Uint8Array; source: Uint8Array | null; fd: number }
+  | { t: 'first-data'; localIndex: number }
+  | { t: 'endpoint'; sockaddr: Uint8Array }
+  | { t: 'tcp-closed'; fd: number; reason: string }
+  | { t: 'tcp-removed'; fd: number }
+  | { t: 'tcp-released'; fd: number }
+  | { t: 'error'; message: string };
