@@ -1,0 +1,147 @@
+// A sealtun tunnel between the two namespaces of a TestNet: keys, configs,
+// and `sealtun up --daemon` on both sides, with a private run directory.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { eventually, type RunResult, type TestNet } from './netns.js';
+
+export const REPO = fileURLToPath(new URL('../../..', import.meta.url));
+export const SEALTUN = join(REPO, 'bin', 'sealtun');
+
+export interface PairOptions {
+  transport: 'udp' | 'tcp';
+  port?: number;
+  psk?: boolean;
+  /** Extra [Interface] lines for A (the initiator). */
+  extraA?: string;
+  extraEnv?: NodeJS.ProcessEnv;
+}
+
+export class TunnelPair {
+  readonly dir: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly nameA = 'sta0';
+  readonly nameB = 'stb0';
+  readonly innerA = '10.77.0.1';
+  readonly innerB = '10.77.0.2';
+  readonly port: number;
+
+  constructor(
+    readonly net: TestNet,
+    readonly opts: PairOptions,
+  ) {
+    this.dir = mkdtempSync(join(tmpdir(), 'sealtun-test-'));
+    this.env = { ...process.env, SEALTUN_RUN_DIR: join(this.dir, 'run'), ...opts.extraEnv };
+    this.port = opts.port ?? 51820;
+  }
+
+  /** Runs the sealtun CLI in `ns` with this pair's run directory. */
+  cli(ns: string, args: string[], input?: string): Promise<RunResult> {
+    return this.net.run(ns, [process.execPath, SEALTUN, ...args], { env: this.env, input, timeoutMs: 30_000 });
+  }
+
+  async keygen(): Promise<void> {
+    for (const k of ['a', 'b', 'wrong']) {
+      const r = await this.cli(this.net.a, ['keygen', join(this.dir, k)]);
+      if (r.code !== 0) throw new Error(`keygen failed: ${r.stderr}`);
+    }
+    if (this.opts.psk) {
+      const r = await this.cli(this.net.a, ['genpsk']);
+      writeFileSync(join(this.dir, 'ab.psk'), r.stdout, { mode: 0o600 });
+    }
+  }
+
+  configA(peerKey = 'b.pub'): string {
+    const path = join(this.dir, 'a.conf');
+    writeFileSync(
+      path,
+      `[Interface]
+Name = ${this.nameA}
+PrivateKey = a.key
+Address = ${this.innerA}/24
+Transport = ${this.opts.transport}
+${this.opts.extraA ?? ''}
+
+[Peer]
+PublicKey = ${peerKey}
+${this.opts.psk ? 'PresharedKey = ab.psk' : ''}
+Endpoint = ${this.net.addrB}:${this.port}
+AllowedIPs = ${this.innerB}/32
+`,
+    );
+    return path;
+  }
+
+  configB(): string {
+    const path = join(this.dir, 'b.conf');
+    writeFileSync(
+      path,
+      `[Interface]
+Name = ${this.nameB}
+PrivateKey = b.key
+Address = ${this.innerB}/24
+ListenPort = ${this.port}
+Transport = ${this.opts.transport}
+
+[Peer]
+PublicKey = a.pub
+${this.opts.psk ? 'PresharedKey = ab.psk' : ''}
+AllowedIPs = ${this.innerA}/32
+`,
+    );
+    return path;
+  }
+
+  async up(ns: string, config: string): Promise<void> {
+    const r = await this.cli(ns, ['up', '--daemon', config]);
+    if (r.code !== 0) throw new Error(`sealtun up ${config} failed (${r.code}): ${r.stderr}${r.stdout}`);
+  }
+
+  async down(ns: string, name: string): Promise<RunResult> {
+    return this.cli(ns, ['down', name]);
+  }
+
+  async start(): Promise<void> {
+    await this.keygen();
+    await this.up(this.net.b, this.configB());
+    await this.up(this.net.a, this.configA());
+  }
+
+  /** Waits until a ping from A reaches B through the tunnel. */
+  async waitConnected(timeoutMs = 15_000): Promise<void> {
+    await eventually(async () => (await this.net.run(this.net.a, ['ping', '-c', '1', '-W', '1', this.innerB])).code === 0, timeoutMs, 100);
+  }
+
+  async status(ns: string, name: string): Promise<Record<string, unknown>> {
+    const r = await this.cli(ns, ['status', name, '--json']);
+    if (r.code !== 0) throw new Error(`status failed: ${r.stderr}`);
+    return JSON.parse(r.stdout) as Record<string, unknown>;
+  }
+
+  daemonPids(): number[] {
+    const pids: number[] = [];
+    for (const name of [this.nameA, this.nameB]) {
+      try {
+        pids.push(Number(readFileSync(join(this.dir, 'run', `${name}.pid`), 'utf8')));
+      } catch {
+        /* not running */
+      }
+    }
+    return pids;
+  }
+
+  log(name: string): string {
+    try {
+      return readFileSync(join(this.dir, 'run', `${name}.log`), 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  /** Stops the daemons (by PID), removes the namespaces and the temp dir. */
+  async destroy(): Promise<void> {
+    await this.net.destroy(this.daemonPids());
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
