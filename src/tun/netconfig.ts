@@ -18,6 +18,8 @@ export interface InterfaceSettings {
   routes: string[];
   /** Length of the kernel's queue in front of the TUN reader. */
   txqueuelen?: number;
+  /** Largest GSO super-packet the kernel builds for this device (with offloads on). */
+  gsoMaxSize?: number;
 }
 
 export class NetConfigError extends Error {
@@ -36,7 +38,8 @@ async function ip(args: string[]): Promise<void> {
 
 /** Addresses, MTU, up, routes — in the order the kernel needs them. */
 export async function configureInterface(s: InterfaceSettings): Promise<void> {
-  await ip(['link', 'set', 'dev', s.name, 'mtu', String(s.mtu), 'txqueuelen', String(s.txqueuelen ?? 1000)]);
+  const gso = s.gsoMaxSize ? ['gso_max_size', String(s.gsoMaxSize)] : [];
+  await ip(['link', 'set', 'dev', s.name, 'mtu', String(s.mtu), 'txqueuelen', String(s.txqueuelen ?? 1000), ...gso]);
   for (const a of s.addresses) await ip(['address', 'add', a, 'dev', s.name]);
   await ip(['link', 'set', 'dev', s.name, 'up']);
   for (const r of s.routes) await ip(['route', 'replace', r, 'dev', s.name]);

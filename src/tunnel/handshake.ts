@@ -23,8 +23,12 @@ import {
   MESSAGE_RESPONSE_BYTES,
   RESPONSE,
   RESPONSE_NOISE,
+  FEATURES_BYTES,
+  INITIATION_PAYLOAD_BYTES,
   TAI64N_BYTES,
   compareTai64n,
+  decodeFeatures,
+  encodeFeatures,
   hasType,
   mac1Key,
   readU32,
@@ -71,12 +75,16 @@ export interface HandshakeResult {
   readonly isInitiator: boolean;
   /** Noise h after the last message (64 bytes), for channel binding. */
   readonly handshakeHash: Uint8Array;
+  /** What the peer's data path can receive (FEATURE_* bits from messages.ts). */
+  readonly peerFeatures: number;
 }
 
 export interface InitiationAccepted {
   readonly ok: true;
   /** The initiator's sender index, which our response will carry as receiver index. */
   readonly senderIndex: number;
+  /** The features the initiator announced. */
+  readonly peerFeatures: number;
 }
 
 export interface ResponseAccepted {
@@ -91,6 +99,8 @@ export interface HandshakeConfig {
   readonly peerPublic: Uint8Array;
   /** Pre-shared key; absent means 32 zero bytes, as in WireGuard, so there is one code path. */
   readonly psk?: Uint8Array | null;
+  /** Features we announce (FEATURE_* bits); default none. */
+  readonly features?: number;
 }
 
 /** A call the code should not have made (not something a peer can cause). */
@@ -119,6 +129,7 @@ function resultFrom(
   isInitiator: boolean,
   localIndex: number,
   remoteIndex: number,
+  peerFeatures: number,
 ): HandshakeResult {
   const [c1, c2] = split;
   const k1 = c1.exportKey();
@@ -132,6 +143,7 @@ function resultFrom(
     recvKey: isInitiator ? k2 : k1,
     isInitiator,
     handshakeHash: state.getHandshakeHash(),
+    peerFeatures,
   };
 }
 
@@ -139,6 +151,7 @@ export class Handshake {
   private readonly staticKey: KeyPair;
   private readonly peerPublic: Uint8Array;
   private readonly psk: Uint8Array;
+  private readonly features: number;
   /** mac1 key for messages we send (keyed to the peer's public key). */
   private readonly mac1KeyToPeer: Uint8Array;
   /** mac1 key for messages we receive (keyed to our public key). */
@@ -152,7 +165,7 @@ export class Handshake {
   /** Our initiation awaiting a response. */
   private initiation: { state: HandshakeState; localIndex: number } | null = null;
   /** A consumed initiation awaiting createResponse(). */
-  private response: { state: HandshakeState; remoteIndex: number } | null = null;
+  private response: { state: HandshakeState; remoteIndex: number; peerFeatures: number } | null = null;
 
   /** Needs initSodium() to have resolved. */
   constructor(config: HandshakeConfig) {
@@ -162,6 +175,7 @@ export class Handshake {
     this.staticKey = keypairFromPrivate(config.staticPrivate);
     this.peerPublic = config.peerPublic.slice();
     this.psk = psk.slice();
+    this.features = (config.features ?? 0) >>> 0;
     this.mac1KeyToPeer = mac1Key(this.peerPublic);
     this.mac1KeyToUs = mac1Key(this.staticKey.publicKey);
   }
@@ -193,7 +207,7 @@ export class Handshake {
   }
 
   /**
-   * A 148-byte initiation with mac1 (mac2 zero). `senderIndex` is our index for
+   * A 152-byte initiation with mac1 (mac2 zero). `senderIndex` is our index for
    * the new session; `nowMs` (ms since the Unix epoch) is for tests. Replaces
    * any initiation still pending.
    */
@@ -202,7 +216,10 @@ export class Handshake {
     this.initiation?.state.destroy();
     this.initiation = null;
     const state = this.newState(true);
-    const { value: noise } = state.writeMessage(this.nextTimestamp(nowMs)); // -> e, es, s, ss; payload
+    const payload = new Uint8Array(INITIATION_PAYLOAD_BYTES);
+    payload.set(this.nextTimestamp(nowMs));
+    payload.set(encodeFeatures(this.features), TAI64N_BYTES);
+    const { value: noise } = state.writeMessage(payload); // -> e, es, s, ss; payload
     if (noise.length !== INITIATION_NOISE.length) throw new Error(`Noise message 1 is ${noise.length} bytes`);
     const msg = new Uint8Array(MESSAGE_INITIATION_BYTES);
     writeType(msg, MESSAGE_INITIATION);
@@ -226,9 +243,9 @@ export class Handshake {
     if (!verifyMac1(msg, INITIATION.mac1, this.mac1KeyToUs)) return reject('bad-mac1');
 
     const state = this.newState(false);
-    let timestamp: Uint8Array;
+    let payload: Uint8Array;
     try {
-      timestamp = state.readMessage(slice(msg, INITIATION_NOISE)).value;
+      payload = state.readMessage(slice(msg, INITIATION_NOISE)).value;
     } catch (err) {
       state.destroy();
       return noiseRejection(err);
@@ -238,20 +255,22 @@ export class Handshake {
       state.destroy();
       return reject('bad-static');
     }
-    // Fixed message size means a 12-byte payload; checked anyway, it is cheap.
-    if (timestamp.length !== TAI64N_BYTES || compareTai64n(timestamp, this.greatestTimestamp) <= 0) {
+    // Fixed message size means a fixed payload size; checked anyway, it is cheap.
+    const timestamp = payload.subarray(0, TAI64N_BYTES);
+    if (payload.length !== INITIATION_PAYLOAD_BYTES || compareTai64n(timestamp, this.greatestTimestamp) <= 0) {
       state.destroy();
       return reject('replayed-timestamp');
     }
-    this.greatestTimestamp = timestamp;
+    this.greatestTimestamp = timestamp.slice();
     this.response?.state.destroy();
     const senderIndex = readU32(msg, INITIATION.senderIndex);
-    this.response = { state, remoteIndex: senderIndex };
-    return { ok: true, senderIndex };
+    const peerFeatures = decodeFeatures(payload, TAI64N_BYTES);
+    this.response = { state, remoteIndex: senderIndex, peerFeatures };
+    return { ok: true, senderIndex, peerFeatures };
   }
 
   /**
-   * The 92-byte response to the initiation just consumed, and the session.
+   * The 96-byte response to the initiation just consumed, and the session.
    * `senderIndex` is our index for the session. Throws HandshakeUsageError if
    * no initiation is waiting (a bug in the caller, not the peer).
    */
@@ -261,7 +280,7 @@ export class Handshake {
     if (pending === null) throw new HandshakeUsageError('createResponse() without a consumed initiation');
     this.response = null;
     try {
-      const { value: noise, split } = pending.state.writeMessage(new Uint8Array(0)); // <- e, ee, se, psk
+      const { value: noise, split } = pending.state.writeMessage(encodeFeatures(this.features)); // <- e, ee, se, psk; payload
       if (split === null || noise.length !== RESPONSE_NOISE.length) throw new Error('Noise message 2 is malformed');
       const msg = new Uint8Array(MESSAGE_RESPONSE_BYTES);
       writeType(msg, MESSAGE_RESPONSE);
@@ -270,7 +289,7 @@ export class Handshake {
       msg.set(noise, RESPONSE_NOISE.offset);
       writeMac1(msg, RESPONSE.mac1, this.mac1KeyToPeer);
       writeMac2(msg, RESPONSE.mac2, null);
-      return { message: msg, result: resultFrom(split, pending.state, false, senderIndex, pending.remoteIndex) };
+      return { message: msg, result: resultFrom(split, pending.state, false, senderIndex, pending.remoteIndex, pending.peerFeatures) };
     } finally {
       pending.state.destroy(); // ephemeral, ck and k wiped once Split() has run
     }
@@ -290,9 +309,10 @@ export class Handshake {
 
     const trial = pending.state.clone();
     try {
-      const { split } = trial.readMessage(slice(msg, RESPONSE_NOISE));
+      const { value: payload, split } = trial.readMessage(slice(msg, RESPONSE_NOISE));
       if (split === null) throw new NoiseError('wrong-turn', 'handshake not complete after message 2');
-      const result = resultFrom(split, trial, true, pending.localIndex, readU32(msg, RESPONSE.senderIndex));
+      if (payload.length !== FEATURES_BYTES) throw new NoiseError('decrypt-failed', 'response payload has the wrong size');
+      const result = resultFrom(split, trial, true, pending.localIndex, readU32(msg, RESPONSE.senderIndex), decodeFeatures(payload));
       pending.state.destroy();
       this.initiation = null;
       return { ok: true, result };

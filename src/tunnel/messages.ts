@@ -3,14 +3,19 @@
 // WireGuard-shaped (Donenfeld, "WireGuard", §5.4); integers are little-endian
 // unless said otherwise. Each message starts with a type byte and 3 zero bytes.
 //
-//   MESSAGE_INITIATION (1), 148 bytes          MESSAGE_RESPONSE (2), 92 bytes
+//   MESSAGE_INITIATION (1), 152 bytes          MESSAGE_RESPONSE (2), 96 bytes
 //     0  type, 3 reserved                        0  type, 3 reserved
 //     4  sender index u32                        4  sender index u32
 //     8  unencrypted_ephemeral 32                8  receiver index u32
 //    40  encrypted_static 32+16                 12  unencrypted_ephemeral 32
-//    88  encrypted_timestamp 12+16              44  encrypted_nothing 0+16
-//   116  mac1 16                                60  mac1 16
-//   132  mac2 16                                76  mac2 16
+//    88  encrypted_payload 16+16                44  encrypted_features 4+16
+//   120  mac1 16                                64  mac1 16
+//   136  mac2 16                                80  mac2 16
+//
+// The initiation's payload is a TAI64N timestamp (12) ‖ features u32 LE (4);
+// the response's is features u32 LE. Features are what the sender's data path
+// can receive (FEATURE_* below); both sides use a feature only when the other
+// announced it, so the negotiation is authenticated by the handshake itself.
 //
 //   MESSAGE_COOKIE_REPLY (3), 64 bytes — reserved, not implemented yet
 //     0  type, 3 reserved
@@ -21,7 +26,7 @@
 //   MESSAGE_DATA (4): see src/crypto/data-packet.ts
 //
 // Between the indices and mac1 of the first two lies exactly the Noise
-// handshake message (IKpsk2 message 1 = 108 bytes, message 2 = 48 bytes).
+// handshake message (IKpsk2 message 1 = 112 bytes, message 2 = 52 bytes).
 import { sodium } from '../crypto/sodium.js';
 
 export { DATA_HEADER_BYTES, DATA_OVERHEAD, MESSAGE_DATA } from '../crypto/data-packet.js';
@@ -62,7 +67,18 @@ export const MAC_BYTES = 16;
 const COOKIE_NONCE = 24;
 const COOKIE = 16;
 
-export const MESSAGE_INITIATION_BYTES = 148;
+/** Feature bits, u32 LE. */
+export const FEATURES_BYTES = 4;
+/**
+ * The sender's TCP data path takes whole GSO super-packets, each preceded by
+ * a 10-byte virtio_net_hdr (its TUN has IFF_VNET_HDR): the peer may then read
+ * TSO packets of up to ~64 KB from its own TUN and send them unsegmented.
+ */
+export const FEATURE_VNET_HDR = 1 << 0;
+/** Initiation payload: TAI64N ‖ features. */
+export const INITIATION_PAYLOAD_BYTES = TAI64N_BYTES + FEATURES_BYTES;
+
+export const MESSAGE_INITIATION_BYTES = 152;
 export const INITIATION = layout(
   MESSAGE_INITIATION_BYTES,
   ['type', 1],
@@ -70,12 +86,12 @@ export const INITIATION = layout(
   ['senderIndex', 4],
   ['unencryptedEphemeral', KEY],
   ['encryptedStatic', KEY + TAG],
-  ['encryptedTimestamp', TAI64N_BYTES + TAG],
+  ['encryptedPayload', INITIATION_PAYLOAD_BYTES + TAG],
   ['mac1', MAC_BYTES],
   ['mac2', MAC_BYTES],
 );
 
-export const MESSAGE_RESPONSE_BYTES = 92;
+export const MESSAGE_RESPONSE_BYTES = 96;
 export const RESPONSE = layout(
   MESSAGE_RESPONSE_BYTES,
   ['type', 1],
@@ -83,7 +99,7 @@ export const RESPONSE = layout(
   ['senderIndex', 4],
   ['receiverIndex', 4],
   ['unencryptedEphemeral', KEY],
-  ['encryptedNothing', 0 + TAG],
+  ['encryptedFeatures', FEATURES_BYTES + TAG],
   ['mac1', MAC_BYTES],
   ['mac2', MAC_BYTES],
 );
@@ -128,7 +144,17 @@ export function readU32(msg: Uint8Array, field: Field): number {
   return new DataView(msg.buffer, msg.byteOffset, msg.byteLength).getUint32(field.offset, true);
 }
 
-// ---- TAI64N timestamps (the initiation's payload) --------------------------
+// ---- payloads: features, TAI64N timestamps ------------------------------------
+
+export function encodeFeatures(features: number): Uint8Array {
+  const out = new Uint8Array(FEATURES_BYTES);
+  new DataView(out.buffer).setUint32(0, features >>> 0, true);
+  return out;
+}
+
+export function decodeFeatures(bytes: Uint8Array, offset = 0): number {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(offset, true);
+}
 
 /** TAI64 labels count seconds from 2^62 (WireGuard, like it, ignores the TAI−UTC offset). */
 const TAI64_EPOCH = 2n ** 62n;

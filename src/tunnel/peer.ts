@@ -37,6 +37,8 @@ export interface PeerOptions {
   initiates: boolean;
   /** Seconds between keepalives sent regardless of traffic (0: off). */
   persistentKeepalive: number;
+  /** Called when a session is established, with the features the peer announced. */
+  onSession?: (peerFeatures: number) => void;
 }
 
 export class Peer {
@@ -118,6 +120,7 @@ export class Peer {
       this.link.confirmPeer(source, fd);
       const localIndex = randomIndex();
       const { message: response, result } = this.handshake.createResponse(localIndex);
+      this.options.onSession?.(result.peerFeatures);
       this.link.send(response);
       this.installResponder(result);
     } else if (type === MESSAGE_RESPONSE) {
@@ -125,6 +128,7 @@ export class Peer {
       if (!r.ok) return this.dropHandshake(r.reason);
       this.link.confirmPeer(source, fd);
       this.pending = null;
+      this.options.onSession?.(r.result.peerFeatures);
       this.installInitiator(r.result);
       // Confirms the new key to the responder at once, even with no data to send.
       this.datapath.toTx({ t: 'keepalive' });

@@ -15,6 +15,7 @@ import { UdpBatchReceiver } from '../transport/udp-batch.js';
 import { AllowedIPs } from './allowed-ips.js';
 import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE } from './messages.js';
 import { PollSet } from './poll-set.js';
+import { VNET_HDR_BYTES } from '../tun/device.js';
 import { HANDSHAKE_BACKLOG_SLOT, RX, wrapStats } from './stats.js';
 import type { DatapathInit, FromWorker, ToRx } from './worker-messages.js';
 
@@ -35,6 +36,8 @@ class RxLoop {
   private readonly backlog: Int32Array;
   private readonly allowed: AllowedIPs;
   private readonly poller: PollSet;
+  /** Where the IP header starts in a plaintext (after the virtio_net_hdr, if any). */
+  private readonly ipOffset: number;
   private readonly wakeBuf = Buffer.alloc(8);
   private keys: ReceiveKey[] = [];
   // UDP
@@ -54,6 +57,7 @@ class RxLoop {
     this.stats = s.f64;
     this.backlog = s.i32;
     this.allowed = new AllowedIPs(init.allowedIPs);
+    this.ipOffset = init.vnetHdr ? VNET_HDR_BYTES : 0;
     if (init.transport === 'udp') {
       this.batch = new PacketBatch(MSG_OFFSET + init.maxMessage);
       this.payloads = this.batch.messages.map((m) => m.subarray(DATA_HEADER_BYTES));
@@ -186,7 +190,7 @@ class RxLoop {
     s[RX.packets]!++;
     s[RX.bytes]! += len;
     if (plain === 0) return; // keepalive
-    if (!this.allowed.containsSource(payload, 0, plain)) {
+    if (!this.allowed.containsSource(payload, this.ipOffset, plain - this.ipOffset)) {
       s[RX.dropSourceNotAllowed]!++;
       return;
     }

@@ -15,6 +15,7 @@ import { AllowedIPs } from './allowed-ips.js';
 import { wrapStats, TX } from './stats.js';
 import type { DatapathInit, FromWorker, ToTx } from './worker-messages.js';
 import { PollSet } from './poll-set.js';
+import { VNET_HDR_BYTES } from '../tun/device.js';
 
 /** The main thread is asked for a handshake at most this often while packets wait for a session. */
 const NEED_HANDSHAKE_INTERVAL_MS = 1000;
@@ -23,6 +24,8 @@ class TxLoop {
   private readonly batch: PacketBatch;
   private readonly payloadPtrs: libc.Pointer[];
   private readonly maxPayload: number;
+  /** Where the IP header starts in a plaintext (after the virtio_net_hdr, if any). */
+  private readonly ipOffset: number;
   private readonly udp: UdpBatchSender | null;
   private readonly tcp: TcpBatchSender | null;
   private readonly allowed: AllowedIPs;
@@ -38,7 +41,8 @@ class TxLoop {
   ) {
     this.batch = new PacketBatch(MSG_OFFSET + init.maxMessage);
     this.payloadPtrs = this.batch.slotPtrs.map((p) => p + BigInt(MSG_OFFSET + DATA_HEADER_BYTES));
-    this.maxPayload = init.mtu;
+    this.maxPayload = init.maxPlaintext;
+    this.ipOffset = DATA_HEADER_BYTES + (init.vnetHdr ? VNET_HDR_BYTES : 0);
     this.udp = init.transport === 'udp' ? new UdpBatchSender(init.udpFd, this.batch) : null;
     this.tcp = init.transport === 'tcp' ? new TcpBatchSender(this.batch) : null;
     this.allowed = new AllowedIPs(init.allowedIPs);
@@ -107,7 +111,7 @@ class TxLoop {
         break; // EAGAIN: drained
       }
       const msg = messages[count]!;
-      if (!this.allowed.containsDestination(msg, DATA_HEADER_BYTES, n)) {
+      if (!this.allowed.containsDestination(msg, this.ipOffset, n + DATA_HEADER_BYTES - this.ipOffset)) {
         this.stats[TX.dropNoRoute]!++;
         continue;
       }

@@ -85,13 +85,13 @@ for (const transport of ['udp', 'tcp'] as const) {
         transport: string;
         peer: { endpoint: string; latestHandshakeAgeSeconds: number | null };
         rx: { packets: number };
-        tx: { packets: number };
+        tx: { packets: number; bytes: number };
       };
       expect(s.transport).to.equal(transport);
       expect(s.peer.endpoint).to.equal(`${pair.net.addrB}:${pair.port}`);
       expect(s.peer.latestHandshakeAgeSeconds).to.be.a('number');
       expect(s.rx.packets).to.be.greaterThan(0);
-      expect(s.tx.packets).to.be.greaterThan(1000);
+      expect(s.tx.bytes, 'the 32 MB transfer and more').to.be.greaterThan(32 << 20);
       const human = await pair.cli(pair.net.b, ['status']);
       expect(human.code).to.equal(0);
       expect(human.stdout).to.include(`interface: ${pair.nameB}`);

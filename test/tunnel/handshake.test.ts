@@ -15,6 +15,7 @@ import {
 } from '../../src/tunnel/handshake.js';
 import {
   COOKIE_REPLY,
+  FEATURE_VNET_HDR,
   INITIATION,
   MESSAGE_COOKIE_REPLY_BYTES,
   MESSAGE_INITIATION,
@@ -114,9 +115,9 @@ describe('handshake', () => {
       }
       expect(at).to.equal(size);
     }
-    expect([MESSAGE_INITIATION_BYTES, MESSAGE_RESPONSE_BYTES, MESSAGE_COOKIE_REPLY_BYTES]).to.deep.equal([148, 92, 64]);
-    expect(INITIATION.mac1.offset).to.equal(116);
-    expect(RESPONSE.mac1.offset).to.equal(60);
+    expect([MESSAGE_INITIATION_BYTES, MESSAGE_RESPONSE_BYTES, MESSAGE_COOKIE_REPLY_BYTES]).to.deep.equal([152, 96, 64]);
+    expect(INITIATION.mac1.offset).to.equal(120);
+    expect(RESPONSE.mac1.offset).to.equal(64);
   });
 
   it('TAI64N: 2^62 + seconds, big-endian, then nanoseconds; byte order is time order', () => {
@@ -136,8 +137,8 @@ describe('handshake', () => {
       it('alice initiates: both sides get matching keys', () => {
         const [a, b] = pairOf(psk);
         const { initiatorResult, responderResult, init, response } = run(a, b, 7, 9);
-        expect(init).to.have.length(148);
-        expect(response).to.have.length(92);
+        expect(init).to.have.length(152);
+        expect(response).to.have.length(96);
         expect(init[0]).to.equal(MESSAGE_INITIATION);
         expect(response[0]).to.equal(MESSAGE_RESPONSE);
         expect(hex(init.subarray(INITIATION.mac2.offset))).to.equal('00'.repeat(16));
@@ -190,6 +191,17 @@ describe('handshake', () => {
       const { message } = b.createResponse(2);
       expectRejected(a.consumeResponse(message), 'decrypt-failed');
     }
+  });
+
+  it('each side learns the features the other announced, inside the authenticated payloads', () => {
+    const a = new Handshake({ staticPrivate: alice.priv, peerPublic: bob.pub, features: FEATURE_VNET_HDR });
+    const b = new Handshake({ staticPrivate: bob.priv, peerPublic: alice.pub, features: 0 });
+    const accepted = b.consumeInitiation(a.createInitiation(1));
+    expect(accepted.ok && accepted.peerFeatures).to.equal(FEATURE_VNET_HDR);
+    const { message, result: bResult } = b.createResponse(2);
+    expect(bResult.peerFeatures).to.equal(FEATURE_VNET_HDR);
+    const r = a.consumeResponse(message);
+    expect(r.ok && r.result.peerFeatures).to.equal(0);
   });
 
   it('initiator configured with the wrong responder public key: rejected at mac1', () => {
@@ -255,7 +267,7 @@ describe('handshake', () => {
     b.consumeInitiation(a.createInitiation(5));
     const { message } = b.createResponse(6);
     const forged = message.slice();
-    forged[RESPONSE.encryptedNothing.offset]! ^= 1;
+    forged[RESPONSE.encryptedFeatures.offset]! ^= 1;
     expectRejected(a.consumeResponse(remac(forged, RESPONSE.mac1, alice.pub)), 'decrypt-failed');
     expect(a.consumeResponse(message).ok).to.equal(true);
   });
@@ -283,7 +295,7 @@ describe('handshake', () => {
     expectRejected(b.consumeInitiation(bodyFlip), 'bad-mac1');
     expectRejected(b.consumeInitiation(remac(bodyFlip, INITIATION.mac1, bob.pub)), 'decrypt-failed');
     const timestampFlip = init.slice();
-    timestampFlip[INITIATION.encryptedTimestamp.offset + 5]! ^= 1;
+    timestampFlip[INITIATION.encryptedPayload.offset + 5]! ^= 1;
     expectRejected(b.consumeInitiation(remac(timestampFlip, INITIATION.mac1, bob.pub)), 'decrypt-failed');
     // A low-order ephemeral (all zeros): the DH result is zero and is refused.
     const lowOrder = init.slice();
