@@ -81,6 +81,7 @@ for (const transport of ['udp', 'tcp'] as const) {
     });
 
     it('reports the session in status', async () => {
+      await pair.net.run(pair.net.a, ['ping', '-c', '3', '-i', '0.1', pair.innerB]);
       const s = (await pair.status(pair.net.a, pair.nameA)) as {
         transport: string;
         peer: { endpoint: string; latestHandshakeAgeSeconds: number | null };
@@ -90,8 +91,9 @@ for (const transport of ['udp', 'tcp'] as const) {
       expect(s.transport).to.equal(transport);
       expect(s.peer.endpoint).to.equal(`${pair.net.addrB}:${pair.port}`);
       expect(s.peer.latestHandshakeAgeSeconds).to.be.a('number');
-      expect(s.rx.packets).to.be.greaterThan(0);
-      expect(s.tx.bytes, 'the 32 MB transfer and more').to.be.greaterThan(32 << 20);
+      expect(s.rx.packets).to.be.at.least(3);
+      expect(s.tx.packets).to.be.at.least(3);
+      expect(s.tx.bytes).to.be.at.least(3 * 84);
       const human = await pair.cli(pair.net.b, ['status']);
       expect(human.code).to.equal(0);
       expect(human.stdout).to.include(`interface: ${pair.nameB}`);
