@@ -15,6 +15,7 @@ import { UdpBatchReceiver } from '../transport/udp-batch.js';
 import { AllowedIPs } from './allowed-ips.js';
 import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE } from './messages.js';
 import { PollSet } from './poll-set.js';
+import { TcpCoalescer } from './gro.js';
 import { VNET_HDR_BYTES } from '../tun/device.js';
 import { HANDSHAKE_BACKLOG_SLOT, RX, wrapStats } from './stats.js';
 import type { DatapathInit, FromWorker, ToRx } from './worker-messages.js';
@@ -40,6 +41,8 @@ class RxLoop {
   private readonly ipOffset: number;
   private readonly wakeBuf = Buffer.alloc(8);
   private keys: ReceiveKey[] = [];
+  /** Merges TCP segments of a receive batch into super-packets (UDP transport with a VNET TUN). */
+  private readonly coalescer: TcpCoalescer | null = null;
   // UDP
   private readonly batch: PacketBatch | null = null;
   private readonly payloads: Buffer[] = [];
@@ -57,7 +60,11 @@ class RxLoop {
     this.stats = s.f64;
     this.backlog = s.i32;
     this.allowed = new AllowedIPs(init.allowedIPs);
-    this.ipOffset = init.vnetHdr ? VNET_HDR_BYTES : 0;
+    this.ipOffset = init.wireVnetHdr ? VNET_HDR_BYTES : 0;
+    if (init.tunVnetHdr && !init.wireVnetHdr) {
+      const tunFd = init.tunFd;
+      this.coalescer = new TcpCoalescer((buf, off, len) => libc.write(tunFd, buf.subarray(off, off + len), len));
+    }
     if (init.transport === 'udp') {
       this.batch = new PacketBatch(MSG_OFFSET + init.maxMessage);
       this.payloads = this.batch.messages.map((m) => m.subarray(DATA_HEADER_BYTES));
@@ -124,6 +131,7 @@ class RxLoop {
     for (let i = 0; i < n; i++) {
       this.handle(batch.messages[i]!, batch.lens[i]!, this.payloads[i]!, this.udp!.sources[i]!, -1);
     }
+    this.coalescer?.flush();
   }
 
   private receiveTcp(): void {
@@ -195,7 +203,8 @@ class RxLoop {
       return;
     }
     s[RX.lastDataMs] = now;
-    libc.write(this.init.tunFd, payload, plain);
+    if (this.coalescer) this.coalescer.add(msg, DATA_HEADER_BYTES, plain);
+    else libc.write(this.init.tunFd, payload, plain);
   }
 
   private findKey(index: number): ReceiveKey | null {

@@ -77,18 +77,20 @@ export class Tunnel {
     // Over TCP the stream has no datagram limit, so whole TSO super-packets
     // travel as one message (offloads switched on once the peer announces it
     // can take them): measured 4–5× the per-packet rate on this kind of host.
-    const vnetHdr = transport === 'tcp';
-    const maxPlaintext = vnetHdr ? VNET_HDR_BYTES + GSO_MAX_SIZE : mtu;
+    const superPackets = transport === 'tcp';
+    const maxPlaintext = superPackets ? VNET_HDR_BYTES + GSO_MAX_SIZE : mtu;
+    // Over UDP each datagram carries one plain packet, but the TUN still has
+    // IFF_VNET_HDR so the receiver can hand the kernel merged TCP segments.
     const undo: Array<() => Promise<void> | void> = [];
     try {
-      const tun = openTun(iface.name, { vnetHdr });
+      const tun = openTun(iface.name, { vnetHdr: true });
       undo.push(() => tun.close());
       await configureInterface({
         name: tun.name,
         mtu,
         addresses: iface.addresses.map((a) => a.text),
         routes: peer.allowedIPs.map((a) => a.text),
-        ...(vnetHdr ? { gsoMaxSize: GSO_MAX_SIZE } : {}),
+        ...(superPackets ? { gsoMaxSize: GSO_MAX_SIZE } : {}),
       });
       const listenAddress: SocketAddress | null = iface.listenAddress
         ? { family: iface.listenAddress.includes(':') ? 6 : 4, address: iface.listenAddress, port: iface.listenPort ?? 0 }
@@ -114,7 +116,8 @@ export class Tunnel {
         stats: stats.sab,
         allowedIPs: peer.allowedIPs.map((c) => ({ family: c.family, bytes: c.bytes, prefix: c.prefix })),
         mtu,
-        vnetHdr,
+        tunVnetHdr: true,
+        wireVnetHdr: superPackets,
         maxPlaintext,
         maxMessage: Math.max(DATA_OVERHEAD + maxPlaintext, MESSAGE_INITIATION_BYTES),
       });
@@ -123,12 +126,12 @@ export class Tunnel {
         staticPrivate: iface.privateKey,
         peerPublic: peer.publicKey,
         psk: peer.presharedKey ?? null,
-        features: vnetHdr ? FEATURE_VNET_HDR : 0,
+        features: superPackets ? FEATURE_VNET_HDR : 0,
       });
       let offloads = -1;
       const onSession = (peerFeatures: number) => {
-        const want = vnetHdr && peerFeatures & FEATURE_VNET_HDR ? TSO_OFFLOADS : 0;
-        if (vnetHdr && want !== offloads) {
+        const want = superPackets && peerFeatures & FEATURE_VNET_HDR ? TSO_OFFLOADS : 0;
+        if (superPackets && want !== offloads) {
           setOffloads(tun, want);
           offloads = want;
           log.debug(`TSO super-packets ${want ? 'on' : 'off'}`);

@@ -24,8 +24,10 @@ class TxLoop {
   private readonly batch: PacketBatch;
   private readonly payloadPtrs: libc.Pointer[];
   private readonly maxPayload: number;
-  /** Where the IP header starts in a plaintext (after the virtio_net_hdr, if any). */
+  /** Where the IP header starts in a message (after the virtio_net_hdr, if the wire carries it). */
   private readonly ipOffset: number;
+  /** virtio_net_hdr bytes read from the TUN that the wire does not carry (read into header room). */
+  private readonly stripped: number;
   private readonly udp: UdpBatchSender | null;
   private readonly tcp: TcpBatchSender | null;
   private readonly allowed: AllowedIPs;
@@ -40,9 +42,10 @@ class TxLoop {
     private readonly aead: Aead,
   ) {
     this.batch = new PacketBatch(MSG_OFFSET + init.maxMessage);
-    this.payloadPtrs = this.batch.slotPtrs.map((p) => p + BigInt(MSG_OFFSET + DATA_HEADER_BYTES));
-    this.maxPayload = init.maxPlaintext;
-    this.ipOffset = DATA_HEADER_BYTES + (init.vnetHdr ? VNET_HDR_BYTES : 0);
+    this.stripped = init.tunVnetHdr && !init.wireVnetHdr ? VNET_HDR_BYTES : 0;
+    this.payloadPtrs = this.batch.slotPtrs.map((p) => p + BigInt(MSG_OFFSET + DATA_HEADER_BYTES - this.stripped));
+    this.maxPayload = init.maxPlaintext + this.stripped;
+    this.ipOffset = DATA_HEADER_BYTES + (init.wireVnetHdr ? VNET_HDR_BYTES : 0);
     this.udp = init.transport === 'udp' ? new UdpBatchSender(init.udpFd, this.batch) : null;
     this.tcp = init.transport === 'tcp' ? new TcpBatchSender(this.batch) : null;
     this.allowed = new AllowedIPs(init.allowedIPs);
@@ -105,11 +108,13 @@ class TxLoop {
     const tunFd = this.init.tunFd;
     let count = 0;
     while (count < size) {
-      const n = libc.read(tunFd, this.payloadPtrs[count]!, this.maxPayload);
-      if (n <= 0) {
-        if (n < 0 && libc.errno() === libc.EINTR) continue;
-        break; // EAGAIN: drained
+      const got = libc.read(tunFd, this.payloadPtrs[count]!, this.maxPayload);
+      if (got <= this.stripped) {
+        if (got < 0 && libc.errno() === libc.EINTR) continue;
+        if (got < 0) break; // EAGAIN: drained
+        continue;
       }
+      const n = got - this.stripped;
       const msg = messages[count]!;
       if (!this.allowed.containsDestination(msg, this.ipOffset, n + DATA_HEADER_BYTES - this.ipOffset)) {
         this.stats[TX.dropNoRoute]!++;

@@ -20,8 +20,10 @@ export interface DatapathInit {
   stats: SharedArrayBuffer;
   allowedIPs: RouteSpec[];
   mtu: number;
-  /** The TUN has IFF_VNET_HDR: plaintexts are virtio_net_hdr ‖ packet, up to a GSO super-packet. */
-  vnetHdr: boolean;
+  /** The TUN has IFF_VNET_HDR: every read and write starts with a virtio_net_hdr. */
+  tunVnetHdr: boolean;
+  /** Plaintexts on the wire are virtio_net_hdr ‖ packet, up to a GSO super-packet (TCP transport). */
+  wireVnetHdr: boolean;
   /** Largest plaintext read from the TUN (MTU, or header + GSO super-packet). */
   maxPlaintext: number;
   /** Largest wire message accepted (data header + MTU + tag, or a handshake message). */
