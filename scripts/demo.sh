@@ -9,13 +9,13 @@ tag="$$"
 ns_a="sealtun-demo-a-$tag"
 ns_b="sealtun-demo-b-$tag"
 work="$(mktemp -d /tmp/sealtun-demo.XXXXXX)"
-export SEALTUN_RUN_DIR="$work/run"
 sealtun=("$(command -v node)" "$PWD/bin/sealtun")
 
 cleanup() {
   set +e
-  for ns in "$ns_a" "$ns_b"; do
-    ip netns exec "$ns" "${sealtun[@]}" down "demo0" >/dev/null 2>&1
+  for side in a b; do
+    ns="sealtun-demo-$side-$tag"
+    SEALTUN_RUN_DIR="$work/run-$side" ip netns exec "$ns" "${sealtun[@]}" down demo0 >/dev/null 2>&1
     for pid in $(ip netns pids "$ns" 2>/dev/null); do kill "$pid" 2>/dev/null; done
     ip netns del "$ns" 2>/dev/null
   done

@@ -75,8 +75,12 @@ program
   .argument('[name]', 'interface name (default: all)')
   .option('--json', 'machine-readable output')
   .action(async (name: string | undefined, opts: { json?: boolean }) => {
-    const names = name ? [name] : runningTunnels();
-    const statuses = await Promise.all(names.map((n) => tunnelStatus(n)));
+    // Without a name, a socket left by a killed daemon is skipped, not fatal.
+    const statuses = name
+      ? [await tunnelStatus(name)]
+      : (await Promise.allSettled(runningTunnels().map((n) => tunnelStatus(n))))
+          .filter((r) => r.status === 'fulfilled')
+          .map((r) => r.value);
     if (opts.json) console.log(JSON.stringify(name ? statuses[0] : statuses, null, 2));
     else if (statuses.length === 0) console.log('no sealtun tunnels running');
     else console.log(statuses.map(formatStatus).join('\n\n'));

@@ -7,7 +7,7 @@
 // messages to help the user find the typo, except anything that may be key
 // material: the values of the *Key settings are never shown, and any other
 // value that looks like base64 key text is withheld too.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { KeyError, decodeKey, readKeyFile, type KeyKind } from '../crypto/keys.js';
 import { AddressError, parseAddress, parseCidr, type Cidr } from './cidr.js';
@@ -155,7 +155,37 @@ export function loadConfig(path: string): TunnelConfig {
   if (raw.length > MAX_CONFIG_BYTES) {
     throw new ConfigError(path, 0, '', `config file is larger than ${MAX_CONFIG_BYTES} bytes; is this the right file?`);
   }
-  return parseConfig(raw.toString('utf8'), path);
+  const text = raw.toString('utf8');
+  const config = parseConfig(text, path);
+  refuseExposedInlineSecrets(text, path);
+  return config;
+}
+
+/**
+ * A key file readable by group or others is refused (keys.ts); a config file
+ * holding a secret inline is held to the same rule.
+ */
+function refuseExposedInlineSecrets(text: string, path: string): void {
+  let mode: number;
+  try {
+    mode = statSync(path).mode & 0o777;
+  } catch {
+    return;
+  }
+  if ((mode & 0o077) === 0) return;
+  for (const section of tokenizeIni(text).sections) {
+    for (const e of section.entries) {
+      const key = e.key.toLowerCase();
+      if ((key === 'privatekey' || key === 'presharedkey') && INLINE_KEY.test(e.value)) {
+        throw new ConfigError(
+          path,
+          e.line,
+          keyLabel(e.key),
+          `holds a secret inline, but the file is readable by group or others (mode ${mode.toString(8).padStart(4, '0')}); run: chmod 600 ${path}`,
+        );
+      }
+    }
+  }
 }
 
 /**

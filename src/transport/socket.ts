@@ -99,6 +99,12 @@ export function setNoDelay(fd: number): void {
   setInt(fd, libc.IPPROTO_TCP, libc.TCP_NODELAY, 1);
 }
 
+/** TCP_USER_TIMEOUT: how long sent data may stay unacknowledged before the connection is dropped. */
+export function setTcpUserTimeout(fd: number, ms: number): void {
+  const TCP_USER_TIMEOUT = 18;
+  setInt(fd, libc.IPPROTO_TCP, TCP_USER_TIMEOUT, ms);
+}
+
 export function listenOn(fd: number, backlog: number): void {
   if (libc.listen(fd, backlog) < 0) fail(fd, 'listen');
 }

@@ -2,7 +2,9 @@
 //
 // Sending: a batch of messages leaves in one sendmsg() with one iovec per
 // message; each slot already has room for its 2-byte length prefix, so no
-// message is copied. Receiving: recv() into the connection's FrameDecoder and
+// message is copied. Sends never block: a full socket buffer (a slow or
+// stalled peer) leaves the batch pending until the socket is writable, and
+// the worker keeps answering its control messages meanwhile. Receiving: recv() into the connection's FrameDecoder and
 // hand complete messages on in place.
 import * as libc from '../sys/libc.js';
 import { MSG_OFFSET, type PacketBatch } from './batch.js';
@@ -11,67 +13,99 @@ import { FrameDecoder, FrameError, writeFrameHeader } from './framing.js';
 const MSGHDR_IOV = 16;
 const MSGHDR_IOVLEN = 24;
 
+/** What a send did: all written, stopped by a full socket buffer (resume() later), or failed. */
+export type SendResult = 'sent' | 'blocked' | 'failed';
+
 export class TcpBatchSender {
   private readonly msghdr = libc.allocNative(libc.SIZEOF_MSGHDR);
   private readonly iov: { ptr: libc.Pointer; view: Buffer };
   private fd = -1;
+  /** The batch being written: iovecs [first, count) are unsent. */
+  private first = 0;
+  private count = 0;
+  /** An iovec whose base a partial write moved, to put back before the next batch. */
+  private moved = -1;
 
   constructor(private readonly batch: PacketBatch) {
     this.iov = libc.allocNative(batch.size * libc.SIZEOF_IOVEC);
+    for (let i = 0; i < batch.size; i++) this.setBase(i);
+  }
+
+  private setBase(i: number): void {
+    this.iov.view.writeBigUInt64LE(this.batch.slotPtrs[i]! + BigInt(MSG_OFFSET - 2), i * libc.SIZEOF_IOVEC);
   }
 
   setConnection(fd: number): void {
     this.fd = fd;
+    this.first = this.count = 0;
   }
 
   get connection(): number {
     return this.fd;
   }
 
-  /**
-   * Frames and sends messages [0, count) of the batch, blocking until all are
-   * written. Returns false when the connection failed (the caller reports it).
-   */
-  send(count: number): boolean {
-    if (this.fd < 0) return false;
-    const { slots, slotPtrs, lens } = this.batch;
-    let total = 0;
-    for (let i = 0; i < count; i++) {
-      writeFrameHeader(slots[i]!, MSG_OFFSET - 2, lens[i]!);
-      this.iov.view.writeBigUInt64LE(slotPtrs[i]! + BigInt(MSG_OFFSET - 2), i * libc.SIZEOF_IOVEC);
-      this.iov.view.writeUInt32LE(lens[i]! + 2, i * libc.SIZEOF_IOVEC + 8);
-      total += lens[i]! + 2;
-    }
-    let first = 0;
-    while (total > 0) {
-      this.msghdr.view.writeBigUInt64LE(this.iov.ptr + BigInt(first * libc.SIZEOF_IOVEC), MSGHDR_IOV);
-      this.msghdr.view.writeBigUInt64LE(BigInt(count - first), MSGHDR_IOVLEN);
-      const n = libc.sendmsg(this.fd, this.msghdr.ptr, libc.MSG_NOSIGNAL);
-      if (n < 0) {
-        if (libc.errno() === libc.EINTR) continue;
-        return false;
-      }
-      total -= n;
-      first = this.advance(first, count, n);
-    }
-    return true;
+  /** A batch is half written; the batch's slots must not be reused until resume() says 'sent'. */
+  get blocked(): boolean {
+    return this.first < this.count;
   }
 
-  /** Moves the iovec window past `n` sent bytes; returns the first unsent iovec. */
-  private advance(first: number, count: number, n: number): number {
+  /**
+   * Frames messages [0, count) of the batch and writes them without blocking.
+   * 'blocked' means the socket buffer is full: wait for POLLOUT, then resume().
+   */
+  send(count: number): SendResult {
+    if (this.fd < 0) return 'failed';
+    const { slots, lens } = this.batch;
+    if (this.moved >= 0) {
+      this.setBase(this.moved);
+      this.moved = -1;
+    }
+    for (let i = 0; i < count; i++) {
+      writeFrameHeader(slots[i]!, MSG_OFFSET - 2, lens[i]!);
+      this.iov.view.writeUInt32LE(lens[i]! + 2, i * libc.SIZEOF_IOVEC + 8);
+    }
+    this.first = 0;
+    this.count = count;
+    return this.resume();
+  }
+
+  /** Continues writing the current batch. */
+  resume(): SendResult {
+    while (this.first < this.count) {
+      this.msghdr.view.writeBigUInt64LE(this.iov.ptr + BigInt(this.first * libc.SIZEOF_IOVEC), MSGHDR_IOV);
+      this.msghdr.view.writeBigUInt64LE(BigInt(this.count - this.first), MSGHDR_IOVLEN);
+      const n = libc.sendmsg(this.fd, this.msghdr.ptr, libc.MSG_NOSIGNAL | libc.MSG_DONTWAIT);
+      if (n < 0) {
+        const e = libc.errno();
+        if (e === libc.EINTR) continue;
+        if (e === libc.EAGAIN) return 'blocked';
+        this.first = this.count = 0;
+        return 'failed';
+      }
+      this.advance(n);
+    }
+    return 'sent';
+  }
+
+  /** Moves the iovec window past `n` sent bytes. */
+  private advance(n: number): void {
     const v = this.iov.view;
-    while (n > 0 && first < count) {
-      const off = first * libc.SIZEOF_IOVEC;
+    while (n > 0 && this.first < this.count) {
+      const off = this.first * libc.SIZEOF_IOVEC;
       const len = v.readUInt32LE(off + 8);
       if (n < len) {
         v.writeBigUInt64LE(v.readBigUInt64LE(off) + BigInt(n), off);
         v.writeUInt32LE(len - n, off + 8);
-        return first;
+        this.moved = this.first;
+        return;
       }
       n -= len;
-      first++;
+      if (this.moved === this.first) {
+        this.setBase(this.first);
+        this.moved = -1;
+      }
+      this.first++;
     }
-    return first;
   }
 }
 

@@ -5,22 +5,28 @@
 // descriptors are handed to the data-path workers.
 import * as libc from '../sys/libc.js';
 import { decodeSockaddr, SOCKADDR_IN6_BYTES, type SocketAddress } from './sockaddr.js';
-import { listenOn, openBoundSocket, peerSockaddr, setNoDelay, setSendTimeout, SocketError, type BindSpec } from './socket.js';
+import { listenOn, openBoundSocket, peerSockaddr, setNoDelay, setSendTimeout, setTcpUserTimeout, SocketError, type BindSpec } from './socket.js';
 
 export interface TcpConnection {
   fd: number;
   remote: SocketAddress | null;
 }
 
-/** Connects to `peer`, failing after `timeoutMs`. Resolves with a blocking, TCP_NODELAY descriptor. */
-export function connectTcp(peer: SocketAddress, timeoutMs: number): Promise<TcpConnection> {
+export interface PendingConnect {
+  /** The connecting descriptor: shutdown() on it aborts the attempt. */
+  fd: number;
+  done: Promise<TcpConnection>;
+}
+
+/** Connects to `peer`, failing after `timeoutMs`. Resolves with a TCP_NODELAY descriptor. */
+export function connectTcp(peer: SocketAddress, timeoutMs: number): PendingConnect {
   const family: 4 | 6 = peer.family;
   const fd = libc.socket(family === 6 ? libc.AF_INET6 : libc.AF_INET, libc.SOCK_STREAM | libc.SOCK_CLOEXEC, 0);
-  if (fd < 0) return Promise.reject(new SocketError(`socket: ${libc.errnoName(libc.errno())}`));
+  if (fd < 0) return { fd, done: Promise.reject(new SocketError(`socket: ${libc.errnoName(libc.errno())}`)) };
   const { bytes, len } = peerSockaddr(peer, family);
   // SO_SNDTIMEO bounds a blocking connect() on Linux.
   setSendTimeout(fd, timeoutMs);
-  return new Promise((resolve, reject) => {
+  const done = new Promise<TcpConnection>((resolve, reject) => {
     // `bytes` is referenced in the callback so it outlives the blocking call.
     libc.connect.async(fd, bytes, len, (err: unknown, ret: number) => {
       bytes.fill(0);
@@ -31,10 +37,21 @@ export function connectTcp(peer: SocketAddress, timeoutMs: number): Promise<TcpC
         return;
       }
       setSendTimeout(fd, 0);
-      setNoDelay(fd);
+      tuneConnection(fd);
       resolve({ fd, remote: peer });
     });
   });
+  return { fd, done };
+}
+
+/**
+ * Every established connection: no Nagle delay (each frame is a packet
+ * someone waits for), and a peer that stops acknowledging for 30 s is given
+ * up on by the kernel, so a dead path ends in a reconnect rather than a hang.
+ */
+function tuneConnection(fd: number): void {
+  setNoDelay(fd);
+  setTcpUserTimeout(fd, 30_000);
 }
 
 /** Accepts connections until closed, calling `onConnection` for each. */
@@ -72,7 +89,7 @@ export class TcpListener {
         return;
       }
       if (!err && fd >= 0) {
-        setNoDelay(fd);
+        tuneConnection(fd);
         this.onConnection({ fd, remote: decodeSockaddr(sa) });
         this.acceptNext();
       } else {

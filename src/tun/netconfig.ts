@@ -42,7 +42,24 @@ export async function configureInterface(s: InterfaceSettings): Promise<void> {
   await ip(['link', 'set', 'dev', s.name, 'mtu', String(s.mtu), 'txqueuelen', String(s.txqueuelen ?? 1000), ...gso]);
   for (const a of s.addresses) await ip(['address', 'add', a, 'dev', s.name]);
   await ip(['link', 'set', 'dev', s.name, 'up']);
-  for (const r of s.routes) await ip(['route', 'replace', r, 'dev', s.name]);
+  for (const r of s.routes) await addRoute(r, s.name);
+}
+
+/**
+ * Routes an AllowedIPs prefix into the tunnel. An existing route for the same
+ * prefix through another device is not replaced: the operator's routing is
+ * theirs, and a silently hijacked (then, on `down`, deleted) route is worse
+ * than a clear error. One the kernel already made for our own address is fine.
+ */
+async function addRoute(cidr: string, dev: string): Promise<void> {
+  try {
+    await ip(['route', 'add', cidr, 'dev', dev]);
+  } catch (err) {
+    const { stdout } = await run('ip', ['route', 'show', 'exact', cidr], { timeout: 10_000 });
+    if (new RegExp(`\\bdev ${dev}\\b`).test(stdout)) return;
+    if (stdout.trim()) throw new NetConfigError(`AllowedIPs ${cidr}: a route for it already exists (${stdout.trim()}); remove it or narrow AllowedIPs`);
+    throw err;
+  }
 }
 
 /** Whether an interface of that name exists in this network namespace. */

@@ -25,8 +25,8 @@ const MAX_SEGMENTS = 64;
 /** IP total length is 16 bits; stay below it. */
 const MAX_BYTES = 65_000;
 
-/** Writes a plaintext (virtio_net_hdr ‖ IP packet) to the TUN. */
-export type TunWrite = (buf: Uint8Array, off: number, len: number) => void;
+/** Writes buf[0 .. len) (virtio_net_hdr ‖ IP packet) to the TUN. */
+export type TunWrite = (buf: Uint8Array, len: number) => void;
 
 interface Flow {
   v6: boolean;
@@ -62,6 +62,7 @@ function sum16(b: Uint8Array, from: number, to: number, acc: number): number {
 export class TcpCoalescer {
   /** The super-packet being built: virtio_net_hdr ‖ headers ‖ payloads. */
   private readonly buf = new Uint8Array(VNET_HDR_BYTES + MAX_BYTES + 2048);
+  private readonly header = new DataView(this.buf.buffer, this.buf.byteOffset, VNET_HDR_BYTES);
   private flow: Flow | null = null;
   /** Super-packets written, and the segments they held, for status and tests. */
   merged = 0;
@@ -70,15 +71,15 @@ export class TcpCoalescer {
   constructor(private readonly write: TunWrite) {}
 
   /**
-   * Takes the IP packet at pkt[off .. off+len), which has VNET_HDR_BYTES of
-   * scratch room in front of it (pkt[off-10 .. off)). Either merges it into
-   * the pending super-packet or flushes that and passes this one on.
+   * Offers the IP packet at pkt[off .. off+len). Returns true if it was taken
+   * (merged, or held to merge with what follows). False means: write it
+   * yourself, unchanged — anything pending was flushed first, so order holds.
    */
-  add(pkt: Uint8Array, off: number, len: number): void {
+  offer(pkt: Uint8Array, off: number, len: number): boolean {
     const f = this.flow;
-    if (f && this.extends(f, pkt, off, len)) return;
+    if (f && this.extends(f, pkt, off, len)) return true;
     this.flush();
-    if (!this.start(pkt, off, len)) this.passThrough(pkt, off, len);
+    return this.start(pkt, off, len);
   }
 
   /** Writes what is pending; call at the end of every receive batch. */
@@ -90,7 +91,7 @@ export class TcpCoalescer {
     const p = VNET_HDR_BYTES;
     if (f.segments === 1) {
       b.fill(0, 0, VNET_HDR_BYTES);
-      this.write(b, 0, p + f.length);
+      this.write(b, p + f.length);
       return;
     }
     // IP lengths and (IPv4) header checksum for the merged packet.
@@ -109,19 +110,14 @@ export class TcpCoalescer {
     put16(b, p + f.ipLen + 16, ph);
     b[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
     b[1] = f.v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
-    const v = new DataView(b.buffer, b.byteOffset, VNET_HDR_BYTES);
+    const v = this.header;
     v.setUint16(2, f.hdrLen, true);
     v.setUint16(4, f.segSize, true);
     v.setUint16(6, f.ipLen, true);
     v.setUint16(8, 16, true);
-    this.write(b, 0, p + f.length);
+    this.write(b, p + f.length);
     this.merged++;
     this.segmentsMerged += f.segments;
-  }
-
-  private passThrough(pkt: Uint8Array, off: number, len: number): void {
-    pkt.fill(0, off - VNET_HDR_BYTES, off);
-    this.write(pkt, off - VNET_HDR_BYTES, len + VNET_HDR_BYTES);
   }
 
   /** Header lengths if this is a segment that may merge, else 0. */

@@ -76,6 +76,7 @@ export class Peer {
   stop(): void {
     if (this.tick) clearInterval(this.tick);
     for (const kp of [this.current, this.previous, this.next]) kp?.sendKey?.fill(0);
+    this.handshake.destroy();
   }
 
   /** Worker reports that concern sessions; true if handled. */
@@ -121,8 +122,9 @@ export class Peer {
       const localIndex = randomIndex();
       const { message: response, result } = this.handshake.createResponse(localIndex);
       this.options.onSession?.(result.peerFeatures);
-      this.link.send(response);
+      // The receive key is in place before the response can bring the first data.
       this.installResponder(result);
+      this.link.send(response);
     } else if (type === MESSAGE_RESPONSE) {
       const r = this.handshake.consumeResponse(message);
       if (!r.ok) return this.dropHandshake(r.reason);

@@ -1,21 +1,25 @@
 // A poll() set in native memory, for the workers' blocking waits.
 import * as libc from '../sys/libc.js';
 
+/** [descriptor, events]; events default to POLLIN. */
+export type PollEntry = number | readonly [number, number];
+
 export class PollSet {
   private mem = libc.allocNative(libc.SIZEOF_POLLFD);
   private fds: number[] = [];
 
-  constructor(fds: number[]) {
-    this.set(fds);
+  constructor(entries: PollEntry[]) {
+    this.set(entries);
   }
 
-  /** Replaces the descriptors watched (all for POLLIN). */
-  set(fds: number[]): void {
-    this.fds = fds.slice();
-    if (this.mem.view.length < fds.length * libc.SIZEOF_POLLFD) this.mem = libc.allocNative(fds.length * libc.SIZEOF_POLLFD);
-    fds.forEach((fd, i) => {
+  /** Replaces the descriptors watched. */
+  set(entries: PollEntry[]): void {
+    this.fds = entries.map((e) => (typeof e === 'number' ? e : e[0]));
+    if (this.mem.view.length < entries.length * libc.SIZEOF_POLLFD) this.mem = libc.allocNative(entries.length * libc.SIZEOF_POLLFD);
+    entries.forEach((e, i) => {
+      const [fd, events] = typeof e === 'number' ? [e, libc.POLLIN] : e;
       this.mem.view.writeInt32LE(fd, i * libc.SIZEOF_POLLFD);
-      this.mem.view.writeInt16LE(libc.POLLIN, i * libc.SIZEOF_POLLFD + 4);
+      this.mem.view.writeInt16LE(events, i * libc.SIZEOF_POLLFD + 4);
       this.mem.view.writeInt16LE(0, i * libc.SIZEOF_POLLFD + 6);
     });
   }
@@ -30,8 +34,8 @@ export class PollSet {
     return n < 0 ? 0 : n;
   }
 
-  /** Whether entry i became readable, hung up or failed in the last wait(). */
-  readable(i: number): boolean {
+  /** Whether entry i is ready (readable or writable as asked, hung up or failed) after the last wait(). */
+  ready(i: number): boolean {
     return this.mem.view.readInt16LE(i * libc.SIZEOF_POLLFD + 6) !== 0;
   }
 }

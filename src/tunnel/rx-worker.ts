@@ -16,6 +16,7 @@ import { AllowedIPs } from './allowed-ips.js';
 import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE } from './messages.js';
 import { PollSet } from './poll-set.js';
 import { TcpCoalescer } from './gro.js';
+import { vnetHeaderAllowed } from './vnet-header.js';
 import { VNET_HDR_BYTES } from '../tun/device.js';
 import { HANDSHAKE_BACKLOG_SLOT, RX, wrapStats } from './stats.js';
 import type { DatapathInit, FromWorker, ToRx } from './worker-messages.js';
@@ -45,7 +46,10 @@ class RxLoop {
   private readonly coalescer: TcpCoalescer | null = null;
   // UDP
   private readonly batch: PacketBatch | null = null;
-  private readonly payloads: Buffer[] = [];
+  /** Per slot: where the TUN write starts (the packet, or the zeroed vnet header before it). */
+  private readonly tunPtrs: libc.Pointer[] = [];
+  /** Time of the current batch, read once per batch rather than per packet. */
+  private now = 0;
   private readonly udp: UdpBatchReceiver | null = null;
   /** Source of the latest authenticated datagram, to notice a roaming peer. */
   private readonly lastSource = Buffer.alloc(libc.SIZEOF_SOCKADDR_STORAGE);
@@ -63,11 +67,14 @@ class RxLoop {
     this.ipOffset = init.wireVnetHdr ? VNET_HDR_BYTES : 0;
     if (init.tunVnetHdr && !init.wireVnetHdr) {
       const tunFd = init.tunFd;
-      this.coalescer = new TcpCoalescer((buf, off, len) => libc.write(tunFd, buf.subarray(off, off + len), len));
+      this.coalescer = new TcpCoalescer((buf, len) => libc.write(tunFd, buf, len));
     }
     if (init.transport === 'udp') {
       this.batch = new PacketBatch(MSG_OFFSET + init.maxMessage);
-      this.payloads = this.batch.messages.map((m) => m.subarray(DATA_HEADER_BYTES));
+      // Where a packet is written from: a zeroed virtio_net_hdr goes in the
+      // (by then unused) data header room just before it.
+      const front = init.tunVnetHdr && !init.wireVnetHdr ? VNET_HDR_BYTES : 0;
+      this.tunPtrs = this.batch.slotPtrs.map((p) => p + BigInt(MSG_OFFSET + DATA_HEADER_BYTES - front));
       this.udp = new UdpBatchReceiver(init.udpFd, this.batch);
       this.poller = new PollSet([init.wakeFd, init.udpFd]);
     } else {
@@ -78,7 +85,7 @@ class RxLoop {
   run(): void {
     for (;;) {
       this.poller.wait(-1);
-      if (this.poller.readable(0)) {
+      if (this.poller.ready(0)) {
         libc.read(this.init.wakeFd, this.wakeBuf, 8);
         if (!this.control()) return;
       }
@@ -128,8 +135,9 @@ class RxLoop {
   private receiveUdp(): void {
     const batch = this.batch!;
     const n = this.udp!.receive();
+    this.now = Date.now();
     for (let i = 0; i < n; i++) {
-      this.handle(batch.messages[i]!, batch.lens[i]!, this.payloads[i]!, this.udp!.sources[i]!, -1);
+      this.handle(batch.messages[i]!, batch.lens[i]!, i, this.udp!.sources[i]!, -1);
     }
     this.coalescer?.flush();
   }
@@ -137,14 +145,12 @@ class RxLoop {
   private receiveTcp(): void {
     const fds = this.poller.descriptors;
     for (let i = 1; i < fds.length; i++) {
-      if (!this.poller.readable(i)) continue;
+      if (!this.poller.ready(i)) continue;
       const fd = fds[i]!;
       const conn = this.conns.get(fd);
       if (!conn) continue;
-      const result = conn.receive((buf, off, len) => {
-        const msg = buf.subarray(off, off + len);
-        this.handle(msg, len, msg.subarray(DATA_HEADER_BYTES), null, fd);
-      });
+      this.now = Date.now();
+      const result = conn.receive((buf, off, len) => this.handle(buf.subarray(off, off + len), len, -1, null, fd));
       if (result === 'ok') continue;
       if (typeof result !== 'string') this.stats[RX.dropBadFrame]!++;
       this.conns.delete(fd);
@@ -153,8 +159,11 @@ class RxLoop {
     }
   }
 
-  /** One wire message: data is opened and delivered here, handshakes go to the main thread. */
-  private handle(msg: Uint8Array, len: number, payload: Uint8Array, source: Buffer | null, fd: number): void {
+  /**
+   * One wire message: data is opened and delivered here, handshakes go to
+   * the main thread. `slot` is the UDP batch slot holding it (-1 over TCP).
+   */
+  private handle(msg: Uint8Array, len: number, slot: number, source: Buffer | null, fd: number): void {
     const s = this.stats;
     if (len < 4) {
       s[RX.dropShort]!++;
@@ -185,7 +194,7 @@ class RxLoop {
       s[RX.dropReplay]!++;
       return;
     }
-    const now = Date.now();
+    const now = this.now;
     s[RX.lastAuthMs] = now;
     if (!key.confirmed) {
       key.confirmed = true;
@@ -198,13 +207,23 @@ class RxLoop {
     s[RX.packets]!++;
     s[RX.bytes]! += len;
     if (plain === 0) return; // keepalive
-    if (!this.allowed.containsSource(payload, this.ipOffset, plain - this.ipOffset)) {
+    const ip = DATA_HEADER_BYTES + this.ipOffset;
+    if (!this.allowed.containsSource(msg, ip, plain - this.ipOffset)) {
       s[RX.dropSourceNotAllowed]!++;
       return;
     }
     s[RX.lastDataMs] = now;
-    if (this.coalescer) this.coalescer.add(msg, DATA_HEADER_BYTES, plain);
-    else libc.write(this.init.tunFd, payload, plain);
+    if (slot < 0) {
+      // TCP: the plaintext is virtio_net_hdr ‖ packet, written whole once the header is one we allow.
+      if (!vnetHeaderAllowed(msg, DATA_HEADER_BYTES, plain)) {
+        s[RX.dropBadVnetHeader]!++;
+        return;
+      }
+      libc.write(this.init.tunFd, msg.subarray(DATA_HEADER_BYTES, DATA_HEADER_BYTES + plain), plain);
+    } else if (!this.coalescer?.offer(msg, DATA_HEADER_BYTES, plain)) {
+      if (this.coalescer) msg.fill(0, DATA_HEADER_BYTES - VNET_HDR_BYTES, DATA_HEADER_BYTES);
+      libc.write(this.init.tunFd, this.tunPtrs[slot]!, plain + (this.coalescer ? VNET_HDR_BYTES : 0));
+    }
   }
 
   private findKey(index: number): ReceiveKey | null {

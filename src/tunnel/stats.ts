@@ -28,6 +28,7 @@ export const RX = {
   dropSourceNotAllowed: 17,
   dropHandshakeBacklog: 18,
   dropBadFrame: 19,
+  dropBadVnetHeader: 20,
 } as const;
 
 const SLOTS = 24;
@@ -62,4 +63,5 @@ export const DROP_REASONS: ReadonlyArray<[string, number]> = [
   ['source-not-allowed', RX.dropSourceNotAllowed],
   ['handshake-backlog', RX.dropHandshakeBacklog],
   ['bad-frame', RX.dropBadFrame],
+  ['bad-vnet-header', RX.dropBadVnetHeader],
 ];

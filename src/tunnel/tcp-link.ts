@@ -14,7 +14,7 @@ import type { BindSpec } from '../transport/socket.js';
 import type { Datapath } from './datapath.js';
 import type { Link, LinkEvents } from './link.js';
 import type { Logger } from './log.js';
-import { MAX_PENDING_TCP, TIMERS } from './timers.js';
+import { MAX_PENDING_TCP, MAX_PENDING_TCP_PER_SOURCE, TIMERS } from './timers.js';
 import type { FromWorker } from './worker-messages.js';
 
 interface Conn {
@@ -34,7 +34,8 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
   private current: Conn | null = null;
   private backoffMs: number = TIMERS.tcpBackoffFirstMs;
   private reconnectTimer: NodeJS.Timeout | null = null;
-  private connecting = false;
+  /** The descriptor of a connect() in progress, so close() can abort it. */
+  private connecting: number | null = null;
   private closed = false;
 
   constructor(
@@ -56,11 +57,17 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
   }
 
   private accepted(c: TcpConnection): void {
-    const pending = [...this.conns.values()].filter((x) => x !== this.current && !x.closing).length;
-    if (this.closed || pending >= MAX_PENDING_TCP || !this.datapath) {
+    if (this.closed || !this.datapath) {
       libc.close(c.fd);
       return;
     }
+    // Unauthenticated connections are capped, in all and per source address.
+    // The oldest gives way to the newest, so idle connections cannot lock the
+    // real peer out: it only has to connect after them.
+    const pending = [...this.conns.values()].filter((x) => x !== this.current && !x.closing);
+    const sameSource = pending.filter((x) => x.remote?.address === c.remote?.address);
+    if (sameSource.length >= MAX_PENDING_TCP_PER_SOURCE) this.retire(sameSource[0]!, 'too many unauthenticated connections from one address');
+    else if (pending.length >= MAX_PENDING_TCP) this.retire(pending[0]!, 'too many unauthenticated connections');
     const conn = this.track(c);
     // An unauthenticated connection gets a few seconds to prove itself.
     conn.timer = setTimeout(() => {
@@ -77,11 +84,14 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
   }
 
   private async connect(): Promise<void> {
-    if (this.closed || this.connecting || !this.endpoint) return;
-    this.connecting = true;
+    if (this.closed || this.connecting !== null || !this.endpoint) return;
+    this.connecting = -1;
     try {
       const peer = await resolveEndpoint(this.endpoint);
-      const c = await connectTcp(peer, TIMERS.tcpConnectTimeoutMs);
+      if (this.closed) return;
+      const attempt = connectTcp(peer, TIMERS.tcpConnectTimeoutMs);
+      this.connecting = attempt.fd;
+      const c = await attempt.done;
       if (this.closed) {
         libc.close(c.fd);
         return;
@@ -93,7 +103,7 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
       this.log.debug(`${(err as Error).message}; retrying in ${Math.round(this.backoffMs)} ms`);
       this.scheduleReconnect();
     } finally {
-      this.connecting = false;
+      this.connecting = null;
     }
   }
 
@@ -201,6 +211,8 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
   async close(): Promise<void> {
     this.closed = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    // Aborts a connect() blocked in the threadpool; it then closes its descriptor.
+    if (this.connecting !== null && this.connecting >= 0) libc.shutdown(this.connecting, libc.SHUT_RDWR);
     this.listener?.close();
     for (const c of this.conns.values()) {
       if (c.timer) clearTimeout(c.timer);

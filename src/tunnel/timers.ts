@@ -35,5 +35,7 @@ export const TIMERS = {
   tcpConnectTimeoutMs: s(10),
 } as const;
 
-/** Unauthenticated TCP connections held at once; more are closed on arrival. */
+/** Unauthenticated TCP connections held at once; a new one replaces the oldest. */
 export const MAX_PENDING_TCP = 8;
+/** The same, per source address. */
+export const MAX_PENDING_TCP_PER_SOURCE = 2;

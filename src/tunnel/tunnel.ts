@@ -54,6 +54,8 @@ export interface TunnelStatus {
 export class Tunnel {
   private control: Server | null = null;
   private stopped: Promise<void> | null = null;
+  /** Ours, derived once: status never touches the private key. */
+  private readonly publicKey: string;
 
   private constructor(
     readonly config: TunnelConfig,
@@ -65,7 +67,9 @@ export class Tunnel {
     private readonly peer: Peer,
     private readonly stats: Stats,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.publicKey = encodeKey(publicKeyOf(config.iface.privateKey));
+  }
 
   /** Brings the tunnel up; on any failure everything started so far is undone. */
   static async start(config: TunnelConfig, log: Logger): Promise<Tunnel> {
@@ -186,7 +190,7 @@ export class Tunnel {
       mtu: this.mtu,
       addresses: this.config.iface.addresses.map((a) => a.text),
       listen: this.link.listenText(),
-      publicKey: encodeKey(publicKeyOf(this.config.iface.privateKey)),
+      publicKey: this.publicKey,
       peer: {
         publicKey: encodeKey(this.config.peer.publicKey),
         endpoint: this.link.endpointText(),
@@ -215,6 +219,7 @@ export class Tunnel {
         }
       }
       this.config.iface.privateKey.fill(0);
+      this.config.peer.presharedKey?.fill(0);
       this.log.info(`${this.tun.name} down`);
     })();
     return this.stopped;

@@ -8,34 +8,49 @@ import { loadAead } from '../crypto/aead/select.js';
 import type { Aead } from '../crypto/aead/aead.js';
 import { DataSealer, DATA_HEADER_BYTES } from '../crypto/data-packet.js';
 import * as libc from '../sys/libc.js';
+import { VNET_HDR_BYTES } from '../tun/device.js';
 import { MSG_OFFSET, PacketBatch } from '../transport/batch.js';
-import { TcpBatchSender } from '../transport/tcp-stream.js';
+import { TcpBatchSender, type SendResult } from '../transport/tcp-stream.js';
 import { UdpBatchSender } from '../transport/udp-batch.js';
 import { AllowedIPs } from './allowed-ips.js';
+import { MESSAGE_INITIATION_BYTES } from './messages.js';
+import { PollSet } from './poll-set.js';
 import { wrapStats, TX } from './stats.js';
 import type { DatapathInit, FromWorker, ToTx } from './worker-messages.js';
-import { PollSet } from './poll-set.js';
-import { VNET_HDR_BYTES } from '../tun/device.js';
 
 /** The main thread is asked for a handshake at most this often while packets wait for a session. */
 const NEED_HANDSHAKE_INTERVAL_MS = 1000;
+/** Handshake messages held while a TCP batch waits for the socket; older ones are superseded anyway. */
+const MAX_DEFERRED = 4;
+
+/** Sends through one transport, for one batch of slots. */
+interface Sender {
+  send(count: number): SendResult;
+}
 
 class TxLoop {
+  /** Data packets. */
   private readonly batch: PacketBatch;
+  /** Handshake messages and keepalives, so they never touch a batch still being written. */
+  private readonly control = new PacketBatch(MSG_OFFSET + MESSAGE_INITIATION_BYTES, 1);
   private readonly payloadPtrs: libc.Pointer[];
   private readonly maxPayload: number;
   /** Where the IP header starts in a message (after the virtio_net_hdr, if the wire carries it). */
   private readonly ipOffset: number;
   /** virtio_net_hdr bytes read from the TUN that the wire does not carry (read into header room). */
   private readonly stripped: number;
-  private readonly udp: UdpBatchSender | null;
-  private readonly tcp: TcpBatchSender | null;
+  private readonly udp: [UdpBatchSender, UdpBatchSender] | null = null;
+  private readonly tcp: [TcpBatchSender, TcpBatchSender] | null = null;
+  private readonly data: Sender;
+  private readonly ctl: Sender;
   private readonly allowed: AllowedIPs;
   private readonly stats: Float64Array;
   private readonly poller: PollSet;
   private readonly wakeBuf = Buffer.alloc(8);
   private sealer: DataSealer | null = null;
   private lastNeedHandshake = 0;
+  private deferred: Uint8Array[] = [];
+  private waitingForSocket = false;
 
   constructor(
     private readonly init: DatapathInit,
@@ -46,26 +61,33 @@ class TxLoop {
     this.payloadPtrs = this.batch.slotPtrs.map((p) => p + BigInt(MSG_OFFSET + DATA_HEADER_BYTES - this.stripped));
     this.maxPayload = init.maxPlaintext + this.stripped;
     this.ipOffset = DATA_HEADER_BYTES + (init.wireVnetHdr ? VNET_HDR_BYTES : 0);
-    this.udp = init.transport === 'udp' ? new UdpBatchSender(init.udpFd, this.batch) : null;
-    this.tcp = init.transport === 'tcp' ? new TcpBatchSender(this.batch) : null;
+    if (init.transport === 'udp') {
+      this.udp = [new UdpBatchSender(init.udpFd, this.batch), new UdpBatchSender(init.udpFd, this.control)];
+      [this.data, this.ctl] = this.udp.map((u) => ({ send: (n: number): SendResult => (u.send(n) === n ? 'sent' : 'failed') })) as [Sender, Sender];
+    } else {
+      this.tcp = [new TcpBatchSender(this.batch), new TcpBatchSender(this.control)];
+      [this.data, this.ctl] = this.tcp;
+    }
     this.allowed = new AllowedIPs(init.allowedIPs);
     this.stats = wrapStats(init.stats).f64;
-    this.poller = new PollSet([init.tunFd, init.wakeFd]);
+    this.poller = new PollSet([init.wakeFd, init.tunFd]);
   }
 
   run(): void {
     for (;;) {
       this.poller.wait(-1);
-      if (this.poller.readable(1)) {
+      if (this.poller.ready(0)) {
         libc.read(this.init.wakeFd, this.wakeBuf, 8);
-        if (!this.control()) return;
+        if (!this.onControl()) return;
       }
-      if (this.poller.readable(0)) this.drainTun();
+      if (!this.poller.ready(1)) continue;
+      if (this.waitingForSocket) this.resumeTcp();
+      else if (!this.drainTun()) return;
     }
   }
 
   /** Applies queued control messages; false when told to stop. */
-  private control(): boolean {
+  private onControl(): boolean {
     for (let m = receiveMessageOnPort(parentPort!); m; m = receiveMessageOnPort(parentPort!)) {
       const msg = m.message as ToTx;
       switch (msg.t) {
@@ -75,23 +97,27 @@ class TxLoop {
           msg.keypair?.key.fill(0);
           break;
         case 'udp-destination':
-          this.udp?.setDestination(msg.sockaddr, msg.len);
+          for (const u of this.udp ?? []) u.setDestination(msg.sockaddr, msg.len);
           break;
         case 'tcp-connection': {
-          const old = this.tcp?.connection ?? -1;
-          this.tcp?.setConnection(msg.fd);
+          const old = this.tcp?.[0].connection ?? -1;
+          for (const t of this.tcp ?? []) t.setConnection(msg.fd);
+          this.deferred = [];
+          this.waitFor('tun');
           if (old >= 0 && old !== msg.fd) post({ t: 'tcp-released', fd: old });
           break;
         }
         case 'send':
-          this.batch.messages[0]!.set(msg.message);
-          this.batch.lens[0] = msg.message.length;
-          this.flush(1, false);
+          if (this.waitingForSocket) {
+            this.deferred.push(msg.message);
+            if (this.deferred.length > MAX_DEFERRED) this.deferred.shift();
+          } else this.sendControl(msg.message);
           break;
         case 'keepalive':
-          if (this.sealer) {
-            this.batch.lens[0] = this.sealer.seal(this.batch.messages[0]!, 0);
-            this.flush(1, true);
+          // While data waits for the socket there is no point in a keepalive.
+          if (this.sealer && !this.waitingForSocket) {
+            this.control.lens[0] = this.sealer.seal(this.control.messages[0]!, 0);
+            this.finish(this.ctl.send(1), this.control, 1);
           }
           break;
         case 'stop':
@@ -102,18 +128,30 @@ class TxLoop {
     return true;
   }
 
-  /** Reads up to a batch of packets from the TUN, seals them and sends them. */
-  private drainTun(): void {
+  private sendControl(message: Uint8Array): void {
+    this.control.messages[0]!.set(message);
+    this.control.lens[0] = message.length;
+    this.finish(this.ctl.send(1), null, 0);
+  }
+
+  /**
+   * Reads up to a batch of packets from the TUN, seals them and sends them.
+   * False when the TUN failed for good (e.g. the interface was deleted).
+   */
+  private drainTun(): boolean {
     const { messages, lens, size } = this.batch;
     const tunFd = this.init.tunFd;
     let count = 0;
     while (count < size) {
       const got = libc.read(tunFd, this.payloadPtrs[count]!, this.maxPayload);
-      if (got <= this.stripped) {
-        if (got < 0 && libc.errno() === libc.EINTR) continue;
-        if (got < 0) break; // EAGAIN: drained
-        continue;
+      if (got < 0) {
+        const e = libc.errno();
+        if (e === libc.EINTR) continue;
+        if (e === libc.EAGAIN) break;
+        post({ t: 'error', message: `TUN read failed: ${libc.errnoName(e)}` });
+        return false;
       }
+      if (got <= this.stripped) continue;
       const n = got - this.stripped;
       const msg = messages[count]!;
       if (!this.allowed.containsDestination(msg, this.ipOffset, n + DATA_HEADER_BYTES - this.ipOffset)) {
@@ -137,33 +175,54 @@ class TxLoop {
       }
       count++;
     }
-    if (count > 0) this.flush(count, true);
+    if (count > 0) this.finish(this.data.send(count), this.batch, count);
+    return true;
   }
 
-  private flush(count: number, data: boolean): void {
-    let ok = true;
-    if (this.udp) ok = this.udp.send(count) === count && this.udp.hasDestination;
-    else if (this.tcp) {
-      const fd = this.tcp.connection;
-      ok = this.tcp.send(count);
-      if (!ok && fd >= 0) {
-        this.tcp.setConnection(-1);
+  /**
+   * Accounts for a send of `count` data messages of `batch` (null: a
+   * handshake message, not counted); a blocked TCP batch switches the loop to
+   * waiting for the socket.
+   */
+  private finish(result: SendResult, batch: PacketBatch | null, count: number): void {
+    if (result === 'failed' && this.tcp) {
+      const fd = this.tcp[0].connection;
+      if (fd >= 0) {
+        for (const t of this.tcp) t.setConnection(-1);
         post({ t: 'send-failed', fd });
         post({ t: 'tcp-released', fd });
       }
     }
-    if (!data) return;
+    if (result === 'blocked') this.waitFor('socket');
+    if (!batch) return;
     const s = this.stats;
-    if (!ok) {
+    if (result === 'failed') {
       s[TX.dropSendFailed]! += count;
       return;
     }
     let bytes = 0;
-    for (let i = 0; i < count; i++) bytes += this.batch.lens[i]!;
+    for (let i = 0; i < count; i++) bytes += batch.lens[i]!;
     s[TX.packets]! += count;
     s[TX.bytes]! += bytes;
     s[TX.lastDataMs] = Date.now();
-    s[TX.counter] = this.sealer ? this.sealer.counter : 0;
+  }
+
+  private resumeTcp(): void {
+    const result = this.tcp![0].resume();
+    if (result === 'blocked') return;
+    this.waitFor('tun');
+    if (result === 'failed') this.finish('failed', null, 0);
+    const deferred = this.deferred;
+    this.deferred = [];
+    for (const m of deferred) this.sendControl(m);
+  }
+
+  /** What the second poll entry watches: the TUN for packets, or the TCP socket for room. */
+  private waitFor(what: 'tun' | 'socket'): void {
+    const socket = what === 'socket';
+    if (socket === this.waitingForSocket) return;
+    this.waitingForSocket = socket;
+    this.poller.set([this.init.wakeFd, socket ? [this.tcp![0].connection, libc.POLLOUT] : this.init.tunFd]);
   }
 
   private askForHandshake(): void {

@@ -350,6 +350,20 @@ describe('config', () => {
       }
     });
 
+    it('refuses an inline secret in a config file readable by others, with the chmod fix', () => {
+      const loose = mkdtempSync(join(tmpdir(), 'sealtun-loose-'));
+      try {
+        const conf = join(loose, 'inline.conf');
+        writeFileSync(conf, text({ 4: `PrivateKey = ${PRIV}`, 13: `PublicKey = ${PUB}`, 14: `PresharedKey = ${PSK}` }), { mode: 0o644 });
+        chmodSync(conf, 0o644);
+        expect(() => loadConfig(conf)).to.throw(ConfigError, `${conf}:4: PrivateKey: holds a secret inline, but the file is readable by group or others (mode 0644); run: chmod 600 ${conf}`);
+        chmodSync(conf, 0o600);
+        expect(loadConfig(conf).iface.name).to.equal('st0');
+      } finally {
+        rmSync(loose, { recursive: true, force: true });
+      }
+    });
+
     it('a config file that cannot be read', () => {
       const path = join(dir, 'absent.conf');
       let err: unknown;
