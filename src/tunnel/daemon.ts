@@ -72,6 +72,15 @@ function readPid(name: string): number | null {
   }
 }
 
+/** Whether `pid` is a running sealtun daemon (not some process that reused a stale pid). */
+function isSealtun(pid: number): boolean {
+  try {
+    return /sealtun|cli\/main\.js/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -91,7 +100,7 @@ export async function stopTunnel(configOrName: string, timeoutMs = 10_000): Prom
   const name = tunnelName(configOrName);
   const pid = readPid(name);
   if (pid === null) throw new UserError(`${name}: no sealtun tunnel of that name is running`);
-  if (!alive(pid)) {
+  if (!alive(pid) || !isSealtun(pid)) {
     for (const f of [pidFile(name), controlSocket(name)]) if (existsSync(f)) unlinkSync(f);
     throw new UserError(`${name}: no sealtun tunnel of that name is running (removed a stale pid file for pid ${pid})`);
   }

@@ -37,6 +37,8 @@ export interface DatapathEvents {
 }
 
 export class Datapath extends EventEmitter<DatapathEvents> {
+  /** The AEAD backend the workers loaded (see crypto/aead/select.ts). */
+  aead = '';
   private readonly tx: WorkerHandle;
   private readonly rx: WorkerHandle;
   private stopping = false;
@@ -62,6 +64,7 @@ export class Datapath extends EventEmitter<DatapathEvents> {
     return new Promise((resolve, reject) => {
       let ready = 0;
       const onMessage = (m: FromWorker) => {
+        if (m.t === 'ready') dp.aead = m.aead;
         if (m.t === 'ready' && ++ready === 2) {
           dp.off('message', onMessage);
           dp.off('exit', onExit);

@@ -246,7 +246,8 @@ function post(msg: FromWorker): void {
   parentPort!.postMessage(msg);
 }
 
-const loop = new RxLoop(workerData as DatapathInit, await loadAead());
-post({ t: 'ready' });
+const aead = await loadAead();
+const loop = new RxLoop(workerData as DatapathInit, aead);
+post({ t: 'ready', aead: aead.name });
 loop.run();
 process.exit(0);

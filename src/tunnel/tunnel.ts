@@ -162,7 +162,7 @@ export class Tunnel {
       writeFileSync(pidFile(tun.name), `${process.pid}\n`);
       log.info(
         `${tun.name} up: ${transport}, mtu ${mtu}, ${link.listenText() ? `listening on ${link.listenText()}` : 'not listening'}` +
-          `${endpoint ? `, peer endpoint ${endpoint.host}:${endpoint.port}` : ''}, aead ${process.env['SEALTUN_AEAD'] ?? 'auto'}`,
+          `${endpoint ? `, peer endpoint ${endpoint.host}:${endpoint.port}` : ''}, aead ${datapath.aead}`,
       );
       return t;
     } catch (err) {

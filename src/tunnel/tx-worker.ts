@@ -205,6 +205,8 @@ class TxLoop {
     s[TX.packets]! += count;
     s[TX.bytes]! += bytes;
     s[TX.lastDataMs] = Date.now();
+    // Published for the rekey-after-messages timer on the main thread.
+    s[TX.counter] = this.sealer ? this.sealer.counter : 0;
   }
 
   private resumeTcp(): void {
@@ -238,7 +240,8 @@ function post(msg: FromWorker): void {
 }
 
 const init = workerData as DatapathInit;
-const loop = new TxLoop(init, await loadAead());
-post({ t: 'ready' });
+const aead = await loadAead();
+const loop = new TxLoop(init, aead);
+post({ t: 'ready', aead: aead.name });
 loop.run();
 process.exit(0);

@@ -59,7 +59,7 @@ export type ToRx =
 
 /** Workers → main thread. */
 export type FromWorker =
-  | { t: 'ready' }
+  | { t: 'ready'; aead: string }
   | { t: 'need-handshake' }
   | { t: 'send-failed'; fd: number }
   | { t: 'handshake'; message: Uint8Array; source: Uint8Array | null; fd: number }
