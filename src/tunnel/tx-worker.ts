@@ -92,6 +92,7 @@ class TxLoop {
           if (this.sealer) {
             this.batch.lens[0] = this.sealer.seal(this.batch.messages[0]!, 0);
             this.flush(1, true);
+            this.stats[TX.keepalives]!++;
           }
           break;
         case 'stop':
