@@ -142,7 +142,7 @@ export class Tunnel {
         link,
         datapath,
         stats,
-        { initiates: config.role.initiates, persistentKeepalive: peer.persistentKeepalive ?? 0, onSession },
+        { initiates: config.role.initiates, peerPublic: peer.publicKey, persistentKeepalive: peer.persistentKeepalive ?? 0, onSession },
         log,
       );
       const t = new Tunnel(config, tun, mtu, transport, link, datapath, p, stats, log);
