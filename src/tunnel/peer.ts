@@ -83,6 +83,8 @@ export class Peer {
   private readonly limiter = new RateLimiter();
   /** Wall-clock time of the latest completed handshake, for status. */
   lastHandshakeAt: number | null = null;
+  /** Handshakes completed (as initiator or responder). */
+  handshakeCount = 0;
   /** Handshake messages rejected, by reason. */
   readonly handshakeDrops = new Map<string, number>();
 
@@ -272,6 +274,7 @@ export class Peer {
   private handshakeDone(): void {
     const first = this.lastHandshakeAt === null;
     this.lastHandshakeAt = Date.now();
+    this.handshakeCount++;
     this.log[first ? 'info' : 'debug']('handshake completed');
   }
 

@@ -141,8 +141,13 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
   sourceOf(_source: Uint8Array | null, fd: number): Uint8Array | null {
     const conn = this.conns.get(fd);
     if (!conn?.remote) return null;
-    conn.sockaddr ??= new Uint8Array(SOCKADDR_IN6_BYTES);
-    encodeSockaddr(conn.remote, conn.sockaddr);
+    if (!conn.sockaddr) {
+      // Port 0: a TCP peer reconnects from a new port each time, and TCP's own
+      // handshake already proved it receives at this address, so a cookie is
+      // bound to the address alone and outlives the connection.
+      conn.sockaddr = new Uint8Array(SOCKADDR_IN6_BYTES);
+      encodeSockaddr({ ...conn.remote, port: 0 }, conn.sockaddr);
+    }
     return conn.sockaddr;
   }
 

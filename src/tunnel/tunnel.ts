@@ -45,6 +45,8 @@ export interface TunnelStatus {
     endpoint: string | null;
     allowedIPs: string[];
     latestHandshakeAgeSeconds: number | null;
+    /** Handshakes completed since the daemon started (rekeys included). */
+    handshakes: number;
   };
   rx: { bytes: number; packets: number };
   tx: { bytes: number; packets: number };
@@ -192,6 +194,7 @@ export class Tunnel {
         endpoint: this.link.endpointText(),
         allowedIPs: this.config.peer.allowedIPs.map((a) => a.text),
         latestHandshakeAgeSeconds: hs === null ? null : Math.round((Date.now() - hs) / 1000),
+        handshakes: this.peer.handshakeCount,
       },
       rx: { bytes: f[RX.bytes]!, packets: f[RX.packets]! },
       tx: { bytes: f[TX.bytes]!, packets: f[TX.packets]! },
