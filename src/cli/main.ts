@@ -50,13 +50,14 @@ program
   .option('--daemon', 'run in the background; return once the interface is configured')
   .addOption(new Option('--verbose', 'log debug events').conflicts('quiet'))
   .option('--quiet', 'log warnings and errors only')
-  .action(async (config: string, opts: { daemon?: boolean; verbose?: boolean; quiet?: boolean }) => {
+  .option('--user <name>', 'once the interface is up, drop root and run as this user (overrides User in the config)')
+  .action(async (config: string, opts: { daemon?: boolean; verbose?: boolean; quiet?: boolean; user?: string }) => {
     const level: Level = opts.verbose ? 'debug' : opts.quiet ? 'warn' : 'info';
     if (opts.daemon) {
-      const d = await runDaemon(config, level);
+      const d = await runDaemon(config, level, opts.user);
       console.log(`${d.name} up (pid ${d.pid}, log ${d.log})`);
     } else {
-      await runForeground(config, level);
+      await runForeground(config, level, opts.user);
     }
   });
 

@@ -9,6 +9,7 @@ import { loadConfig } from '../config/config.js';
 import { interfaceExists } from '../tun/netconfig.js';
 import { queryControl } from './control.js';
 import { createLogger, type Level } from './log.js';
+import { dropUser } from './privileges.js';
 import { controlSocket, logFile, pidFile, runDir } from './rundir.js';
 import { Tunnel, type TunnelStatus } from './tunnel.js';
 
@@ -19,11 +20,25 @@ export class UserError extends Error {
 
 const DAEMON_CHILD_ENV = 'SEALTUN_DAEMON_CHILD';
 
-/** `sealtun up CONFIG`: runs until SIGINT/SIGTERM, then removes the interface. */
-export async function runForeground(configPath: string, level: Level): Promise<void> {
+/**
+ * `sealtun up CONFIG`: runs until SIGINT/SIGTERM, then removes the interface.
+ * With `user` (--user, else the config's User) root is dropped once the
+ * tunnel is up; see privileges.ts for what still works afterwards.
+ */
+export async function runForeground(configPath: string, level: Level, user?: string): Promise<void> {
   const config = loadConfig(configPath);
   const log = createLogger(`sealtun[${config.iface.name}]`, level);
   const tunnel = await Tunnel.start(config, log);
+  const runAs = user ?? config.iface.user;
+  if (runAs !== undefined) {
+    try {
+      const c = dropUser(runAs);
+      log.info(`privileges dropped: running as uid ${c.uid} gid ${c.gid}${c.name ? ` (${c.name})` : ''}`);
+    } catch (err) {
+      await tunnel.stop();
+      throw new UserError(`${config.iface.name}: could not drop privileges to ${runAs}: ${(err as Error).message}`);
+    }
+  }
   process.send?.({ ready: true });
   if (process.env[DAEMON_CHILD_ENV]) process.disconnect?.();
   await new Promise<void>((done) => {
@@ -37,14 +52,20 @@ export async function runForeground(configPath: string, level: Level): Promise<v
 }
 
 /** `sealtun up --daemon CONFIG`: returns once the detached child reports the tunnel is up. */
-export async function runDaemon(configPath: string, level: Level): Promise<{ pid: number; log: string; name: string }> {
+export async function runDaemon(configPath: string, level: Level, user?: string): Promise<{ pid: number; log: string; name: string }> {
   const config = loadConfig(configPath); // report config errors here, not in a log file
   const name = config.iface.name;
   mkdirSync(runDir(), { recursive: true, mode: 0o700 });
   const log = logFile(name);
   const out = openSync(log, 'a', 0o600);
   const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-  const args = [cli, 'up', resolve(configPath), ...(level === 'debug' ? ['--verbose'] : level === 'warn' ? ['--quiet'] : [])];
+  const args = [
+    cli,
+    'up',
+    resolve(configPath),
+    ...(level === 'debug' ? ['--verbose'] : level === 'warn' ? ['--quiet'] : []),
+    ...(user !== undefined ? ['--user', user] : []),
+  ];
   const child = spawn(process.execPath, args, {
     detached: true,
     stdio: ['ignore', out, out, 'ipc'],
@@ -107,18 +128,36 @@ export async function stopTunnel(configOrName: string, timeoutMs = 10_000): Prom
   process.kill(pid, 'SIGTERM');
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (!alive(pid) && !(await interfaceExists(name))) return name;
+    if (!alive(pid) && !(await interfaceExists(name))) {
+      // A daemon that dropped privileges cannot unlink these itself.
+      removeRunFiles(name);
+      return name;
+    }
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new UserError(`${name}: pid ${pid} did not stop within ${timeoutMs / 1000} s`);
 }
 
-/** Names of the tunnels with a control socket in the run directory. */
+function removeRunFiles(name: string): void {
+  for (const f of [pidFile(name), controlSocket(name)]) {
+    try {
+      unlinkSync(f);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** Names of the tunnels with a control socket in the run directory and a live daemon (stale entries are skipped). */
 export function runningTunnels(): string[] {
   if (!existsSync(runDir())) return [];
   return readdirSync(runDir())
     .filter((f) => f.endsWith('.sock'))
     .map((f) => f.slice(0, -'.sock'.length))
+    .filter((name) => {
+      const pid = readPid(name);
+      return pid !== null && alive(pid);
+    })
     .sort();
 }
 

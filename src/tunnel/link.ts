@@ -18,6 +18,13 @@ export interface Link {
   send(message: Uint8Array): void;
   /** A handshake message from `source` (UDP) or connection `fd` (TCP) authenticated: the peer is there now. */
   confirmPeer(source: Uint8Array | null, fd: number): void;
+  /**
+   * Sends a message back to where a handshake message came from (a cookie
+   * reply): UDP `source`, or TCP connection `fd`, which need not be the peer's.
+   */
+  reply(message: Uint8Array, source: Uint8Array | null, fd: number): void;
+  /** The raw sockaddr a handshake message came from (UDP source, TCP connection's remote), or null. */
+  sourceOf(source: Uint8Array | null, fd: number): Uint8Array | null;
   /** Whether a handshake can be sent now. */
   canSend(): boolean;
   /** Worker reports the link owns (connections closed, endpoint moved); true if handled. */

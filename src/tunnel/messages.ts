@@ -17,7 +17,7 @@
 // can receive (FEATURE_* below); both sides use a feature only when the other
 // announced it, so the negotiation is authenticated by the handshake itself.
 //
-//   MESSAGE_COOKIE_REPLY (3), 64 bytes — reserved, not implemented yet
+//   MESSAGE_COOKIE_REPLY (3), 64 bytes — see cookie.ts
 //     0  type, 3 reserved
 //     4  receiver index u32
 //     8  nonce 24
@@ -214,9 +214,9 @@ export function verifyMac1(msg: Uint8Array, mac1: Field, key: Uint8Array): boole
 }
 
 /**
- * mac2 (the cookie seam): keyed BLAKE2b-128 with the latest cookie from the
- * peer over every byte before mac2, or zeros when there is none. Cookie replies
- * are not implemented yet, so callers always pass null for now.
+ * mac2: keyed BLAKE2b-128 with the latest cookie from the peer over every
+ * byte before mac2, or zeros when there is none. Handshake writes zeros; the
+ * peer's CookieJar (cookie.ts) restamps it when it holds a fresh cookie.
  */
 export function writeMac2(msg: Uint8Array, mac2: Field, cookie: Uint8Array | null): void {
   if (cookie === null) {

@@ -6,14 +6,29 @@
 // in-flight packets after a rekey; a responder's new keypair waits as `next`
 // until the initiator has sent with it (key confirmation), so the responder
 // never sends on a key the initiator might not have.
+//
+// Handshake messages pass the DoS checks of whitepaper §5.4.7 first: mac1
+// (no reply at all without it), and while under load a cookie reply instead
+// of a DH unless mac2 proves the source address, then a per-address rate limit.
 import { randomBytes } from 'node:crypto';
+import { addressOf, CookieChecker, CookieJar, sourceBytes, type MacFields } from './cookie.js';
 import type { Handshake, HandshakeResult } from './handshake.js';
-import { MESSAGE_INITIATION, MESSAGE_RESPONSE } from './messages.js';
+import {
+  INITIATION,
+  MESSAGE_COOKIE_REPLY,
+  MESSAGE_INITIATION,
+  MESSAGE_INITIATION_BYTES,
+  MESSAGE_RESPONSE,
+  MESSAGE_RESPONSE_BYTES,
+  RESPONSE,
+  readU32,
+} from './messages.js';
+import { RateLimiter } from './ratelimiter.js';
 import type { Datapath } from './datapath.js';
 import type { Link } from './link.js';
 import type { Logger } from './log.js';
 import { HANDSHAKE_BACKLOG_SLOT, RX, TX, type Stats } from './stats.js';
-import { TIMERS } from './timers.js';
+import { TIMERS, UNDER_LOAD_BACKLOG } from './timers.js';
 import type { FromWorker } from './worker-messages.js';
 
 interface Keypair {
@@ -23,6 +38,8 @@ interface Keypair {
   isInitiator: boolean;
   /** Held only while a responder's keypair waits for confirmation. */
   sendKey: Uint8Array | null;
+  /** TX.packets when this keypair started sending (bounds a stale TX.counter, see onTick). */
+  packetsAtStart: number;
 }
 
 interface PendingInitiation {
@@ -35,6 +52,8 @@ interface PendingInitiation {
 export interface PeerOptions {
   /** This side knows the peer's endpoint and starts handshakes. */
   initiates: boolean;
+  /** The peer's static public key (keys the cookies it sends us). */
+  peerPublic: Uint8Array;
   /** Seconds between keepalives sent regardless of traffic (0: off). */
   persistentKeepalive: number;
   /** Called when a session is established, with the features the peer announced. */
@@ -49,8 +68,23 @@ export class Peer {
   private tick: NodeJS.Timeout | null = null;
   private lastKeepaliveFor = 0;
   private lastPersistentKeepalive = 0;
+  /** When a handshake message from the peer last authenticated (counts as hearing from it, as data does). */
+  private lastHandshakeHeard = 0;
+  /** Data (not keepalives) sent and nothing authenticated heard since: when that began (WireGuard's new_handshake timer). */
+  private unansweredSince: number | null = null;
+  private seenPackets = 0;
+  private seenKeepalives = 0;
+  /** The keypair whose message-count rekey was already asked for (once per keypair). */
+  private countRekeyFor: Keypair | null = null;
+  /** Last time the handshake backlog was high; "under load" lasts TIMERS.underLoadMs after it. */
+  private lastUnderLoad = -Infinity;
+  private readonly cookies: CookieChecker;
+  private readonly jar: CookieJar;
+  private readonly limiter = new RateLimiter();
   /** Wall-clock time of the latest completed handshake, for status. */
   lastHandshakeAt: number | null = null;
+  /** Handshakes completed (as initiator or responder). */
+  handshakeCount = 0;
   /** Handshake messages rejected, by reason. */
   readonly handshakeDrops = new Map<string, number>();
 
@@ -61,7 +95,10 @@ export class Peer {
     private readonly stats: Stats,
     private readonly options: PeerOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.cookies = new CookieChecker(handshake.localPublic);
+    this.jar = new CookieJar(options.peerPublic);
+  }
 
   start(): void {
     this.link.on('up', () => {
@@ -76,6 +113,8 @@ export class Peer {
   stop(): void {
     if (this.tick) clearInterval(this.tick);
     for (const kp of [this.current, this.previous, this.next]) kp?.sendKey?.fill(0);
+    this.cookies.destroy();
+    this.jar.destroy();
     this.handshake.destroy();
   }
 
@@ -103,6 +142,7 @@ export class Peer {
     if (this.pending && now - this.pending.lastSentAt < this.pending.retryAfterMs) return;
     const localIndex = randomIndex();
     const message = this.handshake.createInitiation(localIndex);
+    this.jar.stamp(message, INITIATION, localIndex);
     this.link.send(message);
     this.pending = {
       localIndex,
@@ -113,21 +153,78 @@ export class Peer {
     this.log.debug(`handshake initiation sent (${why})`);
   }
 
+  /** Whether the handshake backlog says we are under load now (or were within TIMERS.underLoadMs). */
+  private underLoad(now: number): boolean {
+    if (Atomics.load(this.stats.i32, HANDSHAKE_BACKLOG_SLOT) >= UNDER_LOAD_BACKLOG) {
+      this.lastUnderLoad = now;
+      return true;
+    }
+    return now - this.lastUnderLoad < TIMERS.underLoadMs;
+  }
+
+  /**
+   * §5.4.7: mac1 must be right (else no reply, one hash spent). Under load,
+   * a message without a valid mac2 gets a cookie reply and goes no further,
+   * and one with a valid mac2 still passes the per-address rate limit.
+   * True when the message may go on to the Noise handshake.
+   */
+  private admit(message: Uint8Array, fields: MacFields, size: number, source: Uint8Array | null, fd: number): boolean {
+    if (message.length !== size) {
+      this.dropHandshake('bad-size');
+      return false;
+    }
+    const underLoad = this.underLoad(Date.now());
+    const raw = this.link.sourceOf(source, fd);
+    const from = raw ? sourceBytes(raw) : null;
+    const state = this.cookies.validate(message, fields, from, underLoad);
+    if (state === 'invalid-mac') {
+      this.dropHandshake('bad-mac1');
+      return false;
+    }
+    if (!underLoad) return true;
+    if (from === null) {
+      this.dropHandshake('no-source');
+      return false;
+    }
+    if (state === 'valid-mac-no-cookie') {
+      // INITIATION.senderIndex and RESPONSE.senderIndex are the same field.
+      this.link.reply(this.cookies.createReply(message, fields, readU32(message, INITIATION.senderIndex), from), source, fd);
+      this.dropHandshake('cookie-sent');
+      return false;
+    }
+    if (!this.limiter.allow(addressOf(from))) {
+      this.dropHandshake('rate-limited');
+      return false;
+    }
+    return true;
+  }
+
   private onHandshake(message: Uint8Array, source: Uint8Array | null, fd: number): void {
     const type = message[0];
+    if (type === MESSAGE_COOKIE_REPLY) {
+      const err = this.jar.consumeReply(message);
+      if (err) return this.dropHandshake(`cookie-${err.reason}`);
+      this.log.debug('cookie reply taken: the peer is under load; mac2 on our next handshake');
+      return;
+    }
     if (type === MESSAGE_INITIATION) {
+      if (!this.admit(message, INITIATION, MESSAGE_INITIATION_BYTES, source, fd)) return;
       const r = this.handshake.consumeInitiation(message);
       if (!r.ok) return this.dropHandshake(r.reason);
+      this.lastHandshakeHeard = Date.now();
       this.link.confirmPeer(source, fd);
       const localIndex = randomIndex();
       const { message: response, result } = this.handshake.createResponse(localIndex);
       this.options.onSession?.(result.peerFeatures);
+      this.jar.stamp(response, RESPONSE, localIndex);
       // The receive key is in place before the response can bring the first data.
       this.installResponder(result);
       this.link.send(response);
     } else if (type === MESSAGE_RESPONSE) {
+      if (!this.admit(message, RESPONSE, MESSAGE_RESPONSE_BYTES, source, fd)) return;
       const r = this.handshake.consumeResponse(message);
       if (!r.ok) return this.dropHandshake(r.reason);
+      this.lastHandshakeHeard = Date.now();
       this.link.confirmPeer(source, fd);
       this.pending = null;
       this.options.onSession?.(r.result.peerFeatures);
@@ -147,7 +244,7 @@ export class Peer {
   private installInitiator(r: HandshakeResult): void {
     this.retire(this.previous);
     this.previous = this.current;
-    this.current = { localIndex: r.localIndex, remoteIndex: r.remoteIndex, createdAt: Date.now(), isInitiator: true, sendKey: null };
+    this.current = { localIndex: r.localIndex, remoteIndex: r.remoteIndex, createdAt: Date.now(), isInitiator: true, sendKey: null, packetsAtStart: this.stats.f64[TX.packets]! };
     this.datapath.toRx({ t: 'receive-key-add', keypair: { localIndex: r.localIndex, key: r.recvKey } });
     this.datapath.toTx({ t: 'send-key', keypair: { remoteIndex: r.remoteIndex, key: r.sendKey } });
     r.recvKey.fill(0);
@@ -157,7 +254,7 @@ export class Peer {
 
   private installResponder(r: HandshakeResult): void {
     this.retire(this.next);
-    this.next = { localIndex: r.localIndex, remoteIndex: r.remoteIndex, createdAt: Date.now(), isInitiator: false, sendKey: r.sendKey };
+    this.next = { localIndex: r.localIndex, remoteIndex: r.remoteIndex, createdAt: Date.now(), isInitiator: false, sendKey: r.sendKey, packetsAtStart: 0 };
     this.datapath.toRx({ t: 'receive-key-add', keypair: { localIndex: r.localIndex, key: r.recvKey } });
     r.recvKey.fill(0);
     this.handshakeDone();
@@ -169,6 +266,7 @@ export class Peer {
     this.retire(this.previous);
     this.previous = this.current;
     this.current = kp;
+    kp.packetsAtStart = this.stats.f64[TX.packets]!;
     this.next = null;
     this.datapath.toTx({ t: 'send-key', keypair: { remoteIndex: kp.remoteIndex, key: kp.sendKey } });
     kp.sendKey.fill(0);
@@ -178,6 +276,7 @@ export class Peer {
   private handshakeDone(): void {
     const first = this.lastHandshakeAt === null;
     this.lastHandshakeAt = Date.now();
+    this.handshakeCount++;
     this.log[first ? 'info' : 'debug']('handshake completed');
   }
 
@@ -196,6 +295,7 @@ export class Peer {
       if (now - this.pending.firstSentAt > TIMERS.rekeyAttemptMs) {
         this.log.warn('no handshake response; giving up until there is traffic to send');
         this.pending = null;
+        this.handshake.abandon(); // wipes the ephemeral key of the unanswered initiation
       } else if (now - this.pending.lastSentAt >= this.pending.retryAfterMs) {
         this.initiate('retransmit');
       }
@@ -205,13 +305,23 @@ export class Peer {
       if (kp && now - kp.createdAt > TIMERS.rejectAfterMs) this.expire(kp);
     }
     const cur = this.current;
+    const unanswered = this.trackUnanswered(now);
     if (this.options.initiates && !this.pending) {
       // Keep keys fresh: the side that started this session starts the next.
+      // Unlike WireGuard this also happens on an idle tunnel: packets are not
+      // queued while a handshake runs, so a session is kept ready.
       if (cur && cur.isInitiator && now - cur.createdAt > TIMERS.rekeyAfterMs) this.initiate('rekey');
-      // We sent, nothing authenticated came back for a while: the session may be dead.
-      const sent = f[TX.lastDataMs]!;
-      const heard = f[RX.lastAuthMs]!;
-      if (cur && sent - heard > TIMERS.newHandshakeMs && now - sent < TIMERS.keepaliveMs) this.initiate('no reply');
+      // Data went out, nothing authenticated came back for keepalive + rekey
+      // timeout (the peer would have sent a keepalive by then): the session may be dead.
+      else if (unanswered) this.initiate('no reply');
+    }
+    // Either side rekeys once its key has sealed rekeyAfterMessages messages (WireGuard's keep_key_fresh on send).
+    // TX.counter is published on data sends only, so right after a key change it may still be the old
+    // key's; the packets sent since this key took over bound it.
+    const sealed = cur ? Math.min(f[TX.counter]!, f[TX.packets]! - cur.packetsAtStart) : 0;
+    if (cur && cur === this.current && this.countRekeyFor !== cur && sealed >= TIMERS.rekeyAfterMessages && !this.pending) {
+      this.countRekeyFor = cur;
+      this.initiate('rekey: message limit');
     }
     if (!cur) return;
     // Passive keepalive: data came in, nothing went out since.
@@ -225,6 +335,32 @@ export class Peer {
       this.lastPersistentKeepalive = now;
       this.datapath.toTx({ t: 'keepalive' });
     }
+  }
+
+  /**
+   * WireGuard's new_handshake timer, from the shared counters: armed when
+   * data (not a keepalive) is sent while nothing is outstanding, disarmed by
+   * any authenticated message from the peer; true once it has run for
+   * newHandshakeMs (then it is disarmed, to re-arm on the next data sent).
+   */
+  private trackUnanswered(now: number): boolean {
+    const f = this.stats.f64;
+    const packets = f[TX.packets]!;
+    const keepalives = f[TX.keepalives]!;
+    const dataSent = packets - this.seenPackets > keepalives - this.seenKeepalives;
+    this.seenPackets = packets;
+    this.seenKeepalives = keepalives;
+    const heard = Math.max(f[RX.lastAuthMs]!, this.lastHandshakeHeard);
+    if (this.unansweredSince !== null && heard >= this.unansweredSince) this.unansweredSince = null;
+    if (this.unansweredSince === null && dataSent && f[TX.lastDataMs]! > heard) {
+      // The first send of this run was within the last tick; its exact time is not published.
+      this.unansweredSince = Math.max(heard, now - TIMERS.tickMs);
+    }
+    if (this.unansweredSince !== null && now - this.unansweredSince > TIMERS.newHandshakeMs) {
+      this.unansweredSince = null;
+      return true;
+    }
+    return false;
   }
 
   private expire(kp: Keypair): void {

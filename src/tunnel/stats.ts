@@ -13,6 +13,8 @@ export const TX = {
   dropNoSession: 4,
   dropNoRoute: 5,
   dropSendFailed: 6,
+  /** Keepalives among `packets`, so the timers can tell data sent from keepalives sent. */
+  keepalives: 7,
 } as const;
 
 export const RX = {

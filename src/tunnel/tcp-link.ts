@@ -8,7 +8,8 @@
 import { EventEmitter } from 'node:events';
 import * as libc from '../sys/libc.js';
 import { resolveEndpoint, type EndpointSpec } from '../transport/resolve.js';
-import { formatAddress, type SocketAddress } from '../transport/sockaddr.js';
+import { FRAME_HEADER_BYTES, writeFrameHeader } from '../transport/framing.js';
+import { encodeSockaddr, formatAddress, SOCKADDR_IN6_BYTES, type SocketAddress } from '../transport/sockaddr.js';
 import { connectTcp, TcpListener, type TcpConnection } from '../transport/tcp.js';
 import type { BindSpec } from '../transport/socket.js';
 import type { Datapath } from './datapath.js';
@@ -20,6 +21,8 @@ import type { FromWorker } from './worker-messages.js';
 interface Conn {
   fd: number;
   remote: SocketAddress | null;
+  /** `remote` as a sockaddr, made when first needed (cookies, rate limit). */
+  sockaddr?: Uint8Array;
   inRx: boolean;
   inTx: boolean;
   closing: boolean;
@@ -130,6 +133,32 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
 
   send(message: Uint8Array): void {
     if (this.current) this.datapath?.toTx({ t: 'send', message });
+  }
+
+  reply(message: Uint8Array, _source: Uint8Array | null, fd: number): void {
+    const conn = this.conns.get(fd);
+    if (!conn || conn.closing) return;
+    // The TX worker owns the peer's connection; writing there from this thread could split its frames.
+    if (conn === this.current) return this.send(message);
+    // A pending connection is never written by the workers. Non-blocking: a
+    // peer that does not read gets no reply rather than stalling this thread.
+    const framed = new Uint8Array(FRAME_HEADER_BYTES + message.length);
+    writeFrameHeader(framed, 0, message.length);
+    framed.set(message, FRAME_HEADER_BYTES);
+    libc.send(fd, framed, framed.length, libc.MSG_DONTWAIT | libc.MSG_NOSIGNAL);
+  }
+
+  sourceOf(_source: Uint8Array | null, fd: number): Uint8Array | null {
+    const conn = this.conns.get(fd);
+    if (!conn?.remote) return null;
+    if (!conn.sockaddr) {
+      // Port 0: a TCP peer reconnects from a new port each time, and TCP's own
+      // handshake already proved it receives at this address, so a cookie is
+      // bound to the address alone and outlives the connection.
+      conn.sockaddr = new Uint8Array(SOCKADDR_IN6_BYTES);
+      encodeSockaddr({ ...conn.remote, port: 0 }, conn.sockaddr);
+    }
+    return conn.sockaddr;
   }
 
   canSend(): boolean {

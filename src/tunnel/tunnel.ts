@@ -45,6 +45,8 @@ export interface TunnelStatus {
     endpoint: string | null;
     allowedIPs: string[];
     latestHandshakeAgeSeconds: number | null;
+    /** Handshakes completed since the daemon started (rekeys included). */
+    handshakes: number;
   };
   rx: { bytes: number; packets: number };
   tx: { bytes: number; packets: number };
@@ -146,7 +148,7 @@ export class Tunnel {
         link,
         datapath,
         stats,
-        { initiates: config.role.initiates, persistentKeepalive: peer.persistentKeepalive ?? 0, onSession },
+        { initiates: config.role.initiates, peerPublic: peer.publicKey, persistentKeepalive: peer.persistentKeepalive ?? 0, onSession },
         log,
       );
       const t = new Tunnel(config, tun, mtu, transport, link, datapath, p, stats, log);
@@ -196,6 +198,7 @@ export class Tunnel {
         endpoint: this.link.endpointText(),
         allowedIPs: this.config.peer.allowedIPs.map((a) => a.text),
         latestHandshakeAgeSeconds: hs === null ? null : Math.round((Date.now() - hs) / 1000),
+        handshakes: this.peer.handshakeCount,
       },
       rx: { bytes: f[RX.bytes]!, packets: f[RX.packets]! },
       tx: { bytes: f[TX.bytes]!, packets: f[TX.packets]! },

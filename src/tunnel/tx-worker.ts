@@ -118,6 +118,7 @@ class TxLoop {
           if (this.sealer && !this.waitingForSocket) {
             this.control.lens[0] = this.sealer.seal(this.control.messages[0]!, 0);
             this.finish(this.ctl.send(1), this.control, 1);
+            this.stats[TX.keepalives]!++;
           }
           break;
         case 'stop':

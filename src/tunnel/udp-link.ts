@@ -56,6 +56,16 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
     this.datapath?.toTx({ t: 'send', message });
   }
 
+  reply(message: Uint8Array, source: Uint8Array | null): void {
+    // Straight from the main thread: a datagram is atomic, so this cannot
+    // interleave with the TX worker's sends on the same socket.
+    if (source) libc.sendto(this.socket.fd, message, message.length, libc.MSG_DONTWAIT, source, source.length);
+  }
+
+  sourceOf(source: Uint8Array | null): Uint8Array | null {
+    return source;
+  }
+
   canSend(): boolean {
     return this.hasPeer;
   }

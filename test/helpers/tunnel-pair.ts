@@ -15,6 +15,14 @@ export interface PairOptions {
   psk?: boolean;
   /** Extra [Interface] lines for A (the initiator). */
   extraA?: string;
+  /** Extra [Interface] lines for B (the listener). */
+  extraB?: string;
+  /** Extra [Peer] lines for A (e.g. PersistentKeepalive). */
+  extraPeerA?: string;
+  /** Extra arguments to `sealtun up` (e.g. --user nobody, --verbose). */
+  upArgs?: string[];
+  /** Host A's Endpoint names (default: B's underlay address). */
+  endpointHost?: string;
   extraEnv?: NodeJS.ProcessEnv;
 }
 
@@ -66,8 +74,9 @@ ${this.opts.extraA ?? ''}
 [Peer]
 PublicKey = ${peerKey}
 ${this.opts.psk ? 'PresharedKey = ab.psk' : ''}
-Endpoint = ${this.net.addrB}:${this.port}
+Endpoint = ${this.opts.endpointHost ?? this.net.addrB}:${this.port}
 AllowedIPs = ${this.innerB}/32
+${this.opts.extraPeerA ?? ''}
 `,
     );
     return path;
@@ -83,6 +92,7 @@ PrivateKey = b.key
 Address = ${this.innerB}/24
 ListenPort = ${this.port}
 Transport = ${this.opts.transport}
+${this.opts.extraB ?? ''}
 
 [Peer]
 PublicKey = a.pub
@@ -94,7 +104,7 @@ AllowedIPs = ${this.innerA}/32
   }
 
   async up(ns: string, config: string): Promise<void> {
-    const r = await this.cli(ns, ['up', '--daemon', config]);
+    const r = await this.cli(ns, ['up', '--daemon', ...(this.opts.upArgs ?? []), config]);
     if (r.code !== 0) throw new Error(`sealtun up ${config} failed (${r.code}): ${r.stderr}${r.stdout}`);
   }
 
@@ -117,6 +127,35 @@ AllowedIPs = ${this.innerA}/32
     const r = await this.cli(ns, ['status', name, '--json']);
     if (r.code !== 0) throw new Error(`status failed: ${r.stderr}`);
     return JSON.parse(r.stdout) as Record<string, unknown>;
+  }
+
+  /** The daemon's pid for interface `name`, or null. */
+  pidOf(name: string): number | null {
+    try {
+      const pid = Number(readFileSync(join(this.dir, 'run', `${name}.pid`), 'utf8'));
+      return Number.isInteger(pid) && pid > 0 ? pid : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /** kill -9 the daemon of `name` (in `ns`) and wait until it and its interface are gone. */
+  async kill9(ns: string, name: string): Promise<void> {
+    const pid = this.pidOf(name);
+    if (pid === null) throw new Error(`${name}: no pid`);
+    process.kill(pid, 'SIGKILL');
+    await eventually(
+      async () => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch {
+          return (await this.net.run(ns, ['ip', 'link', 'show', 'dev', name])).code !== 0;
+        }
+      },
+      10_000,
+      50,
+    );
   }
 
   daemonPids(): number[] {

@@ -1,0 +1,107 @@
+// Dropping root once the tunnel is up (`User = NAME` in [Interface], or
+// `sealtun up --user NAME`).
+//
+// Everything that needs root (or CAP_NET_ADMIN) happens before: opening the
+// TUN, `ip` setting addresses, MTU and routes, binding the listening socket
+// (so a ListenPort below 1024 works), SO_RCVBUFFORCE, the control socket and
+// pid file in the run directory. Afterwards the daemon only reads and writes
+// descriptors it already holds, switches TUN offloads (an ioctl on its own
+// TUN descriptor, no capability needed), and opens outgoing TCP connections
+// (unprivileged). The interface disappears when the last descriptor on the
+// TUN closes, which an unprivileged process may do. What it can no longer do
+// is unlink its pid file and control socket in the root-owned run directory:
+// `sealtun down` removes them, and stale ones are ignored and replaced.
+//
+// Credentials are per thread in the kernel; glibc's setgid/setuid (which
+// Node's process.setgid/setuid call) change every thread of the process, and
+// dropUser() checks /proc/self/task/*/status to prove that the data-path
+// workers are unprivileged too. Leaving uid 0 clears all capabilities.
+import { readdirSync, readFileSync } from 'node:fs';
+import koffi from 'koffi';
+
+/** The user could not be found, or the switch did not fully happen. */
+export class PrivilegeError extends Error {
+  override readonly name = 'PrivilegeError';
+}
+
+export interface Credentials {
+  name: string | null;
+  uid: number;
+  gid: number;
+}
+
+const libc = koffi.load('libc.so.6');
+const Passwd = koffi.struct('sealtun_passwd', {
+  pw_name: 'char *',
+  pw_passwd: 'char *',
+  pw_uid: 'uint32_t',
+  pw_gid: 'uint32_t',
+  pw_gecos: 'char *',
+  pw_dir: 'char *',
+  pw_shell: 'char *',
+});
+const getpwnam = libc.func('getpwnam', koffi.pointer(Passwd), ['const char *']) as (name: string) => unknown;
+const getpwuid = libc.func('getpwuid', koffi.pointer(Passwd), ['uint32_t']) as (uid: number) => unknown;
+
+interface PasswdEntry {
+  pw_name: string;
+  pw_uid: number;
+  pw_gid: number;
+}
+
+function decode(p: unknown): PasswdEntry | null {
+  return p ? (koffi.decode(p, Passwd) as PasswdEntry) : null;
+}
+
+/**
+ * A user name (through NSS, like `id`), or a numeric uid; a uid with no
+ * passwd entry uses the group of the same number.
+ */
+export function lookupUser(user: string): Credentials {
+  if (/^\d+$/.test(user)) {
+    const uid = Number(user);
+    const e = decode(getpwuid(uid));
+    return { name: e?.pw_name ?? null, uid, gid: e?.pw_gid ?? uid };
+  }
+  const e = decode(getpwnam(user));
+  if (!e) throw new PrivilegeError(`no such user: ${user}`);
+  return { name: e.pw_name, uid: e.pw_uid, gid: e.pw_gid };
+}
+
+/** Uid and gid lines (real, effective, saved, fs) and CapEff of every thread of this process. */
+export function threadCredentials(pid: number | 'self' = 'self'): Array<{ tid: string; uids: number[]; gids: number[]; capEff: bigint }> {
+  const dir = `/proc/${pid}/task`;
+  return readdirSync(dir).map((tid) => {
+    const status = readFileSync(`${dir}/${tid}/status`, 'utf8');
+    const field = (name: string) => (status.match(new RegExp(`^${name}:\\s*(.*)$`, 'm'))?.[1] ?? '').trim();
+    return {
+      tid,
+      uids: field('Uid').split(/\s+/).map(Number),
+      gids: field('Gid').split(/\s+/).map(Number),
+      capEff: BigInt(`0x${field('CapEff') || '0'}`),
+    };
+  });
+}
+
+/**
+ * Switches the whole process (every thread) to `user`: supplementary groups
+ * (just the user's primary group), then gid, then uid (the other order would leave no right to change groups).
+ * Throws PrivilegeError unless every thread ends up with only that uid and
+ * gid and no effective capabilities.
+ */
+export function dropUser(user: string): Credentials {
+  const c = lookupUser(user);
+  if (c.uid === 0) throw new PrivilegeError(`refusing to "drop" to uid 0 (${user})`);
+  const { setgroups, setgid, setuid } = process;
+  if (!setgroups || !setgid || !setuid) throw new PrivilegeError('this platform cannot change credentials');
+  // Only the user's primary group: the daemon needs no other (root's supplementary groups go).
+  setgroups.call(process, [c.gid]);
+  setgid.call(process, c.gid);
+  setuid.call(process, c.uid);
+  for (const t of threadCredentials()) {
+    if (t.uids.some((u) => u !== c.uid) || t.gids.some((g) => g !== c.gid) || t.capEff !== 0n) {
+      throw new PrivilegeError(`thread ${t.tid} still has uid ${t.uids.join(' ')} gid ${t.gids.join(' ')}`);
+    }
+  }
+  return c;
+}
