@@ -15,6 +15,8 @@ export interface PairOptions {
   psk?: boolean;
   /** Extra [Interface] lines for A (the initiator). */
   extraA?: string;
+  /** Extra [Interface] lines for B (the listener). */
+  extraB?: string;
   extraEnv?: NodeJS.ProcessEnv;
   /** IP version of A's Endpoint (default 4); 6 needs a TestNet created with `ipv6: true`. */
   endpointFamily?: 4 | 6;
@@ -110,6 +112,7 @@ PrivateKey = b.key
 Address = ${this.addresses('b')}
 ListenPort = ${this.port}
 Transport = ${this.opts.transport}
+${this.opts.extraB ?? ''}
 
 [Peer]
 PublicKey = a.pub
