@@ -7,6 +7,7 @@ import { decodeKey, encodeKey, generatePresharedKey, KeyError, publicKeyOf, writ
 import { initSodium } from '../crypto/sodium.js';
 import { runDaemon, runForeground, runningTunnels, stopTunnel, tunnelStatus, UserError } from '../tunnel/daemon.js';
 import type { Level } from '../tunnel/log.js';
+import { runCheck } from './check.js';
 import { formatStatus } from './format-status.js';
 
 const program = new Command('sealtun')
@@ -68,6 +69,15 @@ program
   .action(async (target: string) => {
     const name = await stopTunnel(target);
     console.log(`${name} down`);
+  });
+
+program
+  .command('check')
+  .description('validate a config and print what `up` would do (MTU, routes, role); touches nothing on the system')
+  .argument('<config>', 'config file')
+  .option('--json', 'machine-readable output')
+  .action(async (config: string, opts: { json?: boolean }) => {
+    process.exitCode = await runCheck(config, opts.json === true);
   });
 
 program

@@ -16,3 +16,22 @@ const TRANSPORT_HEADER: Record<TransportKind, number> = { udp: 8, tcp: 20 + 2 };
 export function defaultMtu(kind: TransportKind): number {
   return UNDERLAY_MTU - OUTER_IP_WORST_CASE - TRANSPORT_HEADER[kind] - DATA_OVERHEAD;
 }
+
+/** The terms of defaultMtu(kind), for `sealtun check` to show how the number came about. */
+export interface MtuTerms {
+  underlay: number;
+  outerIp: number;
+  transport: number;
+  sealing: number;
+  mtu: number;
+}
+
+export function defaultMtuTerms(kind: TransportKind): MtuTerms {
+  return {
+    underlay: UNDERLAY_MTU,
+    outerIp: OUTER_IP_WORST_CASE,
+    transport: TRANSPORT_HEADER[kind],
+    sealing: DATA_OVERHEAD,
+    mtu: defaultMtu(kind),
+  };
+}

@@ -1,5 +1,6 @@
 // Two real hosts for integration tests: network namespaces joined by a veth
-// pair on TEST-NET-1 (192.0.2.0/24). Every namespace and process a test
+// pair on TEST-NET-1 (192.0.2.0/24), and on request also on the IPv6
+// documentation prefix (2001:db8::/64). Every namespace and process a test
 // creates is removed afterwards, also when the test fails or mocha is
 // interrupted: created names are remembered and swept on exit.
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
@@ -31,6 +32,9 @@ export class TestNet {
   readonly vethB: string;
   readonly addrA = '192.0.2.1';
   readonly addrB = '192.0.2.2';
+  /** Underlay IPv6 addresses, present when created with `ipv6: true`. */
+  readonly addr6A = '2001:db8::1';
+  readonly addr6B = '2001:db8::2';
   private readonly children = new Set<ChildProcess>();
   private destroyed = false;
 
@@ -41,7 +45,12 @@ export class TestNet {
     this.vethB = `sv${tag}b`;
   }
 
-  static create(opts: { underlayMtu?: number } = {}): TestNet {
+  /**
+   * `underlayMtu`: the veth MTU (default 1500). `ipv6`: also put 2001:db8::1/64
+   * and ::2/64 on the veth pair (nodad: usable at once, no duplicate address
+   * detection delay).
+   */
+  static create(opts: { underlayMtu?: number; ipv6?: boolean } = {}): TestNet {
     const net = new TestNet(randomBytes(3).toString('hex'));
     live.add(net);
     try {
@@ -49,12 +58,13 @@ export class TestNet {
       ip('netns', 'add', net.a);
       ip('netns', 'add', net.b);
       ip('link', 'add', net.vethA, 'netns', net.a, 'type', 'veth', 'peer', 'name', net.vethB, 'netns', net.b);
-      for (const [ns, dev, addr] of [
-        [net.a, net.vethA, net.addrA],
-        [net.b, net.vethB, net.addrB],
+      for (const [ns, dev, addr, addr6] of [
+        [net.a, net.vethA, net.addrA, net.addr6A],
+        [net.b, net.vethB, net.addrB, net.addr6B],
       ] as const) {
         ip('-n', ns, 'link', 'set', 'lo', 'up');
         ip('-n', ns, 'address', 'add', `${addr}/24`, 'dev', dev);
+        if (opts.ipv6) ip('-n', ns, '-6', 'address', 'add', `${addr6}/64`, 'dev', dev, 'nodad');
         if (opts.underlayMtu) ip('-n', ns, 'link', 'set', dev, 'mtu', String(opts.underlayMtu));
         ip('-n', ns, 'link', 'set', dev, 'up');
       }

@@ -24,6 +24,10 @@ export interface PairOptions {
   /** Host A's Endpoint names (default: B's underlay address). */
   endpointHost?: string;
   extraEnv?: NodeJS.ProcessEnv;
+  /** IP version of A's Endpoint (default 4); 6 needs a TestNet created with `ipv6: true`. */
+  endpointFamily?: 4 | 6;
+  /** IP versions inside the tunnel (default 4): 6 uses fd77::1/64 ↔ fd77::2/128. */
+  inner?: 4 | 6 | 'dual';
 }
 
 export class TunnelPair {
@@ -33,6 +37,8 @@ export class TunnelPair {
   readonly nameB = 'stb0';
   readonly innerA = '10.77.0.1';
   readonly innerB = '10.77.0.2';
+  readonly innerA6 = 'fd77::1';
+  readonly innerB6 = 'fd77::2';
   readonly port: number;
 
   constructor(
@@ -60,6 +66,27 @@ export class TunnelPair {
     }
   }
 
+  private hasInner(version: 4 | 6): boolean {
+    const inner = this.opts.inner ?? 4;
+    return inner === 'dual' || inner === version;
+  }
+
+  /** Address line for side `side`: its inner addresses with their prefixes. */
+  private addresses(side: 'a' | 'b'): string {
+    const out: string[] = [];
+    if (this.hasInner(4)) out.push(`${side === 'a' ? this.innerA : this.innerB}/24`);
+    if (this.hasInner(6)) out.push(`${side === 'a' ? this.innerA6 : this.innerB6}/64`);
+    return out.join(', ');
+  }
+
+  /** AllowedIPs for the peer `side`: its inner addresses as host routes. */
+  private allowed(side: 'a' | 'b'): string {
+    const out: string[] = [];
+    if (this.hasInner(4)) out.push(`${side === 'a' ? this.innerA : this.innerB}/32`);
+    if (this.hasInner(6)) out.push(`${side === 'a' ? this.innerA6 : this.innerB6}/128`);
+    return out.join(', ');
+  }
+
   configA(peerKey = 'b.pub'): string {
     const path = join(this.dir, 'a.conf');
     writeFileSync(
@@ -67,15 +94,15 @@ export class TunnelPair {
       `[Interface]
 Name = ${this.nameA}
 PrivateKey = a.key
-Address = ${this.innerA}/24
+Address = ${this.addresses('a')}
 Transport = ${this.opts.transport}
 ${this.opts.extraA ?? ''}
 
 [Peer]
 PublicKey = ${peerKey}
 ${this.opts.psk ? 'PresharedKey = ab.psk' : ''}
-Endpoint = ${this.opts.endpointHost ?? this.net.addrB}:${this.port}
-AllowedIPs = ${this.innerB}/32
+Endpoint = ${this.opts.endpointHost ?? (this.opts.endpointFamily === 6 ? `[${this.net.addr6B}]` : this.net.addrB)}:${this.port}
+AllowedIPs = ${this.allowed('b')}
 ${this.opts.extraPeerA ?? ''}
 `,
     );
@@ -89,7 +116,7 @@ ${this.opts.extraPeerA ?? ''}
       `[Interface]
 Name = ${this.nameB}
 PrivateKey = b.key
-Address = ${this.innerB}/24
+Address = ${this.addresses('b')}
 ListenPort = ${this.port}
 Transport = ${this.opts.transport}
 ${this.opts.extraB ?? ''}
@@ -97,7 +124,7 @@ ${this.opts.extraB ?? ''}
 [Peer]
 PublicKey = a.pub
 ${this.opts.psk ? 'PresharedKey = ab.psk' : ''}
-AllowedIPs = ${this.innerA}/32
+AllowedIPs = ${this.allowed('a')}
 `,
     );
     return path;
@@ -120,7 +147,8 @@ AllowedIPs = ${this.innerA}/32
 
   /** Waits until a ping from A reaches B through the tunnel. */
   async waitConnected(timeoutMs = 15_000): Promise<void> {
-    await eventually(async () => (await this.net.run(this.net.a, ['ping', '-c', '1', '-W', '1', this.innerB])).code === 0, timeoutMs, 100);
+    const target = this.hasInner(4) ? this.innerB : this.innerB6;
+    await eventually(async () => (await this.net.run(this.net.a, ['ping', '-c', '1', '-W', '1', target])).code === 0, timeoutMs, 100);
   }
 
   async status(ns: string, name: string): Promise<Record<string, unknown>> {

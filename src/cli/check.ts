@@ -1,0 +1,51 @@
+// `sealtun check CONFIG [--json]`: validates a config and prints what `up`
+// would do with it, touching nothing on the system. Config mistakes are
+// ConfigErrors (FILE:LINE: Key: what is wrong), reported by main.ts.
+import { loadConfig } from '../config/config.js';
+import { initSodium } from '../crypto/sodium.js';
+import { effectiveSettings, type EffectiveSettings } from '../tunnel/effective-settings.js';
+
+/** Prints the effective settings; returns the exit code (1 when `up` would refuse the config). */
+export async function runCheck(configPath: string, json: boolean): Promise<number> {
+  const config = loadConfig(configPath);
+  await initSodium();
+  const settings = effectiveSettings(config);
+  config.iface.privateKey.fill(0);
+  config.peer.presharedKey?.fill(0);
+  if (json) console.log(JSON.stringify(settings, null, 2));
+  else console.log(formatCheck(settings));
+  for (const p of settings.problems) process.stderr.write(`sealtun: ${configPath}: ${p}\n`);
+  return settings.problems.length > 0 ? 1 : 0;
+}
+
+const ROLE_TEXT = {
+  initiates: 'initiates (Endpoint set, no ListenPort): connects to the peer',
+  accepts: 'accepts (ListenPort set, no Endpoint): waits for the peer',
+  both: 'both (Endpoint and ListenPort set): connects, and accepts the peer from anywhere',
+} as const;
+
+export function formatCheck(s: EffectiveSettings): string {
+  const i = s.interface;
+  const mtu = i.mtu === null ? 'n/a' : `${i.mtu.value} (${i.mtu.derived ? `derived: ${i.mtu.formula}` : i.mtu.formula})`;
+  const privileges = i.user === null ? 'kept (no User set)' : `kept: User = ${i.user} is set, but this version does not drop privileges yet`;
+  const lines = [
+    `${s.file}: ${s.problems.length === 0 ? 'valid' : 'INVALID'}`,
+    `interface: ${i.name}`,
+    `  public key: ${i.publicKey}`,
+    `  addresses: ${i.addresses.join(', ')}`,
+    `  transport: ${i.transport}`,
+    `  mtu: ${mtu}`,
+    `  listening: ${i.listen ?? 'no (TCP without ListenPort)'}`,
+    `  role: ${ROLE_TEXT[s.role]}`,
+    `  privileges: ${privileges}`,
+    `peer: ${s.peer.publicKey}`,
+    `  endpoint: ${s.peer.endpoint ?? 'none (the peer connects to us)'}`,
+    `  allowed ips: ${s.peer.allowedIPs.join(', ')}`,
+    `  preshared key: ${s.peer.presharedKey ? 'yes' : 'no'}`,
+    `  persistent keepalive: ${s.peer.persistentKeepalive === null ? 'off' : `every ${s.peer.persistentKeepalive} s`}`,
+    'routes to be added:',
+    ...s.routes.map((r) => `  ${r.destination} dev ${r.device}`),
+  ];
+  for (const w of s.warnings) lines.push(`warning: ${w}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,160 @@
+// `sealtun check` as users run it: the real CLI in a child process, on
+// configs written to a temporary directory. It must report what `up` would
+// do and do none of it.
+import { expect } from 'chai';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EffectiveSettings } from '../../src/tunnel/effective-settings.js';
+import { SEALTUN } from '../helpers/tunnel-pair.js';
+
+interface Out {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Out> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { env }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+const sealtun = (args: string[], env?: NodeJS.ProcessEnv): Promise<Out> => run(process.execPath, [SEALTUN, ...args], env);
+
+function hasStrace(): boolean {
+  try {
+    execFileSync('strace', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('sealtun check', function () {
+  this.timeout(30_000);
+  let dir: string;
+  let psk: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'sealtun-check-'));
+    for (const k of ['a', 'b']) expect((await sealtun(['keygen', join(dir, k)])).code).to.equal(0);
+    psk = (await sealtun(['genpsk'])).stdout.trim();
+    writeFileSync(join(dir, 'ab.psk'), `${psk}\n`, { mode: 0o600 });
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  function config(name: string, iface: string, peer: string): string {
+    const path = join(dir, name);
+    writeFileSync(path, `[Interface]\nName = stc0\nPrivateKey = a.key\n${iface}\n\n[Peer]\nPublicKey = b.pub\n${peer}\n`, { mode: 0o600 });
+    return path;
+  }
+
+  it('prints the effective settings of an initiator over UDP: derived MTU with its formula, routes, role, PSK yes', async () => {
+    const path = config(
+      'udp.conf',
+      'Address = 10.77.0.1/24, fd77::1/64',
+      'PresharedKey = ab.psk\nEndpoint = 192.0.2.2:51820\nAllowedIPs = 10.77.0.2/32, fd77::2/128\nPersistentKeepalive = 25',
+    );
+    const r = await sealtun(['check', path]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.include(`${path}: valid`);
+    expect(r.stdout).to.include('interface: stc0');
+    expect(r.stdout).to.include('addresses: 10.77.0.1/24, fd77::1/64');
+    expect(r.stdout).to.include('transport: udp');
+    expect(r.stdout).to.match(/mtu: 1420 \(derived: 1500 − 40 .* − 8 .* − 32 .* = 1420\)/);
+    expect(r.stdout).to.include('listening: *:ephemeral');
+    expect(r.stdout).to.match(/role: initiates/);
+    expect(r.stdout).to.include('endpoint: 192.0.2.2:51820');
+    expect(r.stdout).to.include('preshared key: yes');
+    expect(r.stdout).to.include('persistent keepalive: every 25 s');
+    expect(r.stdout).to.match(/routes to be added:\n {2}10\.77\.0\.2\/32 dev stc0\n {2}fd77::2\/128 dev stc0/);
+    expect(r.stdout).to.match(/privileges: kept/);
+    expect(r.stdout + r.stderr, 'the PSK never appears').to.not.include(psk);
+  });
+
+  it('--json gives the same as data: an accepting TCP side', async () => {
+    const path = config('tcp.conf', 'Address = 10.77.0.2/24\nListenPort = 4433\nListenAddress = 198.51.100.7\nTransport = tcp\nUser = nobody', 'AllowedIPs = 10.77.0.1/32, 10.99.0.0/16');
+    const r = await sealtun(['check', path, '--json']);
+    expect(r.code, r.stderr).to.equal(0);
+    const s = JSON.parse(r.stdout) as EffectiveSettings;
+    expect(s.interface.name).to.equal('stc0');
+    expect(s.interface.transport).to.equal('tcp');
+    expect(s.interface.mtu).to.deep.include({ value: 1406, derived: true });
+    expect(s.interface.listen).to.equal('198.51.100.7:4433');
+    expect(s.interface.user).to.equal('nobody');
+    expect(s.interface.dropsPrivileges).to.equal(false);
+    expect(s.interface.publicKey).to.match(/^[A-Za-z0-9+/]{43}=$/);
+    expect(s.role).to.equal('accepts');
+    expect(s.peer.endpoint).to.equal(null);
+    expect(s.peer.presharedKey).to.equal(false);
+    expect(s.peer.persistentKeepalive).to.equal(null);
+    expect(s.routes).to.deep.equal([
+      { destination: '10.77.0.1/32', device: 'stc0' },
+      { destination: '10.99.0.0/16', device: 'stc0' },
+    ]);
+    expect(s.problems).to.deep.equal([]);
+  });
+
+  it('an initiator over TCP without ListenPort does not listen; both roles; an explicit MTU is shown as set', async () => {
+    const tcp = await sealtun(['check', config('tcp-init.conf', 'Address = 10.77.0.1/24\nTransport = tcp', 'Endpoint = [2001:db8::2]:443\nAllowedIPs = 10.77.0.2/32'), '--json']);
+    const t = JSON.parse(tcp.stdout) as EffectiveSettings;
+    expect(t.interface.listen).to.equal(null);
+    expect(t.peer.endpoint).to.equal('[2001:db8::2]:443');
+    const both = await sealtun(['check', config('both.conf', 'Address = 10.77.0.1/24\nListenPort = 51820\nMTU = 1200', 'Endpoint = vpn.example.org:51820\nAllowedIPs = 10.77.0.2/32'), '--json']);
+    const b = JSON.parse(both.stdout) as EffectiveSettings;
+    expect(b.role).to.equal('both');
+    expect(b.interface.mtu).to.deep.include({ value: 1200, derived: false });
+    expect(b.interface.mtu!.formula).to.match(/^set by MTU; the default would be/);
+    expect(b.peer.endpoint).to.equal('vpn.example.org:51820');
+    expect(b.warnings).to.deep.equal([]);
+  });
+
+  it('warns about an Endpoint inside AllowedIPs, an MTU above the default, and our own key as the peer', async () => {
+    const path = join(dir, 'warn.conf');
+    writeFileSync(path, '[Interface]\nName = stc0\nPrivateKey = a.key\nAddress = 10.77.0.1/24\nMTU = 1500\n\n[Peer]\nPublicKey = a.pub\nEndpoint = 192.0.2.2:51820\nAllowedIPs = 0.0.0.0/0\n', { mode: 0o600 });
+    const r = await sealtun(['check', path]);
+    expect(r.code, 'warnings do not fail the check').to.equal(0);
+    expect(r.stdout).to.match(/warning: the Endpoint 192\.0\.2\.2 is inside AllowedIPs 0\.0\.0\.0\/0/);
+    expect(r.stdout).to.match(/warning: MTU 1500 is above the 1420/);
+    expect(r.stdout).to.match(/warning: the peer's PublicKey is this interface's own public key/);
+  });
+
+  it('reports config mistakes as FILE:LINE: Key: detail and exits 1, as `up` does', async () => {
+    const path = config('bad.conf', 'Address = 10.77.0.1/24\nListenPort = 99999', 'AllowedIPs = 10.77.0.2/32');
+    const r = await sealtun(['check', path]);
+    expect(r.code).to.equal(1);
+    expect(r.stdout).to.equal('');
+    expect(r.stderr.trim()).to.equal(`sealtun: ${path}:5: ListenPort: 99999 is out of range; expected 1-65535`);
+    const missing = await sealtun(['check', join(dir, 'nope.conf')]);
+    expect(missing.code).to.equal(1);
+    expect(missing.stderr).to.include('nope.conf: cannot read config file: no such file');
+  });
+
+  it('refuses Transport = auto, which `up` does not support yet', async () => {
+    const r = await sealtun(['check', config('auto.conf', 'Address = 10.77.0.1/24\nTransport = auto', 'Endpoint = 192.0.2.2:51820\nAllowedIPs = 10.77.0.2/32')]);
+    expect(r.code).to.equal(1);
+    expect(r.stdout).to.include(': INVALID');
+    expect(r.stderr).to.match(/Transport = auto is planned but not supported/);
+  });
+
+  it('touches nothing: no socket, no TUN, no child process, no run directory', async function () {
+    if (!hasStrace()) this.skip();
+    const path = config('quiet.conf', 'Address = 10.77.0.1/24\nListenPort = 51820', 'Endpoint = 192.0.2.2:51820\nAllowedIPs = 10.77.0.2/32');
+    const runDir = join(dir, 'run');
+    const trace = join(dir, 'trace.txt');
+    const r = await run('strace', ['-f', '-qq', '-o', trace, '-e', 'trace=socket,execve,openat,mkdir,mkdirat', process.execPath, SEALTUN, 'check', path], {
+      ...process.env,
+      SEALTUN_RUN_DIR: runDir,
+    });
+    expect(r.code, r.stderr).to.equal(0);
+    const calls = readFileSync(trace, 'utf8');
+    expect(calls).to.not.match(/socket\(AF_(INET|INET6|NETLINK)/);
+    expect(calls).to.not.include('/dev/net/tun');
+    expect(calls.match(/execve\(/g) ?? [], 'only the CLI itself is executed').to.have.length(1);
+    expect(existsSync(runDir)).to.equal(false);
+  });
+});
