@@ -7,6 +7,7 @@
 // reported to the sending socket (EPERM) instead of vanishing like wire loss.
 // Minimal copy of test/helpers/netns.ts: bench code does not import tests.
 import { execFileSync } from 'node:child_process';
+import { z } from 'zod';
 import { defer, killPidSync, namespaceOf } from './cleanup.js';
 import { mustRun, run } from './exec.js';
 
@@ -20,6 +21,9 @@ export interface LossObservation {
 }
 
 const RULE_COMMENT = 'sealtun-bench';
+
+/** The part of `ip -s -j link show` the loss check reads. */
+const LinkStats = z.array(z.object({ stats64: z.object({ rx: z.object({ packets: z.number() }) }) }));
 
 function ipSync(...args: string[]): void {
   execFileSync('ip', args, { stdio: 'pipe' });
@@ -35,7 +39,8 @@ export class Underlay {
   lossMethod: LossMethod = 'iptables';
   /** Round-trip delay actually applied (ms); 0 without netem. */
   delayMs = 0;
-  private readonly undoRules: Array<() => void> = [];
+  /** Impairments in force: how to remove each, and how to drop its entry from the cleanup stack. */
+  private readonly active: Array<{ remove: () => void; forget: () => void }> = [];
   private rxAtLossStart = 0;
 
   private constructor(readonly tag: string) {
@@ -94,14 +99,17 @@ export class Underlay {
    * previous one. With netem, `rttDelayMs` is applied too, half each way.
    */
   async setImpairment(lossRate: number, rttDelayMs: number): Promise<void> {
-    for (let undo = this.undoRules.pop(); undo; undo = this.undoRules.pop()) undo();
+    for (let rule = this.active.pop(); rule; rule = this.active.pop()) {
+      rule.remove();
+      rule.forget();
+    }
     this.rxAtLossStart = await this.rxPackets();
     if (this.lossMethod === 'netem') {
       this.delayMs = rttDelayMs;
       if (lossRate === 0 && rttDelayMs === 0) return;
       for (const { ns, dev } of this.sides()) {
         await mustRun(['tc', 'qdisc', 'add', 'dev', dev, 'root', 'netem', 'delay', `${rttDelayMs / 2}ms`, 'loss', `${lossRate * 100}%`], { ns });
-        this.undoRules.push(defer(`remove netem on ${dev}`, () => execFileSync('ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'del', 'dev', dev, 'root'], { stdio: 'pipe' })));
+        this.track(`remove netem on ${dev}`, () => execFileSync('ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'del', 'dev', dev, 'root'], { stdio: 'pipe' }));
       }
       return;
     }
@@ -109,8 +117,17 @@ export class Underlay {
     for (const { ns, dev } of this.sides()) {
       const spec = ['INPUT', '-i', dev, '-m', 'statistic', '--mode', 'random', '--probability', String(lossRate), '-m', 'comment', '--comment', RULE_COMMENT, '-j', 'DROP'];
       await mustRun(['iptables', '-w', '-A', ...spec], { ns });
-      this.undoRules.push(defer(`remove iptables rule in ${ns}`, () => execFileSync('ip', ['netns', 'exec', ns, 'iptables', '-w', '-D', ...spec], { stdio: 'pipe' })));
+      this.track(`remove iptables rule in ${ns}`, () => execFileSync('ip', ['netns', 'exec', ns, 'iptables', '-w', '-D', ...spec], { stdio: 'pipe' }));
     }
+    // Exactly one loss rule per side, or the rates would compound.
+    for (const { ns } of this.sides()) {
+      const rules = (await mustRun(['iptables', '-w', '-S', 'INPUT'], { ns })).split('\n').filter((l) => l.includes(RULE_COMMENT));
+      if (rules.length !== 1) throw new Error(`expected one loss rule in ${ns}, found ${rules.length}: ${rules.join('; ')}`);
+    }
+  }
+
+  private track(what: string, remove: () => void): void {
+    this.active.push({ remove, forget: defer(what, remove) });
   }
 
   /** Packets received and dropped on the underlay since the last setImpairment(): checks the loss is real. */
@@ -136,11 +153,11 @@ export class Underlay {
     for (const { ns, dev } of this.sides()) {
       const r = await run(['ip', '-s', '-j', 'link', 'show', 'dev', dev], { ns });
       try {
-        const parsed: unknown = JSON.parse(r.stdout);
-        const rx = (parsed as Array<{ stats64?: { rx?: { packets?: number } } }>)[0]?.stats64?.rx?.packets;
-        total += typeof rx === 'number' ? rx : 0;
+        const parsed = LinkStats.safeParse(JSON.parse(r.stdout));
+        // Counters are informational only: unreadable ones count as zero.
+        total += parsed.success ? (parsed.data[0]?.stats64.rx.packets ?? 0) : 0;
       } catch {
-        /* counters are informational only */
+        /* not JSON: same */
       }
     }
     return total;
