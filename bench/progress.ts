@@ -4,18 +4,20 @@
 import { formatDuration, stepSeconds, type Plan, type Step } from './matrix.js';
 
 export class Progress {
-  private readonly start = Date.now();
   private done = 0;
   private plannedDone = 0;
   private readonly plannedTotal: number;
+  /** Seconds spent before the first step (setup): in elapsed, not in the pace. */
+  private readonly setupS: number;
 
   constructor(
     private readonly plan: Plan,
     private readonly all: readonly Step[],
-    /** Seconds already spent before the first step (setup), counted in elapsed only. */
-    private readonly setupS: number,
+    /** When the bench started (Date.now()), so elapsed covers setup too. */
+    private readonly start: number,
   ) {
     this.plannedTotal = all.reduce((s, st) => s + stepSeconds(st, plan), 0);
+    this.setupS = (Date.now() - start) / 1000;
   }
 
   /** Prints the step about to run; the caller finishes the line with its result. */
@@ -36,9 +38,5 @@ export class Progress {
     this.done++;
     this.plannedDone += stepSeconds(step, this.plan);
     process.stdout.write(`${result}\n`);
-  }
-
-  elapsedS(): number {
-    return (Date.now() - this.start) / 1000;
   }
 }

@@ -41,6 +41,8 @@ export interface BenchSettings {
   /** Added round-trip delay, in words ("not applied: ..." without netem). */
   delay: string;
   congestionControl: string;
+  /** The namespaces' default, used by the outer TCP connection of TCP transports. */
+  outerCongestionControl?: string;
 }
 
 export interface BenchResult {

@@ -186,7 +186,7 @@ async function bench(): Promise<void> {
   if (plan.tunnels.length === 0) throw new Error('no tunnel came up');
 
   const all = steps(plan);
-  const progress = new Progress(plan, all, 0);
+  const progress = new Progress(plan, all, t0);
   const iperfRecords: IperfRecord[] = [];
   const pingRecords: PingRecord[] = [];
   const lossObserved: BenchResult['lossObserved'] = [];
@@ -299,6 +299,7 @@ async function bench(): Promise<void> {
           : 'netem loss P on the egress of the underlay veth in both namespaces, so each direction loses P',
       delay: netem ? `${rttDelayMs} ms round trip with netem (half each way)` : 'not applied (no netem in this kernel)',
       congestionControl: `inner TCP (iperf3 -C) ${args.cc}; outer TCP of the TCP transports ${outerCc} (the namespaces inherit the host's default and may not select a restricted algorithm)`,
+      outerCongestionControl: outerCc,
     },
     tunnels: infos,
     skipped,

@@ -11,7 +11,7 @@ import { verdict } from './verdict.js';
 /** The verdict bullets and the per-loss tables: the part the README quotes. */
 export function resultsSection(result: BenchResult, rows: readonly Row[], headingLevel = '##'): string {
   const parts: string[] = [];
-  parts.push(`${headingLevel} Verdict\n\n${verdict(rows, result.settings.lossRates).map((v) => `- ${v}`).join('\n')}`);
+  parts.push(`${headingLevel} Verdict\n\n${verdict(rows, result.settings.lossRates, result.settings.outerCongestionControl).map((v) => `- ${v}`).join('\n')}`);
   for (const loss of result.settings.lossRates) {
     parts.push(`${headingLevel} ${lossHeading(loss)}\n\n${lossTable(rows, loss, result.settings.streams)}`);
   }

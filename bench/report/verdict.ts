@@ -16,7 +16,12 @@ function ratioAt(rows: readonly Row[], id: string, lossRate: number, streams = 1
   return rowFor(rows, id, lossRate)?.byStreams.find((s) => s.streams === streams)?.ratioToReference ?? null;
 }
 
-export function verdict(rows: readonly Row[], lossRates: readonly number[]): string[] {
+/**
+ * `outerCc` is the congestion control of the TCP transports' own connection:
+ * a TCP transport only "holds up" under loss when that one does not treat
+ * random loss as congestion (BBR), so the verdict names it.
+ */
+export function verdict(rows: readonly Row[], lossRates: readonly number[], outerCc?: string): string[] {
   const out: string[] = [];
   const clean = Math.min(...lossRates);
   const worst = Math.max(...lossRates);
@@ -34,7 +39,7 @@ export function verdict(rows: readonly Row[], lossRates: readonly number[]): str
       const advice =
         share < TCP_CLEARLY_WORSE
           ? 'on a lossy link use UDP; TCP transport only where UDP is blocked.'
-          : 'TCP transport held up on this link.';
+          : `TCP transport held up on this link${outerCc ? ` (its outer TCP connection ran ${outerCc}${outerCc === 'bbr' ? ', which does not slow down for random loss' : ''})` : ''}.`;
       out.push(
         `Over ${fmtLoss(worst)} loss, ${p.name}'s TCP transport delivers ${fmtPercent(share)} of its UDP transport ` +
           `(${fmtMbps(tcp)} vs ${fmtMbps(udp)} Mbit/s, 1 stream)${cleanShare}: ${advice}`,
