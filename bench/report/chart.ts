@@ -3,7 +3,7 @@
 // tunnel and transport (1 and 4 streams side by side), and round-trip time
 // against loss, idle and during a transfer. Throughput uses a log scale
 // because the bare underlay runs an order of magnitude above any tunnel.
-import { parse, View } from 'vega';
+import { parse, View, type Spec } from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import type { Row } from './summary.js';
 
@@ -98,7 +98,7 @@ export function chartSpec(rows: readonly Row[], title: string): TopLevelSpec {
           x,
           y: { field: 'avgMs', type: 'quantitative', title: 'RTT ms (log)', scale: { type: 'log' } },
           color,
-          strokeDash: { field: 'state', type: 'nominal', title: 'measured', sort: ['during iperf3 (1 stream)', 'idle'], legend: { symbolType: 'stroke', symbolStrokeColor: '#333', symbolStrokeWidth: 2, labelLimit: 300 } },
+          strokeDash: { field: 'state', type: 'nominal', title: 'measured', sort: ['during iperf3 (1 stream)', 'idle'], legend: { symbolType: 'stroke', labelLimit: 300 } },
           detail: { field: 'state' },
         },
       },
@@ -106,9 +106,22 @@ export function chartSpec(rows: readonly Row[], title: string): TopLevelSpec {
   };
 }
 
+/**
+ * vega-lite gives the symbols of a strokeDash-only legend a transparent
+ * stroke (it has no colour to draw them in), which hides the very dash
+ * pattern the legend explains; give them one in the compiled spec.
+ */
+function showDashLegendSymbols(spec: Spec): void {
+  for (const legend of spec.legends ?? []) {
+    const update = legend.strokeDash !== undefined ? legend.encode?.symbols?.update : undefined;
+    if (update) update.stroke = { value: '#333' };
+  }
+}
+
 /** Renders the charts to a standalone SVG document. */
 export async function renderChartSvg(rows: readonly Row[], title: string): Promise<string> {
   const vega = compile(chartSpec(rows, title)).spec;
+  showDashLegendSymbols(vega);
   const view = new View(parse(vega), { renderer: 'none' });
   try {
     return await view.toSVG();
