@@ -1,11 +1,16 @@
 // Number formatting for tables and prose: enough digits to compare, no more.
 
+/** Three significant digits at most; thresholds sit below 100 and 10 so 99.97 prints as "100", not "100.0". */
+function threeDigits(v: number): string {
+  return v >= 99.95 ? v.toFixed(0) : v >= 9.995 ? v.toFixed(1) : v.toFixed(2);
+}
+
 export function fmtMbps(v: number): string {
-  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+  return threeDigits(v);
 }
 
 export function fmtMs(v: number): string {
-  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+  return threeDigits(v);
 }
 
 export function fmtRatio(v: number): string {

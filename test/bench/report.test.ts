@@ -9,6 +9,7 @@ import { parseIperfJson, type IperfResult } from '../../bench/measure/iperf.js';
 import { parsePing, rttStats, type PingSamples } from '../../bench/measure/ping.js';
 import { chartSpec, renderChartSvg } from '../../bench/report/chart.js';
 import { renderMarkdown } from '../../bench/report/markdown.js';
+import { fmtMbps } from '../../bench/report/format.js';
 import { median, percentile, spread } from '../../bench/report/stats.js';
 import { summarize, rowFor, mbpsOf } from '../../bench/report/summary.js';
 import { lossTable, TABLE_HEADER } from '../../bench/report/table.js';
@@ -93,6 +94,10 @@ describe('bench: ping output', () => {
 });
 
 describe('bench: statistics and /proc parsing', () => {
+  it('formats figures to three digits without a spurious decimal at the thresholds', () => {
+    expect([fmtMbps(99.97), fmtMbps(99.94), fmtMbps(9.996), fmtMbps(1234.4)]).to.deep.equal(['100', '99.9', '10.0', '1234']);
+  });
+
   it('median, nearest-rank percentile, spread', () => {
     expect(median([3, 1, 2])).to.equal(2);
     expect(median([4, 1, 3, 2])).to.equal(2.5);
