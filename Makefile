@@ -29,10 +29,14 @@ demo:
 	bash scripts/demo.sh
 
 bench: build
-	@echo "sealtun bench: not yet"
+	bash scripts/install-deps.sh
+	bash bench/install-deps.sh
+	node dist/bench/run.js
 
 bench-quick: build
-	@echo "sealtun bench-quick: not yet"
+	bash scripts/install-deps.sh
+	bash bench/install-deps.sh
+	node dist/bench/run.js --quick
 
 bench-crypto: build
 	node dist/bench/crypto.js

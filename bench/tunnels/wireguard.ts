@@ -1,0 +1,91 @@
+// wireguard-go, the userspace WireGuard: the closest design to sealtun
+// (Noise IK, ChaCha20-Poly1305, UDP) outside the kernel. Started in the
+// foreground (WG_PROCESS_FOREGROUND=1) so the PID we hold is the daemon's;
+// configured with `wg set`. Its UAPI socket lives in the host-wide
+// /var/run/wireguard, so interface names carry the run's tag and the
+// sockets are removed at the end even if the daemon was killed hard.
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { defer } from '../cleanup.js';
+import { mustRun, Proc, run, waitFor } from '../exec.js';
+import { waitReachable } from '../measure/ping.js';
+import { linkMtu, tail } from './common.js';
+import type { Tunnel, TunnelContext, TunnelInfo } from './types.js';
+
+const UAPI_DIR = '/var/run/wireguard';
+
+export class WireguardGoTunnel implements Tunnel {
+  readonly id = 'wireguard-go';
+  readonly software = 'wireguard-go';
+  readonly transport = 'udp';
+  readonly label = 'wireguard-go';
+  readonly target = '10.79.1.2';
+  private readonly source = '10.79.1.1';
+  private readonly sides: Array<{ ns: string; dev: string; port: number; addr: string }>;
+  private procs: Proc[] = [];
+
+  constructor(private readonly ctx: TunnelContext) {
+    this.sides = [
+      { ns: ctx.net.a, dev: `wg${ctx.tag}a`, port: 51831, addr: this.source },
+      { ns: ctx.net.b, dev: `wg${ctx.tag}b`, port: 51830, addr: this.target },
+    ];
+  }
+
+  async up(): Promise<void> {
+    const keys: Array<{ priv: string; pub: string }> = [];
+    for (const side of ['a', 'b']) {
+      const priv = join(this.ctx.dir, `wg-${side}.key`);
+      writeFileSync(priv, await mustRun(['wg', 'genkey']), { mode: 0o600 });
+      keys.push({ priv, pub: (await mustRun(['wg', 'pubkey'], { input: readFileSync(priv, 'utf8') })).trim() });
+    }
+    for (const s of this.sides) {
+      defer(`remove ${UAPI_DIR}/${s.dev}.sock`, () => rmSync(join(UAPI_DIR, `${s.dev}.sock`), { force: true }));
+      this.procs.push(
+        new Proc(`wireguard-go ${s.dev}`, ['wireguard-go', s.dev], {
+          ns: s.ns,
+          env: { WG_PROCESS_FOREGROUND: '1', LOG_LEVEL: 'error' },
+          log: join(this.ctx.dir, `wireguard-go-${s.dev}.log`),
+        }),
+      );
+      await waitFor(`wireguard-go ${s.dev} UAPI socket`, () => existsSync(join(UAPI_DIR, `${s.dev}.sock`)), 10_000, 50);
+    }
+    const [a, b] = this.sides as [(typeof this.sides)[0], (typeof this.sides)[0]];
+    const [ka, kb] = keys as [(typeof keys)[0], (typeof keys)[0]];
+    await mustRun(['wg', 'set', a.dev, 'private-key', ka.priv, 'listen-port', String(a.port), 'peer', kb.pub, 'endpoint', `${this.ctx.net.addrB}:${b.port}`, 'allowed-ips', `${b.addr}/32`], { ns: a.ns });
+    await mustRun(['wg', 'set', b.dev, 'private-key', kb.priv, 'listen-port', String(b.port), 'peer', ka.pub, 'allowed-ips', `${a.addr}/32`], { ns: b.ns });
+    for (const s of this.sides) {
+      await mustRun(['ip', 'address', 'add', `${s.addr}/24`, 'dev', s.dev], { ns: s.ns });
+      await mustRun(['ip', 'link', 'set', s.dev, 'up'], { ns: s.ns });
+    }
+    await waitReachable(a.ns, this.target);
+  }
+
+  pids(): number[] {
+    return this.procs.map((p) => p.pid);
+  }
+
+  alive(): boolean {
+    return this.procs.length === 2 && this.procs.every((p) => p.running());
+  }
+
+  async info(): Promise<TunnelInfo> {
+    const version = (await run(['wireguard-go', '--version'])).stdout.split('\n')[0]!.trim();
+    return {
+      id: this.id,
+      software: this.software,
+      transport: this.transport,
+      label: this.label,
+      version,
+      innerMtu: await linkMtu(this.sides[0]!.ns, this.sides[0]!.dev),
+      config: 'wireguard-go + wg set, default MTU, no PSK, no keepalive',
+    };
+  }
+
+  logTail(): string {
+    return this.sides.map((s) => tail(`wireguard-go ${s.dev}`, join(this.ctx.dir, `wireguard-go-${s.dev}.log`))).join('');
+  }
+
+  async down(): Promise<void> {
+    for (const p of this.procs) await p.stop();
+  }
+}
