@@ -27,7 +27,7 @@ const ROLE_TEXT = {
 export function formatCheck(s: EffectiveSettings): string {
   const i = s.interface;
   const mtu = i.mtu === null ? 'n/a' : `${i.mtu.value} (${i.mtu.derived ? `derived: ${i.mtu.formula}` : i.mtu.formula})`;
-  const privileges = i.user === null ? 'kept (no User set)' : `kept: User = ${i.user} is set, but this version does not drop privileges yet`;
+  const privileges = i.user === null ? 'kept (no User set)' : `dropped to ${i.user} once the tunnel is up`;
   const lines = [
     `${s.file}: ${s.problems.length === 0 ? 'valid' : 'INVALID'}`,
     `interface: ${i.name}`,

@@ -108,8 +108,8 @@ export function effectiveSettings(config: TunnelConfig): EffectiveSettings {
       mtu,
       listen: listenText(config),
       user: iface.user ?? null,
-      // daemon.ts does not switch users yet: the daemon keeps root's privileges.
-      dropsPrivileges: false,
+      // `up --user NAME` overrides this at start; see privileges.ts.
+      dropsPrivileges: iface.user !== undefined,
     },
     role: config.role.initiates && config.role.accepts ? 'both' : config.role.initiates ? 'initiates' : 'accepts',
     peer: {

@@ -17,6 +17,7 @@ import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE } from './me
 import { PollSet } from './poll-set.js';
 import { TcpCoalescer } from './gro.js';
 import { vnetHeaderAllowed } from './vnet-header.js';
+import { MssClamp } from './mss-clamp.js';
 import { VNET_HDR_BYTES } from '../tun/device.js';
 import { HANDSHAKE_BACKLOG_SLOT, RX, wrapStats } from './stats.js';
 import type { DatapathInit, FromWorker, ToRx } from './worker-messages.js';
@@ -37,6 +38,7 @@ class RxLoop {
   private readonly stats: Float64Array;
   private readonly backlog: Int32Array;
   private readonly allowed: AllowedIPs;
+  private readonly mss: MssClamp;
   private readonly poller: PollSet;
   /** Where the IP header starts in a plaintext (after the virtio_net_hdr, if any). */
   private readonly ipOffset: number;
@@ -64,6 +66,7 @@ class RxLoop {
     this.stats = s.f64;
     this.backlog = s.i32;
     this.allowed = new AllowedIPs(init.allowedIPs);
+    this.mss = new MssClamp(init.mtu);
     this.ipOffset = init.wireVnetHdr ? VNET_HDR_BYTES : 0;
     if (init.tunVnetHdr && !init.wireVnetHdr) {
       const tunFd = init.tunFd;
@@ -213,6 +216,7 @@ class RxLoop {
       return;
     }
     s[RX.lastDataMs] = now;
+    this.mss.apply(msg, ip, plain - this.ipOffset, this.ipOffset ? msg[DATA_HEADER_BYTES]! : 0);
     if (slot < 0) {
       // TCP: the plaintext is virtio_net_hdr ‖ packet, written whole once the header is one we allow.
       if (!vnetHeaderAllowed(msg, DATA_HEADER_BYTES, plain)) {

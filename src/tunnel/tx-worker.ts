@@ -14,6 +14,7 @@ import { TcpBatchSender, type SendResult } from '../transport/tcp-stream.js';
 import { UdpBatchSender } from '../transport/udp-batch.js';
 import { AllowedIPs } from './allowed-ips.js';
 import { MESSAGE_INITIATION_BYTES } from './messages.js';
+import { MssClamp } from './mss-clamp.js';
 import { PollSet } from './poll-set.js';
 import { wrapStats, TX } from './stats.js';
 import type { DatapathInit, FromWorker, ToTx } from './worker-messages.js';
@@ -44,6 +45,7 @@ class TxLoop {
   private readonly data: Sender;
   private readonly ctl: Sender;
   private readonly allowed: AllowedIPs;
+  private readonly mss: MssClamp;
   private readonly stats: Float64Array;
   private readonly poller: PollSet;
   private readonly wakeBuf = Buffer.alloc(8);
@@ -69,6 +71,7 @@ class TxLoop {
       [this.data, this.ctl] = this.tcp;
     }
     this.allowed = new AllowedIPs(init.allowedIPs);
+    this.mss = new MssClamp(init.mtu);
     this.stats = wrapStats(init.stats).f64;
     this.poller = new PollSet([init.wakeFd, init.tunFd]);
   }
@@ -155,10 +158,12 @@ class TxLoop {
       if (got <= this.stripped) continue;
       const n = got - this.stripped;
       const msg = messages[count]!;
-      if (!this.allowed.containsDestination(msg, this.ipOffset, n + DATA_HEADER_BYTES - this.ipOffset)) {
+      const ipLen = n + DATA_HEADER_BYTES - this.ipOffset;
+      if (!this.allowed.containsDestination(msg, this.ipOffset, ipLen)) {
         this.stats[TX.dropNoRoute]!++;
         continue;
       }
+      this.mss.apply(msg, this.ipOffset, ipLen, this.init.wireVnetHdr ? msg[DATA_HEADER_BYTES]! : 0);
       if (!this.sealer) {
         this.stats[TX.dropNoSession]!++;
         this.askForHandshake();

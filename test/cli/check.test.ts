@@ -86,7 +86,7 @@ describe('sealtun check', function () {
     expect(s.interface.mtu).to.deep.include({ value: 1406, derived: true });
     expect(s.interface.listen).to.equal('198.51.100.7:4433');
     expect(s.interface.user).to.equal('nobody');
-    expect(s.interface.dropsPrivileges).to.equal(false);
+    expect(s.interface.dropsPrivileges).to.equal(true);
     expect(s.interface.publicKey).to.match(/^[A-Za-z0-9+/]{43}=$/);
     expect(s.role).to.equal('accepts');
     expect(s.peer.endpoint).to.equal(null);
