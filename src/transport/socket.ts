@@ -19,8 +19,6 @@ function setInt(fd: number, level: number, name: number, value: number): boolean
   return libc.setsockopt(fd, level, name, v, 4) === 0;
 }
 
-/** Generous socket buffers absorb bursts while a worker is descheduled (root may exceed rmem_max). */
-const SOCKET_BUFFER_BYTES = 4 << 20;
 
 export interface BoundSocket {
   fd: number;
@@ -61,10 +59,11 @@ export function openBoundSocket(type: 'udp' | 'tcp', spec: BindSpec): BoundSocke
     }
     setInt(fd, libc.SOL_SOCKET, libc.SO_REUSEADDR, 1);
     if (want.family === 6 && !address) setInt(fd, libc.IPPROTO_IPV6, libc.IPV6_V6ONLY, 0);
-    if (type === 'udp') {
-      if (!setInt(fd, libc.SOL_SOCKET, libc.SO_RCVBUFFORCE, SOCKET_BUFFER_BYTES)) setInt(fd, libc.SOL_SOCKET, libc.SO_RCVBUF, SOCKET_BUFFER_BYTES);
-      if (!setInt(fd, libc.SOL_SOCKET, libc.SO_SNDBUFFORCE, SOCKET_BUFFER_BYTES)) setInt(fd, libc.SOL_SOCKET, libc.SO_SNDBUF, SOCKET_BUFFER_BYTES);
-    }
+    // UDP socket buffers stay at the kernel's default (~208 KB): when the
+    // receiver is the bottleneck, packets wait in its receive buffer, FIFO,
+    // ahead of everyone's pings. Measured here at 0% loss: 4 MB buffers gave
+    // 6.0 ms round trips during a transfer, the default 1.4 ms (OpenVPN's
+    // 1.45 ms), for 1154 instead of 1322 Mbit/s.
     const sa = Buffer.alloc(SOCKADDR_IN6_BYTES);
     const len = encodeSockaddr(bindTo, sa);
     if (libc.bind(fd, sa, len) < 0) {

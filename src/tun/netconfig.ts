@@ -42,7 +42,23 @@ export async function configureInterface(s: InterfaceSettings): Promise<void> {
   await ip(['link', 'set', 'dev', s.name, 'mtu', String(s.mtu), 'txqueuelen', String(s.txqueuelen ?? 1000), ...gso]);
   for (const a of s.addresses) await ip(['address', 'add', a, 'dev', s.name]);
   await ip(['link', 'set', 'dev', s.name, 'up']);
+  await fairQueue(s.name);
   for (const r of s.routes) await addRoute(r, s.name);
+}
+
+/**
+ * When the tunnel is the bottleneck, packets wait in the TUN's queue. A
+ * plain FIFO there (pfifo_fast, many hosts' default) lets one bulk transfer
+ * delay everything else by tens of milliseconds; fq_codel gives each flow
+ * its own queue and keeps standing delay near 5 ms. A kernel without it
+ * keeps its default, which still works.
+ */
+async function fairQueue(dev: string): Promise<void> {
+  try {
+    await run('tc', ['qdisc', 'replace', 'dev', dev, 'root', 'fq_codel'], { timeout: 10_000 });
+  } catch {
+    /* no tc or no sch_fq_codel: the default qdisc stays */
+  }
 }
 
 /**

@@ -3,7 +3,7 @@
 //
 // Everything that needs root (or CAP_NET_ADMIN) happens before: opening the
 // TUN, `ip` setting addresses, MTU and routes, binding the listening socket
-// (so a ListenPort below 1024 works), SO_RCVBUFFORCE, the control socket and
+// (so a ListenPort below 1024 works), the control socket and
 // pid file in the run directory. Afterwards the daemon only reads and writes
 // descriptors it already holds, switches TUN offloads (an ioctl on its own
 // TUN descriptor, no capability needed), and opens outgoing TCP connections
