@@ -26,6 +26,7 @@ const DAEMON_CHILD_ENV = 'SEALTUN_DAEMON_CHILD';
  * tunnel is up; see privileges.ts for what still works afterwards.
  */
 export async function runForeground(configPath: string, level: Level, user?: string): Promise<void> {
+  process.on('SIGHUP', ignoreHangup);
   const config = loadConfig(configPath);
   const log = createLogger(`sealtun[${config.iface.name}]`, level);
   const tunnel = await Tunnel.start(config, log);
@@ -48,8 +49,16 @@ export async function runForeground(configPath: string, level: Level, user?: str
     };
     process.once('SIGINT', () => stop('SIGINT'));
     process.once('SIGTERM', () => stop('SIGTERM'));
+    process.removeListener('SIGHUP', ignoreHangup);
+    process.on('SIGHUP', () => {
+      log.info('SIGHUP: reloading the config');
+      void tunnel.reload();
+    });
   });
 }
+
+/** Until the tunnel is up, a SIGHUP (e.g. systemd's reload) must not end the process. */
+function ignoreHangup(): void {}
 
 /** `sealtun up --daemon CONFIG`: returns once the detached child reports the tunnel is up. */
 export async function runDaemon(configPath: string, level: Level, user?: string): Promise<{ pid: number; log: string; name: string }> {

@@ -2,6 +2,7 @@
 // The data path (workers) does the per-packet I/O; a Link decides where
 // handshake messages go, which endpoint or connection is the peer's, and
 // keeps the connection alive.
+import type { EndpointSpec } from '../transport/resolve.js';
 import type { TransportKind } from '../transport/transport.js';
 import type { FromWorker } from './worker-messages.js';
 
@@ -32,6 +33,11 @@ export interface Link {
   /** For status: where we listen, and where the peer is. */
   listenText(): string | null;
   endpointText(): string | null;
+  /**
+   * A new Endpoint from a reloaded config (null: none). UDP: sends go there
+   * from now on; TCP: the connection is re-made to it.
+   */
+  setEndpoint(endpoint: EndpointSpec | null): Promise<void>;
   close(): Promise<void>;
   on<E extends keyof LinkEvents>(event: E, listener: (...args: LinkEvents[E]) => void): this;
 }

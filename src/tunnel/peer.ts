@@ -53,7 +53,7 @@ export interface PeerOptions {
   /** This side knows the peer's endpoint and starts handshakes. */
   initiates: boolean;
   /** The peer's static public key (keys the cookies it sends us). */
-  peerPublic: Uint8Array;
+  readonly peerPublic: Uint8Array;
   /** Seconds between keepalives sent regardless of traffic (0: off). */
   persistentKeepalive: number;
   /** Called when a session is established, with the features the peer announced. */
@@ -108,6 +108,17 @@ export class Peer {
       this.pending = null;
     });
     this.tick = setInterval(() => this.onTick(), TIMERS.tickMs);
+  }
+
+  /** Starts a handshake once although this side has no Endpoint (the link remembered where the peer was). */
+  resume(): void {
+    this.initiate('resuming with the last known peer address');
+  }
+
+  /** Applies a reloaded config's Endpoint presence and PersistentKeepalive. */
+  reconfigure(changes: { initiates: boolean; persistentKeepalive: number }): void {
+    this.options.initiates = changes.initiates;
+    this.options.persistentKeepalive = changes.persistentKeepalive;
   }
 
   stop(): void {

@@ -18,3 +18,8 @@ export function controlSocket(name: string): string {
 export function logFile(name: string): string {
   return join(runDir(), `${name}.log`);
 }
+
+/** A listener's memory of where its peer last was (see endpoint-memory.ts). */
+export function endpointFile(name: string): string {
+  return join(runDir(), `${name}.endpoint`);
+}

@@ -27,6 +27,8 @@ interface Conn {
   inTx: boolean;
   closing: boolean;
   timer: NodeJS.Timeout | null;
+  /** The peer connected to us (false: we connected to its Endpoint). */
+  accepted: boolean;
 }
 
 export class TcpLink extends EventEmitter<LinkEvents> implements Link {
@@ -43,7 +45,7 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
 
   constructor(
     private readonly listen: BindSpec | null,
-    private readonly endpoint: EndpointSpec | null,
+    private endpoint: EndpointSpec | null,
     private readonly log: Logger,
   ) {
     super();
@@ -59,6 +61,20 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
     if (this.endpoint) void this.connect();
   }
 
+  async setEndpoint(endpoint: EndpointSpec | null): Promise<void> {
+    this.endpoint = endpoint;
+    if (!endpoint) return;
+    // Our own connection goes to the new place; one the peer made to us stays.
+    const cur = this.current;
+    if (cur && !cur.accepted) this.retire(cur, 'endpoint changed');
+    else if (!cur) {
+      if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = null;
+      this.backoffMs = TIMERS.tcpBackoffFirstMs;
+      void this.connect();
+    }
+  }
+
   private accepted(c: TcpConnection): void {
     if (this.closed || !this.datapath) {
       libc.close(c.fd);
@@ -71,7 +87,7 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
     const sameSource = pending.filter((x) => x.remote?.address === c.remote?.address);
     if (sameSource.length >= MAX_PENDING_TCP_PER_SOURCE) this.retire(sameSource[0]!, 'too many unauthenticated connections from one address');
     else if (pending.length >= MAX_PENDING_TCP) this.retire(pending[0]!, 'too many unauthenticated connections');
-    const conn = this.track(c);
+    const conn = this.track(c, true);
     // An unauthenticated connection gets a few seconds to prove itself.
     conn.timer = setTimeout(() => {
       if (conn !== this.current) this.retire(conn, 'no handshake in time');
@@ -79,8 +95,8 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
     this.log.debug(`accepted TCP connection from ${c.remote ? formatAddress(c.remote) : '?'}`);
   }
 
-  private track(c: TcpConnection): Conn {
-    const conn: Conn = { fd: c.fd, remote: c.remote, inRx: true, inTx: false, closing: false, timer: null };
+  private track(c: TcpConnection, accepted: boolean): Conn {
+    const conn: Conn = { fd: c.fd, remote: c.remote, inRx: true, inTx: false, closing: false, timer: null, accepted };
     this.conns.set(c.fd, conn);
     this.datapath!.toRx({ t: 'tcp-add', fd: c.fd });
     return conn;
@@ -100,7 +116,7 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
         return;
       }
       this.log.info(`connected to ${formatAddress(peer)} over TCP`);
-      this.makeCurrent(this.track(c));
+      this.makeCurrent(this.track(c, false));
       this.emit('up');
     } catch (err) {
       this.log.debug(`${(err as Error).message}; retrying in ${Math.round(this.backoffMs)} ms`);

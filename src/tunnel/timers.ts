@@ -44,6 +44,8 @@ export const TIMERS = {
   rejectAfterMessages: REJECT_AFTER_MESSAGES,
   /** How often the main thread looks at the counters to drive the timers above. */
   tickMs: Math.max(50, s(0.25)),
+  /** Drops are summarised in the log this often (never per packet). */
+  dropLogMs: s(60),
   /** A TCP connection must complete a handshake within this long or is closed. */
   tcpHandshakeTimeoutMs: s(5),
   /** Backoff between TCP connection attempts: first, cap. */

@@ -3,7 +3,7 @@
 // that order and stopped in reverse.
 import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
-import type { TunnelConfig } from '../config/config.js';
+import { loadConfig, type TunnelConfig } from '../config/config.js';
 import { encodeKey, publicKeyOf } from '../crypto/keys.js';
 import { initSodium } from '../crypto/sodium.js';
 import { DATA_OVERHEAD } from '../crypto/data-packet.js';
@@ -13,6 +13,9 @@ import type { SocketAddress } from '../transport/sockaddr.js';
 import type { BindSpec } from '../transport/socket.js';
 import type { TransportKind } from '../transport/transport.js';
 import { serveControl } from './control.js';
+import { DropLog } from './drop-log.js';
+import { configChanges } from './reload.js';
+import { TIMERS } from './timers.js';
 import { Datapath } from './datapath.js';
 import { Handshake } from './handshake.js';
 import type { Link } from './link.js';
@@ -20,7 +23,7 @@ import type { Logger } from './log.js';
 import { FEATURE_VNET_HDR, MESSAGE_INITIATION_BYTES } from './messages.js';
 import { defaultMtu } from './mtu.js';
 import { Peer } from './peer.js';
-import { controlSocket, pidFile, runDir } from './rundir.js';
+import { controlSocket, endpointFile, pidFile, runDir } from './rundir.js';
 import { createStats, DROP_REASONS, RX, TX, type Stats } from './stats.js';
 import { TcpLink } from './tcp-link.js';
 import { UdpLink } from './udp-link.js';
@@ -56,11 +59,15 @@ export interface TunnelStatus {
 export class Tunnel {
   private control: Server | null = null;
   private stopped: Promise<void> | null = null;
+  private readonly dropLog: DropLog;
+  private readonly dropTimer: NodeJS.Timeout;
+  /** The config as last (re)loaded: what `status` shows and reloads compare with. */
+  private config: TunnelConfig;
   /** Ours, derived once: status never touches the private key. */
   private readonly publicKey: string;
 
   private constructor(
-    readonly config: TunnelConfig,
+    config: TunnelConfig,
     readonly tun: TunDevice,
     readonly mtu: number,
     readonly transport: TransportKind,
@@ -70,7 +77,49 @@ export class Tunnel {
     private readonly stats: Stats,
     private readonly log: Logger,
   ) {
+    this.config = config;
     this.publicKey = encodeKey(publicKeyOf(config.iface.privateKey));
+    this.dropLog = new DropLog(() => this.status().dropped, log);
+    this.dropTimer = setInterval(() => this.dropLog.report(), TIMERS.dropLogMs).unref();
+  }
+
+  /**
+   * SIGHUP: re-reads the config file. The peer's Endpoint and
+   * PersistentKeepalive apply without dropping anything; other changes are
+   * named in the log as needing a restart (see reload.ts). A config that no
+   * longer parses is reported and the tunnel runs on unchanged.
+   */
+  async reload(): Promise<void> {
+    let next: TunnelConfig;
+    try {
+      next = loadConfig(this.config.file);
+    } catch (err) {
+      this.log.error(`reload: ${(err as Error).message}; keeping the running configuration`);
+      return;
+    }
+    const changes = configChanges(this.config, next);
+    if (changes.needRestart.length > 0) {
+      this.log.warn(`reload: ${changes.needRestart.join(', ')} changed; that takes a restart (sealtun down, then up)`);
+    }
+    this.peer.reconfigure({ initiates: next.role.initiates, persistentKeepalive: next.peer.persistentKeepalive ?? 0 });
+    if (changes.endpoint) {
+      const ep = next.peer.endpoint;
+      this.log.info(`reload: peer endpoint ${ep ? `now ${ep.host}:${ep.port}` : 'removed'}`);
+      try {
+        await this.link.setEndpoint(ep ? { host: ep.host, port: ep.port } : null);
+      } catch (err) {
+        this.log.error(`reload: endpoint: ${(err as Error).message}`);
+      }
+    }
+    if (changes.persistentKeepalive) this.log.info(`reload: persistent keepalive ${next.peer.persistentKeepalive ?? 0} s`);
+    // Keep what needs a restart as it runs; take the rest.
+    next.iface.privateKey.fill(0);
+    next.peer.presharedKey?.fill(0);
+    this.config = {
+      ...this.config,
+      peer: { ...this.config.peer, endpoint: next.peer.endpoint, persistentKeepalive: next.peer.persistentKeepalive },
+      role: { ...this.config.role, initiates: next.role.initiates },
+    };
   }
 
   /** Brings the tunnel up; on any failure everything started so far is undone. */
@@ -158,7 +207,9 @@ export class Tunnel {
         void t.stop().then(() => process.exit(1));
       });
       p.start();
+      if (link instanceof UdpLink) link.memory = { path: endpointFile(iface.name), peer: encodeKey(peer.publicKey) };
       await link.attach(datapath);
+      if (link instanceof UdpLink && link.resumed) p.resume();
       mkdirSync(runDir(), { recursive: true, mode: 0o700 });
       t.control = await serveControl(controlSocket(tun.name), () => t.status());
       writeFileSync(pidFile(tun.name), `${process.pid}\n`);
@@ -209,6 +260,7 @@ export class Tunnel {
   /** Stops everything; the interface (and its routes) go when the TUN closes. */
   stop(): Promise<void> {
     this.stopped ??= (async () => {
+      clearInterval(this.dropTimer);
       this.peer.stop();
       this.control?.close();
       await this.datapath.stop();

@@ -7,6 +7,7 @@ import { resolveEndpoint, type EndpointSpec } from '../transport/resolve.js';
 import { decodeSockaddr, formatAddress, sameSockaddr } from '../transport/sockaddr.js';
 import { openBoundSocket, peerSockaddr, type BindSpec, type BoundSocket } from '../transport/socket.js';
 import type { Datapath } from './datapath.js';
+import { recall, remember, type EndpointMemory } from './endpoint-memory.js';
 import type { Link, LinkEvents } from './link.js';
 import type { Logger } from './log.js';
 import type { FromWorker } from './worker-messages.js';
@@ -16,11 +17,15 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
   private datapath: Datapath | null = null;
   private readonly current = Buffer.alloc(libc.SIZEOF_SOCKADDR_STORAGE);
   private hasPeer = false;
+  /** Where a listener keeps its peer's last authenticated address across restarts. */
+  memory: EndpointMemory | null = null;
+  /** The destination came from that memory, not from the config or the peer: worth a handshake of our own. */
+  resumed = false;
 
   private constructor(
     readonly socket: BoundSocket,
     private readonly listen: BindSpec,
-    private readonly endpoint: EndpointSpec | null,
+    private endpoint: EndpointSpec | null,
     private readonly log: Logger,
   ) {
     super();
@@ -31,6 +36,15 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
     return new UdpLink(openBoundSocket('udp', listen), listen, endpoint, log);
   }
 
+  async setEndpoint(endpoint: EndpointSpec | null): Promise<void> {
+    this.endpoint = endpoint;
+    if (!endpoint) return;
+    const peer = await resolveEndpoint(endpoint);
+    const { bytes, len } = peerSockaddr(peer, this.socket.family);
+    this.setPeer(bytes, len);
+    this.emit('up');
+  }
+
   /** Connects the link to the workers and, for an initiator, resolves the endpoint. */
   async attach(datapath: Datapath): Promise<void> {
     this.datapath = datapath;
@@ -38,11 +52,21 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
       const peer = await resolveEndpoint(this.endpoint);
       const { bytes, len } = peerSockaddr(peer, this.socket.family);
       this.setPeer(bytes, len);
+    } else if (this.memory) {
+      const last = recall(this.memory);
+      const a = last ? decodeSockaddr(last) : null;
+      if (last && a && (a.family === 4 || this.socket.family === 6)) {
+        const { bytes, len } = peerSockaddr(a, this.socket.family);
+        this.setPeer(bytes, len, false);
+        this.resumed = true;
+        this.log.info(`peer was last at ${formatAddress(a)}; starting a handshake there`);
+      }
     }
     this.emit('up');
   }
 
-  private setPeer(sockaddr: Uint8Array, len: number): void {
+  /** `authenticated`: the address comes from the config or a verified message (then it is remembered). */
+  private setPeer(sockaddr: Uint8Array, len: number, authenticated = true): void {
     if (this.hasPeer && sameSockaddr(sockaddr, this.current)) return;
     const first = !this.hasPeer;
     this.current.fill(0);
@@ -50,6 +74,7 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
     this.hasPeer = true;
     this.datapath?.toTx({ t: 'udp-destination', sockaddr: Uint8Array.from(this.current), len });
     if (!first) this.log.info(`peer endpoint is now ${this.endpointText()}`);
+    if (authenticated && this.memory && !this.endpoint) remember(this.memory, this.current.subarray(0, len));
   }
 
   send(message: Uint8Array): void {
