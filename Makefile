@@ -21,6 +21,7 @@ dist/.built: $(NODE_MODULES) tsconfig.json $(SOURCES)
 build: dist/.built
 
 test: build
+	bash scripts/install-deps.sh
 	npx mocha
 
 demo:
@@ -29,12 +30,10 @@ demo:
 	bash scripts/demo.sh
 
 bench: build
-	bash scripts/install-deps.sh
 	bash bench/install-deps.sh
 	node dist/bench/run.js
 
 bench-quick: build
-	bash scripts/install-deps.sh
 	bash bench/install-deps.sh
 	node dist/bench/run.js --quick
 

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Installs the Debian packages sealtun's demo and tests use, if missing.
+# Installs the Debian packages sealtun's demo and tests use, plus any named
+# as arguments, if missing. Says what it installs; installs nothing already there.
 set -euo pipefail
-packages=(iproute2 iptables iputils-ping iperf3 tcpdump socat procps)
+packages=(iproute2 iptables iputils-ping iperf3 tcpdump socat procps "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
-  echo "installing ${missing[*]}"
+  echo "installing missing packages with apt-get: ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { eventually, type RunResult, type TestNet } from './netns.js';
+import { eventually, TestNet, type RunResult } from './netns.js';
 
 export const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 export const SEALTUN = join(REPO, 'bin', 'sealtun');
@@ -211,4 +211,23 @@ AllowedIPs = ${this.allowed('a')}
     await this.net.destroy(this.daemonPids());
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Starts a pair, prints both logs if the test fails, tears it all down after. */
+export function withPair(opts: PairOptions & { underlayMtu?: number }, body: (get: () => TunnelPair) => void): void {
+  let pair: TunnelPair;
+  before(async () => {
+    pair = new TunnelPair(TestNet.create(opts.underlayMtu ? { underlayMtu: opts.underlayMtu } : {}), opts);
+    await pair.start();
+    await pair.waitConnected();
+  });
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') {
+      for (const name of [pair.nameA, pair.nameB]) process.stderr.write(`--- ${name} log ---\n${pair.log(name)}\n`);
+    }
+  });
+  after(async () => {
+    await pair?.destroy();
+  });
+  body(() => pair);
 }

@@ -10,7 +10,7 @@ import { readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { eventually, TestNet } from '../helpers/netns.js';
 import { readPcap, records, tcpStream } from '../helpers/pcap.js';
-import { REPO, TunnelPair, type PairOptions } from '../helpers/tunnel-pair.js';
+import { REPO, TunnelPair, withPair } from '../helpers/tunnel-pair.js';
 import { threadCredentials } from '../../src/tunnel/privileges.js';
 
 const HELPERS = join(REPO, 'dist', 'test', 'helpers');
@@ -80,25 +80,6 @@ function rssKb(pid: number): number {
 
 async function ifindex(pair: TunnelPair, ns: string, name: string): Promise<string> {
   return (await pair.net.run(ns, ['cat', `/sys/class/net/${name}/ifindex`])).stdout.trim();
-}
-
-/** Starts a pair, prints both logs if the test fails, tears it all down after. */
-function withPair(opts: PairOptions & { underlayMtu?: number }, body: (get: () => TunnelPair) => void): void {
-  let pair: TunnelPair;
-  before(async () => {
-    pair = new TunnelPair(TestNet.create(opts.underlayMtu ? { underlayMtu: opts.underlayMtu } : {}), opts);
-    await pair.start();
-    await pair.waitConnected();
-  });
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed') {
-      for (const name of [pair.nameA, pair.nameB]) process.stderr.write(`--- ${name} log ---\n${pair.log(name)}\n`);
-    }
-  });
-  after(async () => {
-    await pair?.destroy();
-  });
-  body(() => pair);
 }
 
 function hasNetem(pair: TunnelPair): boolean {
