@@ -4,132 +4,128 @@ import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { eventually, TestNet } from '../helpers/netns.js';
-import { TunnelPair } from '../helpers/tunnel-pair.js';
+import { eventually } from '../helpers/netns.js';
+import { withPair } from '../helpers/tunnel-pair.js';
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 for (const transport of ['udp', 'tcp'] as const) {
   describe(`tunnel over ${transport} between two namespaces`, function () {
     this.timeout(120_000);
-    let pair: TunnelPair;
+    withPair({ transport, psk: transport === 'tcp' }, (get) => {
+      it('carries ICMP echo both ways', async () => {
 
-    before(async () => {
-      pair = new TunnelPair(TestNet.create(), { transport, psk: transport === 'tcp' });
-      await pair.start();
-      await pair.waitConnected();
-    });
+        const pair = get();
+        const ab = await pair.net.run(pair.net.a, ['ping', '-c', '5', '-i', '0.2', '-W', '2', pair.innerB]);
+        expect(ab.code, ab.stdout).to.equal(0);
+        expect(ab.stdout).to.match(/5 received/);
+        const ba = await pair.net.run(pair.net.b, ['ping', '-c', '5', '-i', '0.2', '-W', '2', pair.innerA]);
+        expect(ba.code, ba.stdout).to.equal(0);
+        expect(ba.stdout).to.match(/5 received/);
+      });
 
-    afterEach(function () {
-      if (this.currentTest?.state === 'failed') {
-        for (const name of [pair.nameA, pair.nameB]) process.stderr.write(`--- ${name} log ---\n${pair.log(name)}\n`);
-      }
-    });
+      it('moves 32 MB over a TCP connection with matching SHA-256 at both ends', async () => {
 
-    after(async () => {
-      await pair?.destroy();
-    });
+        const pair = get();
+        const data = randomBytes(32 << 20);
+        const src = join(pair.dir, 'payload.bin');
+        const dst = join(pair.dir, 'received.bin');
+        writeFileSync(src, data);
+        const sink = pair.net.spawn(pair.net.b, ['socat', '-u', `TCP-LISTEN:5001,bind=${pair.innerB},reuseaddr`, `OPEN:${dst},creat,trunc`]);
+        const sinkDone = new Promise<number | null>((r) => sink.on('exit', r));
+        await eventually(async () => (await pair.net.run(pair.net.b, ['ss', '-Hltn', 'sport = :5001'])).stdout.includes('5001'), 5000, 50);
+        const send = await pair.net.run(pair.net.a, ['socat', '-u', `OPEN:${src}`, `TCP:${pair.innerB}:5001`], { timeoutMs: 90_000 });
+        expect(send.code, send.stderr).to.equal(0);
+        expect(await sinkDone).to.equal(0);
+        expect(sha256(readFileSync(dst))).to.equal(sha256(data));
+      });
 
-    it('carries ICMP echo both ways', async () => {
-      const ab = await pair.net.run(pair.net.a, ['ping', '-c', '5', '-i', '0.2', '-W', '2', pair.innerB]);
-      expect(ab.code, ab.stdout).to.equal(0);
-      expect(ab.stdout).to.match(/5 received/);
-      const ba = await pair.net.run(pair.net.b, ['ping', '-c', '5', '-i', '0.2', '-W', '2', pair.innerA]);
-      expect(ba.code, ba.stdout).to.equal(0);
-      expect(ba.stdout).to.match(/5 received/);
-    });
+      it('never shows inner traffic in cleartext on the underlay', async () => {
 
-    it('moves 32 MB over a TCP connection with matching SHA-256 at both ends', async () => {
-      const data = randomBytes(32 << 20);
-      const src = join(pair.dir, 'payload.bin');
-      const dst = join(pair.dir, 'received.bin');
-      writeFileSync(src, data);
-      const sink = pair.net.spawn(pair.net.b, ['socat', '-u', `TCP-LISTEN:5001,bind=${pair.innerB},reuseaddr`, `OPEN:${dst},creat,trunc`]);
-      const sinkDone = new Promise<number | null>((r) => sink.on('exit', r));
-      await eventually(async () => (await pair.net.run(pair.net.b, ['ss', '-Hltn', 'sport = :5001'])).stdout.includes('5001'), 5000, 50);
-      const send = await pair.net.run(pair.net.a, ['socat', '-u', `OPEN:${src}`, `TCP:${pair.innerB}:5001`], { timeoutMs: 90_000 });
-      expect(send.code, send.stderr).to.equal(0);
-      expect(await sinkDone).to.equal(0);
-      expect(sha256(readFileSync(dst))).to.equal(sha256(data));
-    });
+        const pair = get();
+        const pcap = join(pair.dir, 'underlay.pcap');
+        const marker = `sealtun-marker-${randomBytes(8).toString('hex')}`;
+        // -Z root: keep writing into the test's private (0700) directory.
+        const dump = pair.net.spawn(pair.net.a, ['tcpdump', '-Z', 'root', '--immediate-mode', '-i', pair.net.vethA, '-U', '-n', '-w', pcap]);
+        const dumpExit = new Promise((r) => dump.on('exit', r));
+        let dumpErr = '';
+        dump.stderr!.on('data', (d: Buffer) => (dumpErr += d.toString()));
+        await eventually(async () => dumpErr.includes('listening on'), 5000, 50);
+        const recv = pair.net.spawn(pair.net.b, ['socat', '-u', `UDP-RECV:5002,bind=${pair.innerB}`, 'STDOUT']);
+        let got = '';
+        recv.stdout!.on('data', (d: Buffer) => (got += d.toString()));
+        await new Promise((r) => setTimeout(r, 300));
+        for (let i = 0; i < 5 && !got.includes(marker); i++) {
+          await pair.net.run(pair.net.a, ['socat', '-u', 'STDIN', `UDP-SENDTO:${pair.innerB}:5002`], { input: marker.repeat(4) });
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        await new Promise((r) => setTimeout(r, 300));
+        dump.kill('SIGINT');
+        recv.kill('SIGTERM');
+        await dumpExit;
+        expect(got, 'the marker crossed the tunnel').to.include(marker);
+        const captured = readFileSync(pcap);
+        expect(captured.length, `the capture saw the tunnel traffic (${dumpErr})`).to.be.greaterThan(24 + 4 * marker.length);
+        expect(captured.includes(Buffer.from(marker)), 'marker visible on the underlay').to.equal(false);
+      });
 
-    it('never shows inner traffic in cleartext on the underlay', async () => {
-      const pcap = join(pair.dir, 'underlay.pcap');
-      const marker = `sealtun-marker-${randomBytes(8).toString('hex')}`;
-      // -Z root: keep writing into the test's private (0700) directory.
-      const dump = pair.net.spawn(pair.net.a, ['tcpdump', '-Z', 'root', '--immediate-mode', '-i', pair.net.vethA, '-U', '-n', '-w', pcap]);
-      const dumpExit = new Promise((r) => dump.on('exit', r));
-      let dumpErr = '';
-      dump.stderr!.on('data', (d: Buffer) => (dumpErr += d.toString()));
-      await eventually(async () => dumpErr.includes('listening on'), 5000, 50);
-      const recv = pair.net.spawn(pair.net.b, ['socat', '-u', `UDP-RECV:5002,bind=${pair.innerB}`, 'STDOUT']);
-      let got = '';
-      recv.stdout!.on('data', (d: Buffer) => (got += d.toString()));
-      await new Promise((r) => setTimeout(r, 300));
-      for (let i = 0; i < 5 && !got.includes(marker); i++) {
-        await pair.net.run(pair.net.a, ['socat', '-u', 'STDIN', `UDP-SENDTO:${pair.innerB}:5002`], { input: marker.repeat(4) });
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      await new Promise((r) => setTimeout(r, 300));
-      dump.kill('SIGINT');
-      recv.kill('SIGTERM');
-      await dumpExit;
-      expect(got, 'the marker crossed the tunnel').to.include(marker);
-      const captured = readFileSync(pcap);
-      expect(captured.length, `the capture saw the tunnel traffic (${dumpErr})`).to.be.greaterThan(24 + 4 * marker.length);
-      expect(captured.includes(Buffer.from(marker)), 'marker visible on the underlay').to.equal(false);
-    });
+      it('reports the session in status', async () => {
 
-    it('reports the session in status', async () => {
-      await pair.net.run(pair.net.a, ['ping', '-c', '3', '-i', '0.1', pair.innerB]);
-      const s = (await pair.status(pair.net.a, pair.nameA)) as {
-        transport: string;
-        peer: { endpoint: string; latestHandshakeAgeSeconds: number | null };
-        rx: { packets: number };
-        tx: { packets: number; bytes: number };
-      };
-      expect(s.transport).to.equal(transport);
-      expect(s.peer.endpoint).to.equal(`${pair.net.addrB}:${pair.port}`);
-      expect(s.peer.latestHandshakeAgeSeconds).to.be.a('number');
-      expect(s.rx.packets).to.be.at.least(3);
-      expect(s.tx.packets).to.be.at.least(3);
-      expect(s.tx.bytes).to.be.at.least(3 * 84);
-      const human = await pair.cli(pair.net.b, ['status']);
-      expect(human.code).to.equal(0);
-      expect(human.stdout).to.include(`interface: ${pair.nameB}`);
-    });
+        const pair = get();
+        await pair.net.run(pair.net.a, ['ping', '-c', '3', '-i', '0.1', pair.innerB]);
+        const s = (await pair.status(pair.net.a, pair.nameA)) as {
+          transport: string;
+          peer: { endpoint: string; latestHandshakeAgeSeconds: number | null };
+          rx: { packets: number };
+          tx: { packets: number; bytes: number };
+        };
+        expect(s.transport).to.equal(transport);
+        expect(s.peer.endpoint).to.equal(`${pair.net.addrB}:${pair.port}`);
+        expect(s.peer.latestHandshakeAgeSeconds).to.be.a('number');
+        expect(s.rx.packets).to.be.at.least(3);
+        expect(s.tx.packets).to.be.at.least(3);
+        expect(s.tx.bytes).to.be.at.least(3 * 84);
+        const human = await pair.cli(pair.net.b, ['status']);
+        expect(human.code).to.equal(0);
+        expect(human.stdout).to.include(`interface: ${pair.nameB}`);
+      });
 
-    it('gives a peer with the wrong public key no traffic, and the listener keeps running', async () => {
-      const down = await pair.down(pair.net.a, pair.nameA);
-      expect(down.code, down.stderr).to.equal(0);
-      await pair.up(pair.net.a, pair.configA('wrong.pub'));
-      const ping = await pair.net.run(pair.net.a, ['ping', '-c', '4', '-i', '0.5', '-W', '1', pair.innerB]);
-      expect(ping.code).to.not.equal(0);
-      expect(ping.stdout).to.match(/ 0 received/);
-      const s = (await pair.status(pair.net.b, pair.nameB)) as { pid: number };
-      expect(s.pid).to.be.a('number');
-      // The real peer still gets through to the same, still running, listener.
-      expect((await pair.down(pair.net.a, pair.nameA)).code).to.equal(0);
-      await pair.up(pair.net.a, pair.configA());
-      await pair.waitConnected();
-      expect(((await pair.status(pair.net.b, pair.nameB)) as { pid: number }).pid).to.equal(s.pid);
-    });
+      it('gives a peer with the wrong public key no traffic, and the listener keeps running', async () => {
 
-    it('`down` removes the interface and ends the process', async () => {
-      const pids = pair.daemonPids();
-      for (const [ns, name] of [
-        [pair.net.a, pair.nameA],
-        [pair.net.b, pair.nameB],
-      ] as const) {
-        const r = await pair.down(ns, name);
-        expect(r.code, r.stderr).to.equal(0);
-        const link = await pair.net.run(ns, ['ip', 'link', 'show', 'dev', name]);
-        expect(link.code).to.not.equal(0);
-      }
-      for (const pid of pids) expect(() => process.kill(pid, 0)).to.throw();
-      const again = await pair.down(pair.net.a, pair.nameA);
-      expect(again.code).to.equal(1);
-      expect(again.stderr).to.match(/no sealtun tunnel/);
+        const pair = get();
+        const down = await pair.down(pair.net.a, pair.nameA);
+        expect(down.code, down.stderr).to.equal(0);
+        await pair.up(pair.net.a, pair.configA('wrong.pub'));
+        const ping = await pair.net.run(pair.net.a, ['ping', '-c', '4', '-i', '0.5', '-W', '1', pair.innerB]);
+        expect(ping.code).to.not.equal(0);
+        expect(ping.stdout).to.match(/ 0 received/);
+        const s = (await pair.status(pair.net.b, pair.nameB)) as { pid: number };
+        expect(s.pid).to.be.a('number');
+        // The real peer still gets through to the same, still running, listener.
+        expect((await pair.down(pair.net.a, pair.nameA)).code).to.equal(0);
+        await pair.up(pair.net.a, pair.configA());
+        await pair.waitConnected();
+        expect(((await pair.status(pair.net.b, pair.nameB)) as { pid: number }).pid).to.equal(s.pid);
+      });
+
+      it('`down` removes the interface and ends the process', async () => {
+
+        const pair = get();
+        const pids = pair.daemonPids();
+        for (const [ns, name] of [
+          [pair.net.a, pair.nameA],
+          [pair.net.b, pair.nameB],
+        ] as const) {
+          const r = await pair.down(ns, name);
+          expect(r.code, r.stderr).to.equal(0);
+          const link = await pair.net.run(ns, ['ip', 'link', 'show', 'dev', name]);
+          expect(link.code).to.not.equal(0);
+        }
+        for (const pid of pids) expect(() => process.kill(pid, 0)).to.throw();
+        const again = await pair.down(pair.net.a, pair.nameA);
+        expect(again.code).to.equal(1);
+        expect(again.stderr).to.match(/no sealtun tunnel/);
+      });
     });
   });
 }
