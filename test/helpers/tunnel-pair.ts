@@ -1,5 +1,6 @@
 // A sealtun tunnel between the two namespaces of a TestNet: keys, configs,
 // and `sealtun up --daemon` on both sides, with a private run directory.
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -184,6 +185,26 @@ AllowedIPs = ${this.allowed('a')}
       10_000,
       50,
     );
+  }
+
+  /**
+   * Moves `bytes` of random data from A to B over one TCP connection through
+   * the tunnel (socat at both ends) and returns the SHA-256 of what was sent
+   * and of what arrived.
+   */
+  async moveFile(bytes: number, port = 5001): Promise<{ sent: string; received: string }> {
+    const data = randomBytes(bytes);
+    const src = join(this.dir, 'payload.bin');
+    const dst = join(this.dir, 'received.bin');
+    writeFileSync(src, data);
+    const sink = this.net.spawn(this.net.b, ['socat', '-u', `TCP-LISTEN:${port},bind=${this.innerB},reuseaddr`, `OPEN:${dst},creat,trunc`]);
+    const sinkDone = new Promise<number | null>((r) => sink.on('exit', r));
+    await eventually(async () => (await this.net.run(this.net.b, ['ss', '-Hltn', `sport = :${port}`])).stdout.includes(String(port)), 5000, 50);
+    const send = await this.net.run(this.net.a, ['socat', '-u', `OPEN:${src}`, `TCP:${this.innerB}:${port}`], { timeoutMs: 90_000 });
+    if (send.code !== 0) throw new Error(`sending through the tunnel failed: ${send.stderr}`);
+    if ((await sinkDone) !== 0) throw new Error('the receiving socat failed');
+    const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+    return { sent: sha256(data), received: sha256(readFileSync(dst)) };
   }
 
   daemonPids(): number[] {

@@ -1,20 +1,17 @@
 // The tunnel end to end: two namespaces, real TUN devices, real sockets,
 // real ping and socat, over both transports.
 import { expect } from 'chai';
-import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { eventually } from '../helpers/netns.js';
 import { withPair } from '../helpers/tunnel-pair.js';
-
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 for (const transport of ['udp', 'tcp'] as const) {
   describe(`tunnel over ${transport} between two namespaces`, function () {
     this.timeout(120_000);
     withPair({ transport, psk: transport === 'tcp' }, (get) => {
       it('carries ICMP echo both ways', async () => {
-
         const pair = get();
         const ab = await pair.net.run(pair.net.a, ['ping', '-c', '5', '-i', '0.2', '-W', '2', pair.innerB]);
         expect(ab.code, ab.stdout).to.equal(0);
@@ -25,23 +22,12 @@ for (const transport of ['udp', 'tcp'] as const) {
       });
 
       it('moves 32 MB over a TCP connection with matching SHA-256 at both ends', async () => {
-
         const pair = get();
-        const data = randomBytes(32 << 20);
-        const src = join(pair.dir, 'payload.bin');
-        const dst = join(pair.dir, 'received.bin');
-        writeFileSync(src, data);
-        const sink = pair.net.spawn(pair.net.b, ['socat', '-u', `TCP-LISTEN:5001,bind=${pair.innerB},reuseaddr`, `OPEN:${dst},creat,trunc`]);
-        const sinkDone = new Promise<number | null>((r) => sink.on('exit', r));
-        await eventually(async () => (await pair.net.run(pair.net.b, ['ss', '-Hltn', 'sport = :5001'])).stdout.includes('5001'), 5000, 50);
-        const send = await pair.net.run(pair.net.a, ['socat', '-u', `OPEN:${src}`, `TCP:${pair.innerB}:5001`], { timeoutMs: 90_000 });
-        expect(send.code, send.stderr).to.equal(0);
-        expect(await sinkDone).to.equal(0);
-        expect(sha256(readFileSync(dst))).to.equal(sha256(data));
+        const { sent, received } = await pair.moveFile(32 << 20);
+        expect(received).to.equal(sent);
       });
 
       it('never shows inner traffic in cleartext on the underlay', async () => {
-
         const pair = get();
         const pcap = join(pair.dir, 'underlay.pcap');
         const marker = `sealtun-marker-${randomBytes(8).toString('hex')}`;
@@ -70,7 +56,6 @@ for (const transport of ['udp', 'tcp'] as const) {
       });
 
       it('reports the session in status', async () => {
-
         const pair = get();
         await pair.net.run(pair.net.a, ['ping', '-c', '3', '-i', '0.1', pair.innerB]);
         const s = (await pair.status(pair.net.a, pair.nameA)) as {
@@ -91,7 +76,6 @@ for (const transport of ['udp', 'tcp'] as const) {
       });
 
       it('gives a peer with the wrong public key no traffic, and the listener keeps running', async () => {
-
         const pair = get();
         const down = await pair.down(pair.net.a, pair.nameA);
         expect(down.code, down.stderr).to.equal(0);
@@ -109,7 +93,6 @@ for (const transport of ['udp', 'tcp'] as const) {
       });
 
       it('`down` removes the interface and ends the process', async () => {
-
         const pair = get();
         const pids = pair.daemonPids();
         for (const [ns, name] of [
