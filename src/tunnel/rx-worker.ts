@@ -11,6 +11,7 @@ import * as libc from '../sys/libc.js';
 import { PacketBatch, MSG_OFFSET } from '../transport/batch.js';
 import { sameSockaddr } from '../transport/sockaddr.js';
 import { TcpStreamReceiver } from '../transport/tcp-stream.js';
+import type { TransportKind } from '../transport/transport.js';
 import { UdpBatchReceiver } from '../transport/udp-batch.js';
 import { AllowedIPs } from './allowed-ips.js';
 import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE } from './messages.js';
@@ -57,6 +58,12 @@ class RxLoop {
   private readonly lastSource = Buffer.alloc(libc.SIZEOF_SOCKADDR_STORAGE);
   // TCP
   private readonly conns = new Map<number, TcpStreamReceiver>();
+  /** Poll entries before the TCP connections': the wake eventfd, and the UDP socket if any. */
+  private readonly firstConn: number;
+  /** Transport = auto: both paths receive, and the path of the latest authenticated data is reported when it changes. */
+  private readonly auto: boolean;
+  /** The path last reported (null: none yet, or forgotten when a TCP connection went). */
+  private dataPath: TransportKind | null = null;
 
   constructor(
     private readonly init: DatapathInit,
@@ -72,17 +79,21 @@ class RxLoop {
       const tunFd = init.tunFd;
       this.coalescer = new TcpCoalescer((buf, len) => libc.write(tunFd, buf, len));
     }
-    if (init.transport === 'udp') {
+    this.auto = init.transport === 'auto';
+    if (init.transport !== 'tcp') {
       this.batch = new PacketBatch(MSG_OFFSET + init.maxMessage);
       // Where a packet is written from: a zeroed virtio_net_hdr goes in the
       // (by then unused) data header room just before it.
       const front = init.tunVnetHdr && !init.wireVnetHdr ? VNET_HDR_BYTES : 0;
       this.tunPtrs = this.batch.slotPtrs.map((p) => p + BigInt(MSG_OFFSET + DATA_HEADER_BYTES - front));
       this.udp = new UdpBatchReceiver(init.udpFd, this.batch);
-      this.poller = new PollSet([init.wakeFd, init.udpFd]);
-    } else {
-      this.poller = new PollSet([init.wakeFd]);
     }
+    this.firstConn = this.udp ? 2 : 1;
+    this.poller = new PollSet(this.fixedPollEntries());
+  }
+
+  private fixedPollEntries(): number[] {
+    return this.udp ? [this.init.wakeFd, this.init.udpFd] : [this.init.wakeFd];
   }
 
   run(): void {
@@ -92,8 +103,8 @@ class RxLoop {
         libc.read(this.init.wakeFd, this.wakeBuf, 8);
         if (!this.control()) return;
       }
-      if (this.udp) this.receiveUdp();
-      else this.receiveTcp();
+      if (this.udp && this.poller.ready(1)) this.receiveUdp();
+      if (this.conns.size > 0) this.receiveTcp();
     }
   }
 
@@ -120,6 +131,8 @@ class RxLoop {
           this.pollConnections();
           break;
         case 'tcp-remove':
+          // The main thread may have moved its sends off this connection: report the next path afresh.
+          this.dataPath = null;
           if (this.conns.delete(msg.fd)) this.pollConnections();
           post({ t: 'tcp-removed', fd: msg.fd });
           break;
@@ -132,7 +145,7 @@ class RxLoop {
   }
 
   private pollConnections(): void {
-    this.poller.set([this.init.wakeFd, ...this.conns.keys()]);
+    this.poller.set([...this.fixedPollEntries(), ...this.conns.keys()]);
   }
 
   private receiveUdp(): void {
@@ -147,17 +160,19 @@ class RxLoop {
 
   private receiveTcp(): void {
     const fds = this.poller.descriptors;
-    for (let i = 1; i < fds.length; i++) {
+    for (let i = this.firstConn; i < fds.length; i++) {
       if (!this.poller.ready(i)) continue;
       const fd = fds[i]!;
       const conn = this.conns.get(fd);
       if (!conn) continue;
       this.now = Date.now();
       const result = conn.receive((buf, off, len) => this.handle(buf.subarray(off, off + len), len, -1, null, fd));
+      this.coalescer?.flush();
       if (result === 'ok') continue;
       if (typeof result !== 'string') this.stats[RX.dropBadFrame]!++;
       this.conns.delete(fd);
       this.pollConnections();
+      this.dataPath = null;
       post({ t: 'tcp-closed', fd, reason: typeof result === 'string' ? result : result.reason });
     }
   }
@@ -207,6 +222,10 @@ class RxLoop {
       this.lastSource.set(source);
       post({ t: 'endpoint', sockaddr: Uint8Array.from(source) });
     }
+    if (this.auto && this.dataPath !== (source ? 'udp' : 'tcp')) {
+      this.dataPath = source ? 'udp' : 'tcp';
+      post({ t: 'data-path', kind: this.dataPath });
+    }
     s[RX.packets]!++;
     s[RX.bytes]! += len;
     if (plain === 0) return; // keepalive
@@ -217,7 +236,7 @@ class RxLoop {
     }
     s[RX.lastDataMs] = now;
     this.mss.apply(msg, ip, plain - this.ipOffset, this.ipOffset ? msg[DATA_HEADER_BYTES]! : 0);
-    if (slot < 0) {
+    if (this.init.wireVnetHdr) {
       // TCP: the plaintext is virtio_net_hdr ‖ packet, written whole once the header is one we allow.
       if (!vnetHeaderAllowed(msg, DATA_HEADER_BYTES, plain)) {
         s[RX.dropBadVnetHeader]!++;
@@ -225,8 +244,11 @@ class RxLoop {
       }
       libc.write(this.init.tunFd, msg.subarray(DATA_HEADER_BYTES, DATA_HEADER_BYTES + plain), plain);
     } else if (!this.coalescer?.offer(msg, DATA_HEADER_BYTES, plain)) {
-      if (this.coalescer) msg.fill(0, DATA_HEADER_BYTES - VNET_HDR_BYTES, DATA_HEADER_BYTES);
-      libc.write(this.init.tunFd, this.tunPtrs[slot]!, plain + (this.coalescer ? VNET_HDR_BYTES : 0));
+      // A plain packet; a zeroed virtio_net_hdr goes in the (by then unused) data header room before it.
+      const front = this.coalescer ? VNET_HDR_BYTES : 0;
+      if (front) msg.fill(0, DATA_HEADER_BYTES - front, DATA_HEADER_BYTES);
+      if (slot >= 0) libc.write(this.init.tunFd, this.tunPtrs[slot]!, plain + front);
+      else libc.write(this.init.tunFd, msg.subarray(DATA_HEADER_BYTES - front, DATA_HEADER_BYTES + plain), plain + front);
     }
   }
 

@@ -11,6 +11,7 @@ import * as libc from '../sys/libc.js';
 import { VNET_HDR_BYTES } from '../tun/device.js';
 import { MSG_OFFSET, PacketBatch } from '../transport/batch.js';
 import { TcpBatchSender, type SendResult } from '../transport/tcp-stream.js';
+import type { TransportKind } from '../transport/transport.js';
 import { UdpBatchSender } from '../transport/udp-batch.js';
 import { AllowedIPs } from './allowed-ips.js';
 import { MESSAGE_INITIATION_BYTES } from './messages.js';
@@ -29,6 +30,12 @@ interface Sender {
   send(count: number): SendResult;
 }
 
+/** One transport's senders: data packets, and handshake messages and keepalives. */
+interface Path {
+  data: Sender;
+  ctl: Sender;
+}
+
 class TxLoop {
   /** Data packets. */
   private readonly batch: PacketBatch;
@@ -42,8 +49,10 @@ class TxLoop {
   private readonly stripped: number;
   private readonly udp: [UdpBatchSender, UdpBatchSender] | null = null;
   private readonly tcp: [TcpBatchSender, TcpBatchSender] | null = null;
-  private readonly data: Sender;
-  private readonly ctl: Sender;
+  /** The transports this worker can send on: one, or both under Transport = auto. */
+  private readonly paths: Partial<Record<TransportKind, Path>> = {};
+  /** Where data and keepalives go now. */
+  private path: TransportKind;
   private readonly allowed: AllowedIPs;
   private readonly mss: MssClamp;
   private readonly stats: Float64Array;
@@ -51,6 +60,7 @@ class TxLoop {
   private readonly wakeBuf = Buffer.alloc(8);
   private sealer: DataSealer | null = null;
   private lastNeedHandshake = 0;
+  /** Handshake messages for the TCP connection while a data batch waits for it. */
   private deferred: Uint8Array[] = [];
   private waitingForSocket = false;
 
@@ -63,13 +73,16 @@ class TxLoop {
     this.payloadPtrs = this.batch.slotPtrs.map((p) => p + BigInt(MSG_OFFSET + DATA_HEADER_BYTES - this.stripped));
     this.maxPayload = init.maxPlaintext + this.stripped;
     this.ipOffset = DATA_HEADER_BYTES + (init.wireVnetHdr ? VNET_HDR_BYTES : 0);
-    if (init.transport === 'udp') {
+    if (init.transport !== 'tcp') {
       this.udp = [new UdpBatchSender(init.udpFd, this.batch), new UdpBatchSender(init.udpFd, this.control)];
-      [this.data, this.ctl] = this.udp.map((u) => ({ send: (n: number): SendResult => (u.send(n) === n ? 'sent' : 'failed') })) as [Sender, Sender];
-    } else {
-      this.tcp = [new TcpBatchSender(this.batch), new TcpBatchSender(this.control)];
-      [this.data, this.ctl] = this.tcp;
+      const [data, ctl] = this.udp.map((u) => ({ send: (n: number): SendResult => (u.send(n) === n ? 'sent' : 'failed') }));
+      this.paths.udp = { data: data!, ctl: ctl! };
     }
+    if (init.transport !== 'udp') {
+      this.tcp = [new TcpBatchSender(this.batch), new TcpBatchSender(this.control)];
+      this.paths.tcp = { data: this.tcp[0], ctl: this.tcp[1] };
+    }
+    this.path = init.transport === 'tcp' ? 'tcp' : 'udp';
     this.allowed = new AllowedIPs(init.allowedIPs);
     this.mss = new MssClamp(init.mtu);
     this.stats = wrapStats(init.stats).f64;
@@ -110,17 +123,22 @@ class TxLoop {
           if (old >= 0 && old !== msg.fd) post({ t: 'tcp-released', fd: old });
           break;
         }
-        case 'send':
-          if (this.waitingForSocket) {
+        case 'path':
+          if (this.paths[msg.kind]) this.path = msg.kind;
+          break;
+        case 'send': {
+          const via = msg.via && this.paths[msg.via] ? msg.via : this.path;
+          if (this.waitingForSocket && via === 'tcp') {
             this.deferred.push(msg.message);
             if (this.deferred.length > MAX_DEFERRED) this.deferred.shift();
-          } else this.sendControl(msg.message);
+          } else this.sendControl(msg.message, via);
           break;
+        }
         case 'keepalive':
           // While data waits for the socket there is no point in a keepalive.
-          if (this.sealer && !this.waitingForSocket) {
+          if (this.sealer && !(this.waitingForSocket && this.path === 'tcp')) {
             this.control.lens[0] = this.sealer.seal(this.control.messages[0]!, 0);
-            this.finish(this.ctl.send(1), this.control, 1);
+            this.finish(this.paths[this.path]!.ctl.send(1), this.control, 1, this.path);
             this.stats[TX.keepalives]!++;
           }
           break;
@@ -132,10 +150,10 @@ class TxLoop {
     return true;
   }
 
-  private sendControl(message: Uint8Array): void {
+  private sendControl(message: Uint8Array, via: TransportKind): void {
     this.control.messages[0]!.set(message);
     this.control.lens[0] = message.length;
-    this.finish(this.ctl.send(1), null, 0);
+    this.finish(this.paths[via]!.ctl.send(1), null, 0, via);
   }
 
   /**
@@ -181,17 +199,17 @@ class TxLoop {
       }
       count++;
     }
-    if (count > 0) this.finish(this.data.send(count), this.batch, count);
+    if (count > 0) this.finish(this.paths[this.path]!.data.send(count), this.batch, count, this.path);
     return true;
   }
 
   /**
    * Accounts for a send of `count` data messages of `batch` (null: a
-   * handshake message, not counted); a blocked TCP batch switches the loop to
-   * waiting for the socket.
+   * handshake message, not counted) over `via`; a blocked TCP batch switches
+   * the loop to waiting for the socket.
    */
-  private finish(result: SendResult, batch: PacketBatch | null, count: number): void {
-    if (result === 'failed' && this.tcp) {
+  private finish(result: SendResult, batch: PacketBatch | null, count: number, via: TransportKind): void {
+    if (result === 'failed' && via === 'tcp' && this.tcp) {
       const fd = this.tcp[0].connection;
       if (fd >= 0) {
         for (const t of this.tcp) t.setConnection(-1);
@@ -219,10 +237,10 @@ class TxLoop {
     const result = this.tcp![0].resume();
     if (result === 'blocked') return;
     this.waitFor('tun');
-    if (result === 'failed') this.finish('failed', null, 0);
+    if (result === 'failed') this.finish('failed', null, 0, 'tcp');
     const deferred = this.deferred;
     this.deferred = [];
-    for (const m of deferred) this.sendControl(m);
+    for (const m of deferred) this.sendControl(m, 'tcp');
   }
 
   /** What the second poll entry watches: the TUN for packets, or the TCP socket for room. */

@@ -11,11 +11,12 @@ export interface RouteSpec {
 }
 
 export interface DatapathInit {
-  transport: TransportKind;
+  /** 'auto': both a UDP socket and TCP connections, data over the one chosen by a 'path' message (UDP at first). */
+  transport: TransportKind | 'auto';
   tunFd: number;
   /** eventfd the main thread writes after posting, to wake the worker's poll(). */
   wakeFd: number;
-  /** UDP socket (both workers), -1 for TCP. */
+  /** UDP socket (both workers), -1 for TCP alone. */
   udpFd: number;
   stats: SharedArrayBuffer;
   allowedIPs: RouteSpec[];
@@ -45,7 +46,10 @@ export type ToTx =
   | { t: 'send-key'; keypair: SendingKeypair | null }
   | { t: 'udp-destination'; sockaddr: Uint8Array; len: number }
   | { t: 'tcp-connection'; fd: number }
-  | { t: 'send'; message: Uint8Array }
+  /** A handshake message; `via` picks the path under Transport = auto (default: the data path). */
+  | { t: 'send'; message: Uint8Array; via?: TransportKind }
+  /** Transport = auto: data and keepalives go this way from now on. */
+  | { t: 'path'; kind: TransportKind }
   | { t: 'keepalive' }
   | { t: 'stop' };
 
@@ -65,6 +69,8 @@ export type FromWorker =
   | { t: 'handshake'; message: Uint8Array; source: Uint8Array | null; fd: number }
   | { t: 'first-data'; localIndex: number }
   | { t: 'endpoint'; sockaddr: Uint8Array }
+  /** Transport = auto: authenticated data now arrives over this path (reported when it changes). */
+  | { t: 'data-path'; kind: TransportKind }
   | { t: 'tcp-closed'; fd: number; reason: string }
   | { t: 'tcp-removed'; fd: number }
   | { t: 'tcp-released'; fd: number }
