@@ -14,11 +14,15 @@ export interface LinkEvents {
 }
 
 export interface Link {
+  /** The transport data goes over now (Transport = auto: UDP or TCP, as the path allows). */
   readonly kind: TransportKind;
   /** Sends a handshake message to the peer (the initiator's endpoint, or where the initiation came from). */
   send(message: Uint8Array): void;
-  /** A handshake message from `source` (UDP) or connection `fd` (TCP) authenticated: the peer is there now. */
-  confirmPeer(source: Uint8Array | null, fd: number): void;
+  /**
+   * A handshake message of `type` (initiation or response) from `source`
+   * (UDP) or connection `fd` (TCP) authenticated: the peer is there now.
+   */
+  confirmPeer(source: Uint8Array | null, fd: number, type: number): void;
   /**
    * Sends a message back to where a handshake message came from (a cookie
    * reply): UDP `source`, or TCP connection `fd`, which need not be the peer's.

@@ -223,7 +223,7 @@ export class Peer {
       const r = this.handshake.consumeInitiation(message);
       if (!r.ok) return this.dropHandshake(r.reason);
       this.lastHandshakeHeard = Date.now();
-      this.link.confirmPeer(source, fd);
+      this.link.confirmPeer(source, fd, type);
       const localIndex = randomIndex();
       const { message: response, result } = this.handshake.createResponse(localIndex);
       this.options.onSession?.(result.peerFeatures);
@@ -236,7 +236,7 @@ export class Peer {
       const r = this.handshake.consumeResponse(message);
       if (!r.ok) return this.dropHandshake(r.reason);
       this.lastHandshakeHeard = Date.now();
-      this.link.confirmPeer(source, fd);
+      this.link.confirmPeer(source, fd, type);
       this.pending = null;
       this.options.onSession?.(r.result.peerFeatures);
       this.installInitiator(r.result);

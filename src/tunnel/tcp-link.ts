@@ -1,5 +1,6 @@
 // TCP: the initiator keeps one connection to the Endpoint, reconnecting with
-// capped exponential backoff (the host name re-resolved each attempt); the
+// capped exponential backoff (the host name re-resolved each attempt) — or,
+// on standby (Transport = auto), only between connect() and disconnect(); the
 // listener accepts connections, which stay "pending" — read only for a
 // handshake, never trusted — until an initiation on them authenticates.
 //
@@ -42,13 +43,18 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
   /** The descriptor of a connect() in progress, so close() can abort it. */
   private connecting: number | null = null;
   private closed = false;
+  /** Whether a connection to the Endpoint is wanted: always, unless on standby and not asked for. */
+  private wanted: boolean;
 
+  /** `standby`: make no connection to the Endpoint until connect() (Transport = auto starts on UDP). */
   constructor(
     private readonly listen: BindSpec | null,
     private endpoint: EndpointSpec | null,
     private readonly log: Logger,
+    opts: { standby?: boolean } = {},
   ) {
     super();
+    this.wanted = !opts.standby;
   }
 
   /** Opens the listener at once, so a bind error surfaces before the daemon reports ready. */
@@ -58,7 +64,27 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
 
   async attach(datapath: Datapath): Promise<void> {
     this.datapath = datapath;
-    if (this.endpoint) void this.connect();
+    if (this.endpoint && this.wanted) void this.dial();
+  }
+
+  /** Starts keeping a connection to the Endpoint (a standby link's fallback); 'up' once it is made. */
+  connect(): void {
+    this.wanted = true;
+    if (this.current || this.connecting !== null) return;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.backoffMs = TIMERS.tcpBackoffFirstMs;
+    void this.dial();
+  }
+
+  /** Stops keeping a connection to the Endpoint: closes ours (an accepted one stays) and makes no new one. */
+  disconnect(reason: string): void {
+    this.wanted = false;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    // Aborts a connect() in progress; it then closes its descriptor.
+    if (this.connecting !== null && this.connecting >= 0) libc.shutdown(this.connecting, libc.SHUT_RDWR);
+    if (this.current && !this.current.accepted) this.retire(this.current, reason, 'closed');
   }
 
   async setEndpoint(endpoint: EndpointSpec | null): Promise<void> {
@@ -67,12 +93,7 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
     // Our own connection goes to the new place; one the peer made to us stays.
     const cur = this.current;
     if (cur && !cur.accepted) this.retire(cur, 'endpoint changed');
-    else if (!cur) {
-      if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-      this.reconnectTimer = null;
-      this.backoffMs = TIMERS.tcpBackoffFirstMs;
-      void this.connect();
-    }
+    else if (!cur && this.wanted) this.connect();
   }
 
   private accepted(c: TcpConnection): void {
@@ -102,8 +123,8 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
     return conn;
   }
 
-  private async connect(): Promise<void> {
-    if (this.closed || this.connecting !== null || !this.endpoint) return;
+  private async dial(): Promise<void> {
+    if (this.closed || !this.wanted || this.connecting !== null || !this.endpoint) return;
     this.connecting = -1;
     try {
       const peer = await resolveEndpoint(this.endpoint);
@@ -111,7 +132,7 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
       const attempt = connectTcp(peer, TIMERS.tcpConnectTimeoutMs);
       this.connecting = attempt.fd;
       const c = await attempt.done;
-      if (this.closed) {
+      if (this.closed || !this.wanted) {
         libc.close(c.fd);
         return;
       }
@@ -127,12 +148,12 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
   }
 
   private scheduleReconnect(): void {
-    if (this.closed || !this.endpoint || this.reconnectTimer) return;
+    if (this.closed || !this.wanted || !this.endpoint || this.reconnectTimer) return;
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, TIMERS.tcpBackoffMaxMs);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
-      void this.connect();
+      void this.dial();
     }, delay);
   }
 
@@ -148,7 +169,7 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
   }
 
   send(message: Uint8Array): void {
-    if (this.current) this.datapath?.toTx({ t: 'send', message });
+    if (this.current) this.datapath?.toTx({ t: 'send', message, via: 'tcp' });
   }
 
   reply(message: Uint8Array, _source: Uint8Array | null, fd: number): void {
@@ -219,7 +240,7 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
   }
 
   /** Starts closing a connection: wakes any blocked call on it, asks the workers to let go. */
-  private retire(conn: Conn, reason: string): void {
+  private retire(conn: Conn, reason: string, how: 'lost' | 'closed' = 'lost'): void {
     if (conn.closing) return;
     conn.closing = true;
     if (conn.timer) clearTimeout(conn.timer);
@@ -228,7 +249,7 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
     if (conn === this.current) {
       this.current = null;
       this.datapath?.toTx({ t: 'tcp-connection', fd: -1 });
-      this.log.info(`TCP connection lost: ${reason}`);
+      this.log.info(`TCP connection ${how}: ${reason}`);
       this.emit('down', reason);
       this.scheduleReconnect();
     }

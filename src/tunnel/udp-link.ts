@@ -78,7 +78,7 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
   }
 
   send(message: Uint8Array): void {
-    this.datapath?.toTx({ t: 'send', message });
+    this.datapath?.toTx({ t: 'send', message, via: 'udp' });
   }
 
   reply(message: Uint8Array, source: Uint8Array | null): void {
