@@ -59,6 +59,16 @@ export const TIMERS = {
   cookieValidMs: s(115),
   /** "Under load" lasts this long after the handshake backlog was last seen high (WireGuard: 1 s). */
   underLoadMs: s(1),
+  /**
+   * Transport = auto: an initiator whose UDP handshake initiations go
+   * unanswered this long after the first of them falls back to TCP. One
+   * Rekey-Timeout: the first retransmission is then due anyway.
+   */
+  autoFallbackMs: s(5),
+  /** Transport = auto, on TCP: a handshake initiation goes over UDP this often, to find out whether UDP works again. */
+  autoProbeMs: s(30),
+  /** Transport = auto, back on UDP: the TCP connection is closed this long after the move, once what was in flight on it has arrived. */
+  autoTcpLingerMs: s(2),
 } as const;
 
 /** Unauthenticated TCP connections held at once; a new one replaces the oldest. */
