@@ -26,16 +26,16 @@ const ROLE_TEXT = {
 
 export function formatCheck(s: EffectiveSettings): string {
   const i = s.interface;
-  const mtu = i.mtu === null ? 'n/a' : `${i.mtu.value} (${i.mtu.derived ? `derived: ${i.mtu.formula}` : i.mtu.formula})`;
+  const mtu = `${i.mtu.value} (${i.mtu.derived ? `derived: ${i.mtu.formula}` : i.mtu.formula})`;
   const privileges = i.user === null ? 'kept (no User set)' : `dropped to ${i.user} once the tunnel is up`;
   const lines = [
     `${s.file}: ${s.problems.length === 0 ? 'valid' : 'INVALID'}`,
     `interface: ${i.name}`,
     `  public key: ${i.publicKey}`,
     `  addresses: ${i.addresses.join(', ')}`,
-    `  transport: ${i.transport}`,
+    `  transport: ${i.transport === 'auto' ? 'auto (UDP first, TCP on the same port when UDP does not get through)' : i.transport}`,
     `  mtu: ${mtu}`,
-    `  listening: ${i.listen ?? 'no (TCP without ListenPort)'}`,
+    `  listening: ${i.listen === null ? 'no (TCP without ListenPort)' : `${i.listen}${i.transport !== 'auto' ? '' : s.role === 'initiates' ? ' (UDP only)' : ' (UDP and TCP)'}`}`,
     `  role: ${ROLE_TEXT[s.role]}`,
     `  privileges: ${privileges}`,
     `peer: ${s.peer.publicKey}`,

@@ -22,7 +22,7 @@ export function formatStatus(s: TunnelStatus): string {
   const drops = Object.entries(s.dropped);
   return [
     `interface: ${s.interface} (pid ${s.pid})`,
-    `  transport: ${s.transport}, mtu ${s.mtu}`,
+    `  transport: ${s.transport === 'auto' ? `auto (${s.path} now)` : s.transport}, mtu ${s.mtu}`,
     `  address: ${s.addresses.join(', ')}`,
     `  listening: ${s.listen ?? 'no'}`,
     `  public key: ${s.publicKey}`,

@@ -7,7 +7,7 @@ import { networkBytes, parseAddress, type Cidr } from '../config/cidr.js';
 import type { TunnelConfig } from '../config/config.js';
 import { encodeKey, publicKeyOf } from '../crypto/keys.js';
 import type { TransportKind } from '../transport/transport.js';
-import { defaultMtu, defaultMtuTerms } from './mtu.js';
+import { defaultMtu, defaultMtuTerms, mtuTransport } from './mtu.js';
 
 export type Role = 'initiates' | 'accepts' | 'both';
 
@@ -27,11 +27,12 @@ export interface EffectiveSettings {
     publicKey: string;
     addresses: string[];
     transport: TransportKind | 'auto';
-    mtu: EffectiveMtu | null;
+    mtu: EffectiveMtu;
     /**
      * Where the daemon accepts the peer: "ADDRESS:PORT" ("*" for all
      * addresses; port "ephemeral" when the kernel picks one), or null when
-     * it does not listen at all (TCP without ListenPort).
+     * it does not listen at all (TCP without ListenPort). Under auto, UDP
+     * there and, with ListenPort, TCP on the same port.
      */
     listen: string | null;
     /** The configured User, if any. */
@@ -64,17 +65,14 @@ export function effectiveSettings(config: TunnelConfig): EffectiveSettings {
   const warnings: string[] = [];
   const problems: string[] = [];
 
-  let mtu: EffectiveMtu | null = null;
-  if (iface.transport === 'auto') {
-    problems.push('Transport = auto is planned but not supported by this version of `up`; use udp or tcp');
-  } else {
-    mtu = effectiveMtu(iface.transport, iface.mtu);
-    if (iface.mtu !== undefined && iface.mtu > defaultMtu(iface.transport)) {
-      warnings.push(
-        `MTU ${iface.mtu} is above the ${defaultMtu(iface.transport)} that fits a 1500-byte underlay over ${iface.transport}; ` +
-          'sealed packets will be fragmented (or dropped) on such a path',
-      );
-    }
+  const mtu = effectiveMtu(iface.transport, iface.mtu);
+  const bound = defaultMtu(mtuTransport(iface.transport));
+  if (iface.mtu !== undefined && iface.mtu > bound) {
+    const over = iface.transport === 'auto' ? `${mtuTransport('auto')}, which auto may use` : iface.transport;
+    warnings.push(
+      `MTU ${iface.mtu} is above the ${bound} that fits a 1500-byte underlay over ${over}; ` +
+        'sealed packets will be fragmented (or dropped) on such a path',
+    );
   }
 
   const ourPublic = encodeKey(publicKeyOf(iface.privateKey));
@@ -125,17 +123,19 @@ export function effectiveSettings(config: TunnelConfig): EffectiveSettings {
   };
 }
 
-function effectiveMtu(transport: TransportKind, configured: number | undefined): EffectiveMtu {
+function effectiveMtu(setting: TransportKind | 'auto', configured: number | undefined): EffectiveMtu {
+  const transport = mtuTransport(setting);
   const t = defaultMtuTerms(transport);
+  const header = transport === 'udp' ? 'UDP header' : 'TCP header + 2-byte length';
   const formula =
-    `${t.underlay} − ${t.outerIp} (outer IPv6 header, the worst case) − ${t.transport} (${transport === 'udp' ? 'UDP header' : 'TCP header + 2-byte length'}) ` +
+    `${t.underlay} − ${t.outerIp} (outer IPv6 header, the worst case) − ${t.transport} (${header}${setting === 'auto' ? ': auto may move to either transport' : ''}) ` +
     `− ${t.sealing} (data header and tag) = ${t.mtu}`;
   return configured === undefined ? { value: t.mtu, derived: true, formula } : { value: configured, derived: false, formula: `set by MTU; the default would be ${formula}` };
 }
 
 /**
- * Mirrors tunnel.ts: over UDP there is always a socket (ListenPort, or an
- * ephemeral port for an initiator); over TCP only ListenPort makes a listener.
+ * Mirrors tunnel.ts: over UDP (and auto) there is always a socket (ListenPort,
+ * or an ephemeral port for an initiator); over TCP only ListenPort makes a listener.
  * Without ListenAddress the wildcard is bound (dual stack where IPv6 exists).
  */
 function listenText(config: TunnelConfig): string | null {

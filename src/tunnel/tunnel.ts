@@ -21,10 +21,11 @@ import { Handshake } from './handshake.js';
 import type { Link } from './link.js';
 import type { Logger } from './log.js';
 import { FEATURE_VNET_HDR, MESSAGE_INITIATION_BYTES } from './messages.js';
-import { defaultMtu } from './mtu.js';
+import { defaultMtu, mtuTransport } from './mtu.js';
 import { Peer } from './peer.js';
 import { controlSocket, endpointFile, pidFile, runDir } from './rundir.js';
 import { createStats, DROP_REASONS, RX, TX, type Stats } from './stats.js';
+import { AutoLink } from './auto-link.js';
 import { TcpLink } from './tcp-link.js';
 import { UdpLink } from './udp-link.js';
 import type { FromWorker } from './worker-messages.js';
@@ -38,7 +39,10 @@ const GSO_MAX_SIZE = 65_000;
 export interface TunnelStatus {
   interface: string;
   pid: number;
-  transport: TransportKind;
+  /** As configured. */
+  transport: TransportKind | 'auto';
+  /** The transport data goes over now: the same as `transport`, or under auto whichever works. */
+  path: TransportKind;
   mtu: number;
   addresses: string[];
   listen: string | null;
@@ -70,7 +74,7 @@ export class Tunnel {
     config: TunnelConfig,
     readonly tun: TunDevice,
     readonly mtu: number,
-    readonly transport: TransportKind,
+    readonly transport: TransportKind | 'auto',
     private readonly link: Link & { close(): Promise<void> },
     private readonly datapath: Datapath,
     private readonly peer: Peer,
@@ -126,16 +130,16 @@ export class Tunnel {
   static async start(config: TunnelConfig, log: Logger): Promise<Tunnel> {
     await initSodium();
     const { iface, peer } = config;
-    if (iface.transport === 'auto') throw new Error(`${config.file}: Transport = auto is not supported yet; use udp or tcp`);
-    const transport: TransportKind = iface.transport;
-    const mtu = iface.mtu ?? defaultMtu(transport);
+    const transport = iface.transport;
+    const mtu = iface.mtu ?? defaultMtu(mtuTransport(transport));
     // Over TCP the stream has no datagram limit, so whole TSO super-packets
     // travel as one message (offloads switched on once the peer announces it
     // can take them): measured 4–5× the per-packet rate on this kind of host.
+    // Not under auto: its path may turn into UDP at any time.
     const superPackets = transport === 'tcp';
     const maxPlaintext = superPackets ? VNET_HDR_BYTES + GSO_MAX_SIZE : mtu;
-    // Over UDP each datagram carries one plain packet, but the TUN still has
-    // IFF_VNET_HDR so the receiver can hand the kernel merged TCP segments.
+    // Over UDP (and under auto) each message carries one plain packet, but the
+    // TUN still has IFF_VNET_HDR so the receiver can hand the kernel merged TCP segments.
     const undo: Array<() => Promise<void> | void> = [];
     try {
       const tun = openTun(iface.name, { vnetHdr: true });
@@ -154,14 +158,25 @@ export class Tunnel {
       if (!listenAddress && peer.endpoint?.family) bind.family = peer.endpoint.family;
       const endpoint = peer.endpoint ? { host: peer.endpoint.host, port: peer.endpoint.port } : null;
       const stats = createStats();
-      let link: UdpLink | TcpLink;
+      let link: UdpLink | TcpLink | AutoLink;
       let udpFd = -1;
       if (transport === 'udp') {
         link = UdpLink.open(bind, endpoint, log);
         udpFd = link.socket.fd;
-      } else {
+      } else if (transport === 'tcp') {
         link = new TcpLink(iface.listenPort ? bind : null, endpoint, log);
         link.bind();
+      } else {
+        const udp = UdpLink.open(bind, endpoint, log);
+        const tcp = new TcpLink(iface.listenPort ? bind : null, endpoint, log, { standby: true });
+        try {
+          tcp.bind();
+        } catch (err) {
+          await udp.close();
+          throw err;
+        }
+        link = new AutoLink(udp, tcp, endpoint, log);
+        udpFd = udp.socket.fd;
       }
       undo.push(() => link.close());
       const datapath = await Datapath.start({
@@ -207,9 +222,10 @@ export class Tunnel {
         void t.stop().then(() => process.exit(1));
       });
       p.start();
-      if (link instanceof UdpLink) link.memory = { path: endpointFile(iface.name), peer: encodeKey(peer.publicKey) };
+      const udpLink = link instanceof AutoLink ? link.udp : link instanceof UdpLink ? link : null;
+      if (udpLink) udpLink.memory = { path: endpointFile(iface.name), peer: encodeKey(peer.publicKey) };
       await link.attach(datapath);
-      if (link instanceof UdpLink && link.resumed) p.resume();
+      if (udpLink?.resumed) p.resume();
       mkdirSync(runDir(), { recursive: true, mode: 0o700 });
       t.control = await serveControl(controlSocket(tun.name), () => t.status());
       writeFileSync(pidFile(tun.name), `${process.pid}\n`);
@@ -240,6 +256,7 @@ export class Tunnel {
       interface: this.tun.name,
       pid: process.pid,
       transport: this.transport,
+      path: this.link.kind,
       mtu: this.mtu,
       addresses: this.config.iface.addresses.map((a) => a.text),
       listen: this.link.listenText(),

@@ -134,11 +134,22 @@ describe('sealtun check', function () {
     expect(missing.stderr).to.include('nope.conf: cannot read config file: no such file');
   });
 
-  it('refuses Transport = auto, which `up` does not support yet', async () => {
+  it('Transport = auto: the TCP overhead sets the MTU (the path may change), UDP and TCP listen on ListenPort', async () => {
     const r = await sealtun(['check', config('auto.conf', 'Address = 10.77.0.1/24\nTransport = auto', 'Endpoint = 192.0.2.2:51820\nAllowedIPs = 10.77.0.2/32')]);
-    expect(r.code).to.equal(1);
-    expect(r.stdout).to.include(': INVALID');
-    expect(r.stderr).to.match(/Transport = auto is planned but not supported/);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.include(': valid');
+    expect(r.stdout).to.match(/transport: auto \(UDP first, TCP on the same port when UDP does not get through\)/);
+    expect(r.stdout).to.match(/mtu: 1406 \(derived: 1500 − 40 .* − 22 \(TCP header \+ 2-byte length: auto may move to either transport\) − 32 .* = 1406\)/);
+    expect(r.stdout).to.match(/listening: \*:ephemeral \(UDP only\)/);
+    const listener = await sealtun(['check', config('auto-b.conf', 'Address = 10.77.0.2/24\nTransport = auto\nListenPort = 51820\nMTU = 1420', 'AllowedIPs = 10.77.0.1/32'), '--json']);
+    const s = JSON.parse(listener.stdout) as EffectiveSettings;
+    expect(s.interface.transport).to.equal('auto');
+    expect(s.interface.listen).to.equal('*:51820');
+    expect(s.interface.mtu).to.deep.include({ value: 1420, derived: false });
+    expect(s.warnings).to.deep.equal(['MTU 1420 is above the 1406 that fits a 1500-byte underlay over tcp, which auto may use; sealed packets will be fragmented (or dropped) on such a path']);
+    expect(s.problems).to.deep.equal([]);
+    const text = await sealtun(['check', config('auto-b.conf', 'Address = 10.77.0.2/24\nTransport = auto\nListenPort = 51820', 'AllowedIPs = 10.77.0.1/32')]);
+    expect(text.stdout).to.match(/listening: \*:51820 \(UDP and TCP\)/);
   });
 
   it('touches nothing: no socket, no TUN, no child process, no run directory', async function () {
