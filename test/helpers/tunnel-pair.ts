@@ -11,7 +11,7 @@ export const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 export const SEALTUN = join(REPO, 'bin', 'sealtun');
 
 export interface PairOptions {
-  transport: 'udp' | 'tcp';
+  transport: 'udp' | 'tcp' | 'auto';
   port?: number;
   psk?: boolean;
   /** Extra [Interface] lines for A (the initiator). */
@@ -234,11 +234,19 @@ AllowedIPs = ${this.allowed('a')}
   }
 }
 
-/** Starts a pair, prints both logs if the test fails, tears it all down after. */
-export function withPair(opts: PairOptions & { underlayMtu?: number }, body: (get: () => TunnelPair) => void): void {
+/**
+ * Starts a pair, prints both logs if the test fails, tears it all down after.
+ * `beforeStart` runs once the namespaces exist, before either daemon starts
+ * (e.g. firewall rules on the underlay).
+ */
+export function withPair(
+  opts: PairOptions & { underlayMtu?: number; beforeStart?: (pair: TunnelPair) => Promise<void> },
+  body: (get: () => TunnelPair) => void,
+): void {
   let pair: TunnelPair;
   before(async () => {
     pair = new TunnelPair(TestNet.create(opts.underlayMtu ? { underlayMtu: opts.underlayMtu } : {}), opts);
+    await opts.beforeStart?.(pair);
     await pair.start();
     await pair.waitConnected();
   });

@@ -5,7 +5,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { eventually } from '../helpers/netns.js';
 import { withPair } from '../helpers/tunnel-pair.js';
 
-for (const transport of ['udp', 'tcp'] as const) {
+for (const transport of ['udp', 'tcp', 'auto'] as const) {
   describe(`config reload (SIGHUP) over ${transport}`, function () {
     this.timeout(90_000);
     withPair({ transport }, (get) => {
