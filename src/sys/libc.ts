@@ -30,6 +30,7 @@ export const poll = libc.func('int poll(void *fds, unsigned long nfds, int timeo
 export const eventfd = libc.func('int eventfd(unsigned int initval, int flags)') as Fn<[number, number], number>;
 
 export const socket = libc.func('int socket(int domain, int type, int protocol)') as Fn<[number, number, number], number>;
+export const socketpair = libc.func('int socketpair(int domain, int type, int protocol, void *sv)') as Fn<[number, number, number, Mem], number>;
 export const bind = libc.func('int bind(int fd, const void *addr, uint32_t len)') as Fn<[number, Mem, number], number>;
 export const connect = libc.func('int connect(int fd, const void *addr, uint32_t len)') as Fn<[number, Mem, number], number>;
 export const listen = libc.func('int listen(int fd, int backlog)') as Fn<[number, number], number>;
@@ -82,6 +83,7 @@ export const POLLOUT = 0x4;
 export const POLLERR = 0x8;
 export const POLLHUP = 0x10;
 
+export const AF_UNIX = 1;
 export const AF_INET = 2;
 export const AF_INET6 = 10;
 export const SOCK_STREAM = 1;

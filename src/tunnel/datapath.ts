@@ -1,6 +1,6 @@
-// The main thread's handle on the two data-path workers: starts them, posts
-// control messages (waking each worker's poll() through its eventfd) and
-// relays what they report.
+// The main thread's handle on the data-path workers (one over UDP, one per
+// direction over TCP and auto): starts them, posts control messages (waking
+// each worker's poll() through its eventfd) and relays what they report.
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import * as libc from '../sys/libc.js';
@@ -41,12 +41,16 @@ export class Datapath extends EventEmitter<DatapathEvents> {
   aead = '';
   private readonly tx: WorkerHandle;
   private readonly rx: WorkerHandle;
+  private readonly workers: number;
   private stopping = false;
   private readonly exited: Promise<void>;
 
   private constructor(init: Omit<DatapathInit, 'wakeFd'>) {
     super();
-    let pending = 2;
+    // UDP: one thread for both directions (see udp-worker.ts); TCP and auto: one per direction.
+    const one = init.transport === 'udp';
+    this.workers = one ? 1 : 2;
+    let pending = this.workers;
     let done!: () => void;
     this.exited = new Promise((r) => (done = r));
     const onExit = (name: string) => (code: number) => {
@@ -54,8 +58,12 @@ export class Datapath extends EventEmitter<DatapathEvents> {
       if (--pending === 0) done();
     };
     const relay = (m: FromWorker) => this.emit('message', m);
-    this.tx = new WorkerHandle('./tx-worker.js', init, relay, onExit('tx'));
-    this.rx = new WorkerHandle('./rx-worker.js', init, relay, onExit('rx'));
+    if (one) {
+      this.tx = this.rx = new WorkerHandle('./udp-worker.js', init, relay, onExit('data path'));
+    } else {
+      this.tx = new WorkerHandle('./tx-worker.js', init, relay, onExit('tx'));
+      this.rx = new WorkerHandle('./rx-worker.js', init, relay, onExit('rx'));
+    }
   }
 
   /** Starts both workers and resolves once each has loaded its crypto and entered its loop. */
@@ -65,7 +73,7 @@ export class Datapath extends EventEmitter<DatapathEvents> {
       let ready = 0;
       const onMessage = (m: FromWorker) => {
         if (m.t === 'ready') dp.aead = m.aead;
-        if (m.t === 'ready' && ++ready === 2) {
+        if (m.t === 'ready' && ++ready === dp.workers) {
           dp.off('message', onMessage);
           dp.off('exit', onExit);
           resolve(dp);
@@ -96,7 +104,7 @@ export class Datapath extends EventEmitter<DatapathEvents> {
     if (this.stopping) return this.exited;
     this.stopping = true;
     this.tx.post({ t: 'stop' });
-    this.rx.post({ t: 'stop' });
+    if (this.rx !== this.tx) this.rx.post({ t: 'stop' });
     const timer = setTimeout(() => {
       void this.tx.worker.terminate();
       void this.rx.worker.terminate();
@@ -104,6 +112,6 @@ export class Datapath extends EventEmitter<DatapathEvents> {
     await this.exited;
     clearTimeout(timer);
     libc.close(this.tx.wakeFd);
-    libc.close(this.rx.wakeFd);
+    if (this.rx !== this.tx) libc.close(this.rx.wakeFd);
   }
 }

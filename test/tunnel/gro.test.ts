@@ -33,7 +33,7 @@ function segment(seq: number, payload: number, opts: { flags?: number; srcPort?:
 
 function collect(): { out: Uint8Array[]; c: TcpCoalescer; add: (s: Uint8Array) => void } {
   const out: Uint8Array[] = [];
-  const c = new TcpCoalescer((buf, len) => out.push(buf.slice(0, len)));
+  const c = new TcpCoalescer({ write: (buf, len) => out.push(buf.slice(0, len)) });
   // What the RX worker does with a packet the coalescer does not take.
   const add = (s: Uint8Array) => {
     if (!c.offer(s, VNET, s.length - VNET)) out.push(s.slice());

@@ -1,0 +1,268 @@
+// The sending half of the data path:
+//   TUN read (non-blocking, up to a batch) → seal in place → one batched send.
+// It runs on a thread of its own over TCP (tx-worker.ts) and shares one with
+// RxLoop over UDP (udp-loop.ts).
+// Control messages from the main thread arrive on the port and are pulled
+// synchronously when the wake eventfd fires, so the loop never returns to an
+// event loop and nothing on the packet path allocates.
+import type { Aead } from '../crypto/aead/aead.js';
+import { DataSealer, DATA_HEADER_BYTES } from '../crypto/data-packet.js';
+import * as libc from '../sys/libc.js';
+import { VNET_HDR_BYTES } from '../tun/device.js';
+import { MSG_OFFSET, PacketBatch } from '../transport/batch.js';
+import { TcpBatchSender, type SendResult } from '../transport/tcp-stream.js';
+import type { TransportKind } from '../transport/transport.js';
+import { UdpBatchSender } from '../transport/udp-batch.js';
+import { AllowedIPs } from './allowed-ips.js';
+import { MESSAGE_INITIATION_BYTES } from './messages.js';
+import { MssClamp } from './mss-clamp.js';
+import { PollSet } from './poll-set.js';
+import { wrapStats, TX } from './stats.js';
+import type { DatapathInit, ToTx } from './worker-messages.js';
+import { post, takeMessages } from './worker-port.js';
+
+/** The main thread is asked for a handshake at most this often while packets wait for a session. */
+const NEED_HANDSHAKE_INTERVAL_MS = 1000;
+/** Handshake messages held while a TCP batch waits for the socket; older ones are superseded anyway. */
+const MAX_DEFERRED = 4;
+
+/** Sends through one transport, for one batch of slots. */
+interface Sender {
+  send(count: number): SendResult;
+}
+
+/** One transport's senders: data packets, and handshake messages and keepalives. */
+interface Path {
+  data: Sender;
+  ctl: Sender;
+}
+
+/** A class, not a closure per loop: one call target for the optimized send path. */
+class UdpSender implements Sender {
+  constructor(private readonly udp: UdpBatchSender) {}
+
+  send(count: number): SendResult {
+    return this.udp.send(count) === count ? 'sent' : 'failed';
+  }
+}
+
+export class TxLoop {
+  /** Data packets. */
+  private readonly batch: PacketBatch;
+  /** Handshake messages and keepalives, so they never touch a batch still being written. */
+  private readonly control = new PacketBatch(MSG_OFFSET + MESSAGE_INITIATION_BYTES, 1);
+  private readonly payloadPtrs: libc.Pointer[];
+  private readonly maxPayload: number;
+  /** Where the IP header starts in a message (after the virtio_net_hdr, if the wire carries it). */
+  private readonly ipOffset: number;
+  /** virtio_net_hdr bytes read from the TUN that the wire does not carry (read into header room). */
+  private readonly stripped: number;
+  private readonly udp: [UdpBatchSender, UdpBatchSender] | null = null;
+  private readonly tcp: [TcpBatchSender, TcpBatchSender] | null = null;
+  /** The transports this worker can send on: one, or both under Transport = auto. */
+  private readonly paths: Partial<Record<TransportKind, Path>> = {};
+  /** Where data and keepalives go now. */
+  private path: TransportKind;
+  private readonly allowed: AllowedIPs;
+  private readonly mss: MssClamp;
+  private readonly stats: Float64Array;
+  private readonly poller: PollSet;
+  private sealer: DataSealer | null = null;
+  private lastNeedHandshake = 0;
+  /** Handshake messages for the TCP connection while a data batch waits for it. */
+  private deferred: Uint8Array[] = [];
+  private waitingForSocket = false;
+
+  constructor(
+    private readonly init: DatapathInit,
+    private readonly aead: Aead,
+  ) {
+    this.batch = new PacketBatch(MSG_OFFSET + init.maxMessage);
+    this.stripped = init.tunVnetHdr && !init.wireVnetHdr ? VNET_HDR_BYTES : 0;
+    this.payloadPtrs = this.batch.slotPtrs.map((p) => p + BigInt(MSG_OFFSET + DATA_HEADER_BYTES - this.stripped));
+    this.maxPayload = init.maxPlaintext + this.stripped;
+    this.ipOffset = DATA_HEADER_BYTES + (init.wireVnetHdr ? VNET_HDR_BYTES : 0);
+    if (init.transport !== 'tcp') {
+      this.udp = [new UdpBatchSender(init.udpFd, this.batch), new UdpBatchSender(init.udpFd, this.control)];
+      this.paths.udp = { data: new UdpSender(this.udp[0]), ctl: new UdpSender(this.udp[1]) };
+    }
+    if (init.transport !== 'udp') {
+      this.tcp = [new TcpBatchSender(this.batch), new TcpBatchSender(this.control)];
+      this.paths.tcp = { data: this.tcp[0], ctl: this.tcp[1] };
+    }
+    this.path = init.transport === 'tcp' ? 'tcp' : 'udp';
+    this.allowed = new AllowedIPs(init.allowedIPs);
+    this.mss = new MssClamp(init.mtu);
+    this.stats = wrapStats(init.stats).f64;
+    this.poller = new PollSet([init.wakeFd, init.tunFd]);
+  }
+
+  run(): void {
+    while (this.step(-1));
+  }
+
+  /** Waits up to `timeoutMs` (-1: no limit) and handles what is ready; false when the loop must end. */
+  step(timeoutMs: number): boolean {
+    const poller = this.poller;
+    poller.wait(timeoutMs);
+    if (poller.ready(0) && !takeMessages(this.init.wakeFd, (m: ToTx) => this.apply(m))) return false;
+    if (!poller.ready(1)) return true;
+    if (!this.waitingForSocket) return this.drainTun();
+    this.resumeTcp();
+    return true;
+  }
+
+
+  /** Applies one control message; false when told to stop. */
+  apply(msg: ToTx): boolean {
+    switch (msg.t) {
+      case 'send-key':
+        this.sealer?.destroy();
+        this.sealer = msg.keypair ? new DataSealer(this.aead, msg.keypair.key, msg.keypair.remoteIndex) : null;
+        msg.keypair?.key.fill(0);
+        break;
+      case 'udp-destination':
+        for (const u of this.udp ?? []) u.setDestination(msg.sockaddr, msg.len);
+        break;
+      case 'tcp-connection': {
+        const old = this.tcp?.[0].connection ?? -1;
+        for (const t of this.tcp ?? []) t.setConnection(msg.fd);
+        this.deferred = [];
+        this.waitFor('tun');
+        if (old >= 0 && old !== msg.fd) post({ t: 'tcp-released', fd: old });
+        break;
+      }
+      case 'path':
+        if (this.paths[msg.kind]) this.path = msg.kind;
+        break;
+      case 'send': {
+        const via = msg.via && this.paths[msg.via] ? msg.via : this.path;
+        if (this.waitingForSocket && via === 'tcp') {
+          this.deferred.push(msg.message);
+          if (this.deferred.length > MAX_DEFERRED) this.deferred.shift();
+        } else this.sendControl(msg.message, via);
+        break;
+      }
+      case 'keepalive':
+        // While data waits for the socket there is no point in a keepalive.
+        if (this.sealer && !(this.waitingForSocket && this.path === 'tcp')) {
+          this.control.lens[0] = this.sealer.seal(this.control.messages[0]!, 0);
+          this.finish(this.paths[this.path]!.ctl.send(1), this.control, 1, this.path);
+          this.stats[TX.keepalives]!++;
+        }
+        break;
+      case 'stop':
+        this.sealer?.destroy();
+        return false;
+    }
+    return true;
+  }
+
+  private sendControl(message: Uint8Array, via: TransportKind): void {
+    this.control.messages[0]!.set(message);
+    this.control.lens[0] = message.length;
+    this.finish(this.paths[via]!.ctl.send(1), null, 0, via);
+  }
+
+  /**
+   * Reads up to a batch of packets from the TUN, seals them and sends them.
+   * False when the TUN failed for good (e.g. the interface was deleted).
+   */
+  drainTun(): boolean {
+    const { messages, lens, size } = this.batch;
+    const tunFd = this.init.tunFd;
+    let count = 0;
+    while (count < size) {
+      const got = libc.read(tunFd, this.payloadPtrs[count]!, this.maxPayload);
+      if (got < 0) {
+        const e = libc.errno();
+        if (e === libc.EINTR) continue;
+        if (e === libc.EAGAIN) break;
+        post({ t: 'error', message: `TUN read failed: ${libc.errnoName(e)}` });
+        return false;
+      }
+      if (got <= this.stripped) continue;
+      const n = got - this.stripped;
+      const msg = messages[count]!;
+      const ipLen = n + DATA_HEADER_BYTES - this.ipOffset;
+      if (!this.allowed.containsDestination(msg, this.ipOffset, ipLen)) {
+        this.stats[TX.dropNoRoute]!++;
+        continue;
+      }
+      this.mss.apply(msg, this.ipOffset, ipLen, this.init.wireVnetHdr ? msg[DATA_HEADER_BYTES]! : 0);
+      if (!this.sealer) {
+        this.stats[TX.dropNoSession]!++;
+        this.askForHandshake();
+        continue;
+      }
+      try {
+        lens[count] = this.sealer.seal(msg, n);
+      } catch {
+        // The key reached its message limit: never reuse a nonce, wait for a new key.
+        this.sealer.destroy();
+        this.sealer = null;
+        this.stats[TX.dropNoSession]!++;
+        this.askForHandshake();
+        continue;
+      }
+      count++;
+    }
+    if (count > 0) this.finish(this.paths[this.path]!.data.send(count), this.batch, count, this.path);
+    return true;
+  }
+
+  /**
+   * Accounts for a send of `count` data messages of `batch` (null: a
+   * handshake message, not counted) over `via`; a blocked TCP batch switches
+   * the loop to waiting for the socket.
+   */
+  private finish(result: SendResult, batch: PacketBatch | null, count: number, via: TransportKind): void {
+    if (result === 'failed' && via === 'tcp' && this.tcp) {
+      const fd = this.tcp[0].connection;
+      if (fd >= 0) {
+        for (const t of this.tcp) t.setConnection(-1);
+        post({ t: 'send-failed', fd });
+        post({ t: 'tcp-released', fd });
+      }
+    }
+    if (result === 'blocked') this.waitFor('socket');
+    if (!batch) return;
+    const s = this.stats;
+    if (result === 'failed') {
+      s[TX.dropSendFailed]! += count;
+      return;
+    }
+    let bytes = 0;
+    for (let i = 0; i < count; i++) bytes += batch.lens[i]!;
+    s[TX.packets]! += count;
+    s[TX.bytes]! += bytes;
+    s[TX.lastDataMs] = Date.now();
+    // Published for the rekey-after-messages timer on the main thread.
+    s[TX.counter] = this.sealer ? this.sealer.counter : 0;
+  }
+
+  private resumeTcp(): void {
+    const result = this.tcp![0].resume();
+    if (result === 'blocked') return;
+    this.waitFor('tun');
+    if (result === 'failed') this.finish('failed', null, 0, 'tcp');
+    const deferred = this.deferred;
+    this.deferred = [];
+    for (const m of deferred) this.sendControl(m, 'tcp');
+  }
+
+  /** What the second poll entry watches: the TUN for packets, or the TCP socket for room. */
+  private waitFor(what: 'tun' | 'socket'): void {
+    const socket = what === 'socket';
+    if (socket === this.waitingForSocket) return;
+    this.waitingForSocket = socket;
+    this.poller.set([this.init.wakeFd, socket ? [this.tcp![0].connection, libc.POLLOUT] : this.init.tunFd]);
+  }
+
+  private askForHandshake(): void {
+    const now = Date.now();
+    if (now - this.lastNeedHandshake < NEED_HANDSHAKE_INTERVAL_MS) return;
+    this.lastNeedHandshake = now;
+    post({ t: 'need-handshake' });
+  }
+}
