@@ -242,7 +242,10 @@ export class TxLoop {
   }
 
   private resumeTcp(): void {
-    const result = this.tcp![0].resume();
+    // Whichever batch the socket stopped (data, or a handshake message or
+    // keepalive): a frame half written must be finished before anything else.
+    const [data, ctl] = this.tcp!;
+    const result = (ctl.blocked ? ctl : data).resume();
     if (result === 'blocked') return;
     this.waitFor('tun');
     if (result === 'failed') this.finish('failed', null, 0, 'tcp');
