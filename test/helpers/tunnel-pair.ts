@@ -1,5 +1,6 @@
 // A sealtun tunnel between the two namespaces of a TestNet: keys, configs,
 // and `sealtun up --daemon` on both sides, with a private run directory.
+import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,42 @@ import { eventually, TestNet, type RunResult } from './netns.js';
 
 export const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 export const SEALTUN = join(REPO, 'bin', 'sealtun');
+const HASHED_STREAM = join(REPO, 'dist', 'test', 'helpers', 'hashed-stream.js');
+
+/** One end of a hashed stream: what it wrote or read, and for how long. */
+export interface StreamEnd {
+  bytes: number;
+  sha256: string;
+  seconds: number;
+}
+
+/**
+ * Resident memory of process `pid` in kB, 0 once it is gone: VmRSS by
+ * default, or another /proc/PID/status figure (VmHWM: the peak so far).
+ */
+export function rssKb(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s*(\\d+)`, 'm'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Collects a child's output; resolves when it exits, or kills it after `timeoutMs`. */
+function outcome(child: ChildProcess, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
 
 export interface PairOptions {
   transport: 'udp' | 'tcp' | 'auto';
@@ -205,6 +242,23 @@ AllowedIPs = ${this.allowed('a')}
     if ((await sinkDone) !== 0) throw new Error('the receiving socat failed');
     const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
     return { sent: sha256(data), received: sha256(readFileSync(dst)) };
+  }
+
+  /**
+   * Streams random data from A to B over one TCP connection through the
+   * tunnel for `seconds`, as fast as it goes, hashing it with SHA-256 at
+   * both ends as it flows; returns what each end counted.
+   */
+  async streamFor(seconds: number, port = 5004): Promise<{ sent: StreamEnd; received: StreamEnd }> {
+    const limitMs = (seconds + 60) * 1000;
+    const sink = this.net.spawn(this.net.b, [process.execPath, HASHED_STREAM, 'recv', this.innerB, String(port)]);
+    const sinkDone = outcome(sink, limitMs);
+    await eventually(async () => sink.exitCode === null && (await this.net.run(this.net.b, ['ss', '-Hltn', `sport = :${port}`])).stdout.includes(String(port)), 5000, 50);
+    const send = await outcome(this.net.spawn(this.net.a, [process.execPath, HASHED_STREAM, 'send', this.innerB, String(port), String(seconds)]), limitMs);
+    if (send.code !== 0) throw new Error(`sending through the tunnel failed (${send.code}): ${send.stderr}`);
+    const recv = await sinkDone;
+    if (recv.code !== 0) throw new Error(`the receiving end failed (${recv.code}): ${recv.stderr}`);
+    return { sent: JSON.parse(send.stdout) as StreamEnd, received: JSON.parse(recv.stdout) as StreamEnd };
   }
 
   daemonPids(): number[] {

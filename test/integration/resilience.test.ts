@@ -10,7 +10,7 @@ import { readFileSync, statSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { eventually, TestNet } from '../helpers/netns.js';
 import { readPcap, records, tcpStream } from '../helpers/pcap.js';
-import { REPO, TunnelPair, withPair } from '../helpers/tunnel-pair.js';
+import { REPO, rssKb, TunnelPair, withPair } from '../helpers/tunnel-pair.js';
 import { threadCredentials } from '../../src/tunnel/privileges.js';
 
 const HELPERS = join(REPO, 'dist', 'test', 'helpers');
@@ -71,11 +71,6 @@ async function transfer(
   expect(code, `sender: ${senderErr}`).to.equal(0);
   expect(await Promise.race([sinkDone, sleep(30_000).then(() => 'timeout')])).to.equal(0);
   expect(sha256(readFileSync(dst)), 'SHA-256 of what arrived').to.equal(sha256(data));
-}
-
-function rssKb(pid: number): number {
-  const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s*(\d+)/m);
-  return m ? Number(m[1]) : 0;
 }
 
 async function ifindex(pair: TunnelPair, ns: string, name: string): Promise<string> {
