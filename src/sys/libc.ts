@@ -27,6 +27,7 @@ export const fcntl = libc.func('int fcntl(int fd, int cmd, int arg)') as Fn<[num
 export const ioctlPtr = libc.func('int ioctl(int fd, unsigned long req, void *arg)') as Fn<[number, number, Mem], number>;
 export const ioctlInt = libc.func('int ioctl(int fd, unsigned long req, unsigned long arg)') as Fn<[number, number, number], number>;
 export const poll = libc.func('int poll(void *fds, unsigned long nfds, int timeout)') as Fn<[Mem, number, number], number>;
+export const mallopt = libc.func('int mallopt(int param, int value)') as Fn<[number, number], number>;
 export const eventfd = libc.func('int eventfd(unsigned int initval, int flags)') as Fn<[number, number], number>;
 
 export const socket = libc.func('int socket(int domain, int type, int protocol)') as Fn<[number, number, number], number>;
@@ -70,6 +71,8 @@ export function allocNative(bytes: number): { ptr: Pointer; view: Buffer } {
   return { ptr, view };
 }
 
+/** mallopt(): most malloc arenas shared by all threads. */
+export const M_ARENA_MAX = -8;
 export const O_RDWR = 0x2;
 export const O_NONBLOCK = 0x800;
 export const O_CLOEXEC = 0x80000;

@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import * as libc from '../sys/libc.js';
 import { loadConfig } from '../config/config.js';
 import { interfaceExists } from '../tun/netconfig.js';
 import { queryControl } from './control.js';
@@ -27,6 +28,10 @@ const DAEMON_CHILD_ENV = 'SEALTUN_DAEMON_CHILD';
  */
 export async function runForeground(configPath: string, level: Level, user?: string): Promise<void> {
   process.on('SIGHUP', ignoreHangup);
+  // glibc gives each thread that allocates its own arena, and each keeps what
+  // it freed; the data-path workers, V8's helper threads and libuv's pool
+  // share two instead (docs/performance.md, "Resident memory").
+  libc.mallopt(libc.M_ARENA_MAX, 2);
   const config = loadConfig(configPath);
   const log = createLogger(`sealtun[${config.iface.name}]`, level);
   const tunnel = await Tunnel.start(config, log);

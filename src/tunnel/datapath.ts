@@ -17,8 +17,9 @@ class WorkerHandle {
     this.worker = new Worker(new URL(file, import.meta.url), {
       workerData: { ...init, wakeFd: this.wakeFd },
       // The packet path allocates almost nothing that survives; a small young
-      // generation keeps each worker's footprint small and flat under load.
-      resourceLimits: { maxYoungGenerationSizeMb: 4 },
+      // generation and a capped old one keep each worker's footprint small and
+      // flat under load.
+      resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 32 },
     });
     this.worker.on('message', onMessage);
     this.worker.on('error', (err) => onMessage({ t: 'error', message: `${file}: ${err.message}` }));
