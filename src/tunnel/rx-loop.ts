@@ -269,6 +269,8 @@ export class RxLoop {
       this.stats[RX.dropHandshakeBacklog]!++;
       return;
     }
-    post({ t: 'handshake', message: msg.slice(0, len), source: source ? Uint8Array.from(source) : null, fd });
+    // A copy of just this message: Buffer.slice would be a view, and posting
+    // a view copies the whole batch buffer behind it (other packets' plaintexts).
+    post({ t: 'handshake', message: Uint8Array.prototype.slice.call(msg, 0, len), source: source ? Uint8Array.from(source) : null, fd });
   }
 }
