@@ -46,11 +46,19 @@ class UdpSender implements Sender {
   }
 }
 
+function controlBatch(): PacketBatch {
+  return new PacketBatch(MSG_OFFSET + MESSAGE_INITIATION_BYTES, 1);
+}
+
 export class TxLoop {
   /** Data packets. */
   private readonly batch: PacketBatch;
-  /** Handshake messages and keepalives, so they never touch a batch still being written. */
-  private readonly control = new PacketBatch(MSG_OFFSET + MESSAGE_INITIATION_BYTES, 1);
+  /**
+   * Handshake messages and keepalives, so they never touch a batch still
+   * being written; one per transport, so a message sent over UDP never
+   * overwrites a frame half written into a full TCP socket (auto).
+   */
+  private readonly control = { udp: controlBatch(), tcp: controlBatch() };
   private readonly payloadPtrs: libc.Pointer[];
   private readonly maxPayload: number;
   /** Where the IP header starts in a message (after the virtio_net_hdr, if the wire carries it). */
@@ -83,11 +91,11 @@ export class TxLoop {
     this.maxPayload = init.maxPlaintext + this.stripped;
     this.ipOffset = DATA_HEADER_BYTES + (init.wireVnetHdr ? VNET_HDR_BYTES : 0);
     if (init.transport !== 'tcp') {
-      this.udp = [new UdpBatchSender(init.udpFd, this.batch), new UdpBatchSender(init.udpFd, this.control)];
+      this.udp = [new UdpBatchSender(init.udpFd, this.batch), new UdpBatchSender(init.udpFd, this.control.udp)];
       this.paths.udp = { data: new UdpSender(this.udp[0]), ctl: new UdpSender(this.udp[1]) };
     }
     if (init.transport !== 'udp') {
-      this.tcp = [new TcpBatchSender(this.batch), new TcpBatchSender(this.control)];
+      this.tcp = [new TcpBatchSender(this.batch), new TcpBatchSender(this.control.tcp)];
       this.paths.tcp = { data: this.tcp[0], ctl: this.tcp[1] };
     }
     this.path = init.transport === 'tcp' ? 'tcp' : 'udp';
@@ -133,7 +141,15 @@ export class TxLoop {
         break;
       }
       case 'path':
-        if (this.paths[msg.kind]) this.path = msg.kind;
+        if (!this.paths[msg.kind]) break;
+        this.path = msg.kind;
+        if (msg.kind === 'udp' && this.waitingForSocket) {
+          // A frame half written into the TCP connection cannot be finished
+          // on another path: that connection is done; data goes on over UDP.
+          this.finish('failed', null, 0, 'tcp');
+          this.deferred = [];
+          this.waitFor('tun');
+        }
         break;
       case 'send': {
         const via = msg.via && this.paths[msg.via] ? msg.via : this.path;
@@ -146,8 +162,9 @@ export class TxLoop {
       case 'keepalive':
         // While data waits for the socket there is no point in a keepalive.
         if (this.sealer && !(this.waitingForSocket && this.path === 'tcp')) {
-          this.control.lens[0] = this.sealer.seal(this.control.messages[0]!, 0);
-          this.finish(this.paths[this.path]!.ctl.send(1), this.control, 1, this.path);
+          const batch = this.control[this.path];
+          batch.lens[0] = this.sealer.seal(batch.messages[0]!, 0);
+          this.finish(this.paths[this.path]!.ctl.send(1), batch, 1, this.path);
           this.stats[TX.keepalives]!++;
         }
         break;
@@ -159,8 +176,9 @@ export class TxLoop {
   }
 
   private sendControl(message: Uint8Array, via: TransportKind): void {
-    this.control.messages[0]!.set(message);
-    this.control.lens[0] = message.length;
+    const batch = this.control[via];
+    batch.messages[0]!.set(message);
+    batch.lens[0] = message.length;
     this.finish(this.paths[via]!.ctl.send(1), null, 0, via);
   }
 
@@ -251,7 +269,14 @@ export class TxLoop {
     if (result === 'failed') this.finish('failed', null, 0, 'tcp');
     const deferred = this.deferred;
     this.deferred = [];
-    for (const m of deferred) this.sendControl(m, 'tcp');
+    for (let i = 0; i < deferred.length; i++) {
+      this.sendControl(deferred[i]!, 'tcp');
+      // Stopped again: the rest waits, in order, behind the half-written frame.
+      if (this.waitingForSocket) {
+        this.deferred = deferred.slice(i + 1);
+        break;
+      }
+    }
   }
 
   /** What the second poll entry watches: the TUN for packets, or the TCP socket for room. */
