@@ -4,8 +4,8 @@
 // ephemeral UDP port and connects over TCP to the Endpoint's port.
 //
 // The initiator decides the path (auto-path.ts): initiations go over UDP;
-// unanswered for TIMERS.autoFallbackMs, it connects over TCP and the
-// handshake and data follow; on TCP, every TIMERS.autoProbeMs one initiation
+// when an initiation and its retransmission go unanswered (about 7 s), it
+// connects over TCP and the handshake and data follow; on TCP, every TIMERS.autoProbeMs one initiation
 // goes over UDP instead, and a response that comes back over UDP moves data
 // back (the TCP connection is closed a little later). A failed probe costs
 // nothing but the handshake's retransmission, which goes over TCP.
@@ -28,7 +28,7 @@ import type { FromWorker } from './worker-messages.js';
 
 export class AutoLink extends EventEmitter<LinkEvents> implements Link {
   private datapath: Datapath | null = null;
-  private readonly decide = new AutoPath({ fallbackMs: TIMERS.autoFallbackMs, probeMs: TIMERS.autoProbeMs });
+  private readonly decide = new AutoPath({ fallbackMs: TIMERS.autoFallbackMs, answerMs: TIMERS.autoAnswerMs, probeMs: TIMERS.autoProbeMs });
   /** Where data goes: the initiator's decision, or (listener) the path the peer's data came over. */
   private dataPath: TransportKind = 'udp';
   /** The path of the latest authenticated handshake message, where a response goes. */
@@ -50,6 +50,7 @@ export class AutoLink extends EventEmitter<LinkEvents> implements Link {
       if (this.dataPath === 'udp') this.emit('up');
     });
     tcp.on('up', () => {
+      if (this.initiates && this.decide.path === 'tcp') this.setDataPath('tcp');
       if (this.dataPath === 'tcp') this.emit('up');
     });
     tcp.on('down', (reason) => this.onTcpDown(reason));
@@ -85,14 +86,16 @@ export class AutoLink extends EventEmitter<LinkEvents> implements Link {
   }
 
   private fallBack(): void {
-    this.log.info(`no handshake over UDP within ${TIMERS.autoFallbackMs / 1000} s; falling back to TCP ${this.udp.endpointText() ?? ''}`.trimEnd());
+    this.log.info(`no handshake answer over UDP; falling back to TCP ${this.udp.endpointText() ?? ''}`.trimEnd());
     if (this.closeTcp) clearTimeout(this.closeTcp);
     this.closeTcp = null;
-    this.setDataPath('tcp');
     // Forgets the initiation that UDP swallowed, so the next one goes out at once, over TCP.
     this.emit('down', 'falling back to TCP');
-    if (this.tcp.canSend()) this.emit('up');
-    else this.tcp.connect();
+    // Data moves once the connection is there (the 'up' handler), not before.
+    if (this.tcp.canSend()) {
+      this.setDataPath('tcp');
+      this.emit('up');
+    } else this.tcp.connect();
   }
 
   private movedBack(): void {
@@ -121,6 +124,11 @@ export class AutoLink extends EventEmitter<LinkEvents> implements Link {
     this.datapath?.toTx({ t: 'send', message, via });
   }
 
+  /** A cookie reply from the peer authenticated: over UDP, that shows UDP gets through. */
+  heardFrom(source: Uint8Array | null): void {
+    if (source && this.initiates) this.decide.heardOverUdp();
+  }
+
   confirmPeer(source: Uint8Array | null, fd: number, type: number): void {
     const path: TransportKind = source ? 'udp' : 'tcp';
     this.link(path).confirmPeer(source, fd);
@@ -144,7 +152,9 @@ export class AutoLink extends EventEmitter<LinkEvents> implements Link {
 
   onWorkerMessage(msg: FromWorker): boolean {
     if (msg.t === 'data-path') {
-      if (!this.initiates && msg.kind !== this.dataPath) {
+      if (this.initiates && msg.kind === 'udp') this.decide.heardOverUdp();
+      // A listener follows, unless the path has nothing to send on (data on a TCP connection not the peer's).
+      if (!this.initiates && msg.kind !== this.dataPath && this.link(msg.kind).canSend()) {
         this.log.info(`the peer's data now comes over ${msg.kind.toUpperCase()}; sending over ${msg.kind.toUpperCase()} too`);
         this.setDataPath(msg.kind);
       }

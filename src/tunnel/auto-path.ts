@@ -3,17 +3,28 @@
 // to try UDP again. Pure: the time comes in as an argument, so tests drive it
 // without sockets or clocks; auto-link.ts carries out what it decides.
 //
-//   udp ── initiations over UDP unanswered for fallbackMs ──→ tcp
+//   udp ── two initiations over UDP unanswered, the first fallbackMs ago,
+//          the last answerMs ago, and nothing heard over UDP since ──→ tcp
 //   tcp ── a probe (an initiation over UDP, every probeMs) answered over UDP ──→ udp
 //
-// Only a handshake *response* over UDP proves UDP works both ways: our
+// One lost initiation (a lossy link, a rekey) is not a blocked UDP: the
+// handshake's own retransmission gets its chance first. Anything the peer
+// sends that authenticates over UDP (a cookie reply under load, data) shows
+// UDP gets through and restarts the wait. Only a handshake *response* over
+// UDP moves data back from TCP: it proves UDP works both ways — our
 // initiation reached the peer over UDP and its answer came back the same way.
 import type { TransportKind } from '../transport/transport.js';
 
 export interface AutoPathTimers {
+  /** At least this long since the first unanswered initiation over UDP. */
   fallbackMs: number;
+  /** And at least this long since the latest one (its time to be answered). */
+  answerMs: number;
   probeMs: number;
 }
+
+/** Initiations over UDP that must go unanswered before falling back: the first and a retransmission. */
+export const FALLBACK_ATTEMPTS = 2;
 
 /** What the caller should do now: fall back to TCP, or start a handshake so that it can go over UDP as a probe. */
 export type AutoPathAction = 'fall-back' | 'probe' | null;
@@ -22,6 +33,9 @@ export class AutoPath {
   private current: TransportKind = 'udp';
   /** On UDP: when the first initiation still unanswered went out (null: none is waiting). */
   private waitingSince: number | null = null;
+  /** On UDP: initiations sent since `waitingSince`, and when the latest went. */
+  private attempts = 0;
+  private lastAttempt = 0;
   /** On TCP: when UDP was last tried (the fallback itself, then each probe). */
   private lastProbe = 0;
 
@@ -41,6 +55,8 @@ export class AutoPath {
   initiationSent(now: number): TransportKind {
     if (this.current === 'udp') {
       this.waitingSince ??= now;
+      this.attempts++;
+      this.lastAttempt = now;
       return 'udp';
     }
     if (this.probeDue(now)) {
@@ -53,18 +69,25 @@ export class AutoPath {
   /** A handshake response authenticated, having come over `path`. True when that moves data back to UDP. */
   responseOver(path: TransportKind): boolean {
     if (path !== 'udp') return false;
-    this.waitingSince = null;
+    this.heardOverUdp();
     if (this.current === 'udp') return false;
     this.current = 'udp';
     return true;
   }
 
+  /** Something from the peer authenticated over UDP (not a response): UDP gets through, the wait starts over. */
+  heardOverUdp(): void {
+    this.waitingSince = null;
+    this.attempts = 0;
+  }
+
   /** Called every tick: falls back to TCP when UDP has had its time, or says a probe is due. */
   tick(now: number): AutoPathAction {
     if (this.current === 'udp') {
-      if (this.waitingSince === null || now - this.waitingSince < this.timers.fallbackMs) return null;
+      if (this.waitingSince === null || this.attempts < FALLBACK_ATTEMPTS) return null;
+      if (now - this.waitingSince < this.timers.fallbackMs || now - this.lastAttempt < this.timers.answerMs) return null;
       this.current = 'tcp';
-      this.waitingSince = null;
+      this.heardOverUdp();
       this.lastProbe = now;
       return 'fall-back';
     }
@@ -74,6 +97,6 @@ export class AutoPath {
   /** Starts over on UDP (e.g. a new Endpoint): as if nothing had been tried yet. */
   reset(): void {
     this.current = 'udp';
-    this.waitingSince = null;
+    this.heardOverUdp();
   }
 }

@@ -23,6 +23,8 @@ export interface Link {
    * (UDP) or connection `fd` (TCP) authenticated: the peer is there now.
    */
   confirmPeer(source: Uint8Array | null, fd: number, type: number): void;
+  /** Something authenticated came from the peer that is not a handshake (a cookie reply), from `source` (UDP) or `fd` (TCP). */
+  heardFrom?(source: Uint8Array | null, fd: number): void;
   /**
    * Sends a message back to where a handshake message came from (a cookie
    * reply): UDP `source`, or TCP connection `fd`, which need not be the peer's.

@@ -215,6 +215,7 @@ export class Peer {
     if (type === MESSAGE_COOKIE_REPLY) {
       const err = this.jar.consumeReply(message);
       if (err) return this.dropHandshake(`cookie-${err.reason}`);
+      this.link.heardFrom?.(source, fd);
       this.log.debug('cookie reply taken: the peer is under load; mac2 on our next handshake');
       return;
     }

@@ -60,11 +60,13 @@ export const TIMERS = {
   /** "Under load" lasts this long after the handshake backlog was last seen high (WireGuard: 1 s). */
   underLoadMs: s(1),
   /**
-   * Transport = auto: an initiator whose UDP handshake initiations go
-   * unanswered this long after the first of them falls back to TCP. One
-   * Rekey-Timeout: the first retransmission is then due anyway.
+   * Transport = auto: an initiator falls back to TCP once two handshake
+   * initiations over UDP (the first and its retransmission, one
+   * Rekey-Timeout later) went unanswered, the first at least this long ago
+   * and the latest at least autoAnswerMs ago: about 7 s of a blocked UDP.
    */
   autoFallbackMs: s(5),
+  autoAnswerMs: s(2),
   /** Transport = auto, on TCP: a handshake initiation goes over UDP this often, to find out whether UDP works again. */
   autoProbeMs: s(30),
   /** Transport = auto, back on UDP: the TCP connection is closed this long after the move, once what was in flight on it has arrived. */
