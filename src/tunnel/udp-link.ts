@@ -83,7 +83,7 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
 
   reply(message: Uint8Array, source: Uint8Array | null): void {
     // Straight from the main thread: a datagram is atomic, so this cannot
-    // interleave with the TX worker's sends on the same socket.
+    // interleave with the data path's sends on the same socket.
     if (source) libc.sendto(this.socket.fd, message, message.length, libc.MSG_DONTWAIT, source, source.length);
   }
 

@@ -15,8 +15,6 @@ import type { TxLoop } from './tx-loop.js';
 import type { DatapathInit, ToRx, ToTx } from './worker-messages.js';
 import { takeMessages } from './worker-port.js';
 
-const RX_MESSAGES: ReadonlySet<string> = new Set<ToRx['t']>(['receive-key-add', 'receive-key-remove', 'tcp-add', 'tcp-remove']);
-
 export class UdpLoop {
   private readonly poller: PollSet;
 
@@ -47,11 +45,20 @@ export class UdpLoop {
 
   /** Hands a control message to the half it concerns; false when told to stop. */
   private apply(msg: ToTx | ToRx): boolean {
-    if (msg.t === 'stop') {
-      this.tx.apply(msg);
-      this.rx.apply(msg);
-      return false;
+    switch (msg.t) {
+      case 'stop':
+        this.tx.apply(msg);
+        this.rx.apply(msg);
+        return false;
+      case 'receive-key-add':
+      case 'receive-key-remove':
+      case 'tcp-add':
+      case 'tcp-remove':
+        return this.rx.apply(msg);
+      default:
+        // A receive-side message missing above would not type-check here.
+        return this.tx.apply(msg);
     }
-    return RX_MESSAGES.has(msg.t) ? this.rx.apply(msg as ToRx) : this.tx.apply(msg as ToTx);
   }
+
 }

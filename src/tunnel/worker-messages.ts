@@ -1,4 +1,5 @@
-// What the main thread and the two data-path workers say to each other.
+// What the main thread and the data-path loops (TxLoop, RxLoop; one worker
+// thread over UDP, one each over TCP) say to each other.
 // Messages are rare (handshakes, rekeys, connections), never per packet.
 
 import type { TransportKind } from '../transport/transport.js';
@@ -41,7 +42,7 @@ export interface ReceivingKeypair {
   key: Uint8Array;
 }
 
-/** Main thread → TX worker. */
+/** Main thread → TxLoop. */
 export type ToTx =
   | { t: 'send-key'; keypair: SendingKeypair | null }
   | { t: 'udp-destination'; sockaddr: Uint8Array; len: number }
@@ -53,7 +54,7 @@ export type ToTx =
   | { t: 'keepalive' }
   | { t: 'stop' };
 
-/** Main thread → RX worker. */
+/** Main thread → RxLoop. */
 export type ToRx =
   | { t: 'receive-key-add'; keypair: ReceivingKeypair }
   | { t: 'receive-key-remove'; localIndex: number }
