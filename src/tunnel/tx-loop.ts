@@ -164,8 +164,10 @@ export class TxLoop {
         if (this.sealer && !(this.waitingForSocket && this.path === 'tcp')) {
           const batch = this.control[this.path];
           batch.lens[0] = this.sealer.seal(batch.messages[0]!, 0);
-          this.finish(this.paths[this.path]!.ctl.send(1), batch, 1, this.path);
-          this.stats[TX.keepalives]!++;
+          const result = this.paths[this.path]!.ctl.send(1);
+          this.finish(result, batch, 1, this.path);
+          // Counted as finish() counts packets, so the timers can subtract one from the other.
+          if (result !== 'failed') this.stats[TX.keepalives]!++;
         }
         break;
       case 'stop':
