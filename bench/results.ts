@@ -5,6 +5,7 @@ import type { PingSamples } from './measure/ping.js';
 import type { LossObservation } from './netns.js';
 import type { TunnelInfo } from './tunnels/types.js';
 import type { MachineInfo } from './machine.js';
+import type { Plan } from './matrix.js';
 
 export interface IperfRecord {
   tunnel: string;
@@ -28,13 +29,8 @@ export interface PingRecord {
   samples: PingSamples;
 }
 
-export interface BenchSettings {
-  lossRates: number[];
-  streams: number[];
-  rounds: number;
-  seconds: number;
-  idlePings: number;
-  pingIntervalS: number;
+/** The plan's figures as run, and how the impairments were made. */
+export interface BenchSettings extends Pick<Plan, 'lossRates' | 'streams' | 'rounds' | 'seconds' | 'idlePings' | 'pingIntervalS'> {
   lossMethod: 'iptables' | 'netem';
   /** Where and how loss is applied, in words for the report. */
   lossWhere: string;
