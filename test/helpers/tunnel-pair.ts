@@ -88,6 +88,14 @@ export class TunnelPair {
     this.port = opts.port ?? 51820;
   }
 
+  /** [namespace, interface] of each end, A first. */
+  get ends(): ReadonlyArray<readonly [ns: string, name: string]> {
+    return [
+      [this.net.a, this.nameA],
+      [this.net.b, this.nameB],
+    ];
+  }
+
   /** Runs the sealtun CLI in `ns` with this pair's run directory. */
   cli(ns: string, args: string[], input?: string): Promise<RunResult> {
     return this.net.run(ns, [process.execPath, SEALTUN, ...args], { env: this.env, input, timeoutMs: 30_000 });

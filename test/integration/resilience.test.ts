@@ -307,10 +307,7 @@ for (const transport of ['udp', 'tcp'] as const) {
           await pair.kill9(pair.net.b, pair.nameB);
           await pair.up(pair.net.b, pair.configB());
           await pair.waitConnected(30_000);
-          for (const [ns, name] of [
-            [pair.net.a, pair.nameA],
-            [pair.net.b, pair.nameB],
-          ] as const) {
+          for (const [ns, name] of pair.ends) {
             const r = await pair.down(ns, name);
             expect(r.code, r.stderr).to.equal(0);
             expect((await pair.net.run(ns, ['ip', 'link', 'show', 'dev', name])).code).to.not.equal(0);

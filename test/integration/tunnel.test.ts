@@ -95,10 +95,7 @@ for (const transport of ['udp', 'tcp'] as const) {
       it('`down` removes the interface and ends the process', async () => {
         const pair = get();
         const pids = pair.daemonPids();
-        for (const [ns, name] of [
-          [pair.net.a, pair.nameA],
-          [pair.net.b, pair.nameB],
-        ] as const) {
+        for (const [ns, name] of pair.ends) {
           const r = await pair.down(ns, name);
           expect(r.code, r.stderr).to.equal(0);
           const link = await pair.net.run(ns, ['ip', 'link', 'show', 'dev', name]);
