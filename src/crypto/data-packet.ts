@@ -89,7 +89,8 @@ export function readCounter(msg: Uint8Array): number {
 
 function copyKey(key: Uint8Array): Uint8Array {
   if (key.length !== KEY_BYTES) throw new RangeError(`data key must be ${KEY_BYTES} bytes, got ${key.length}`);
-  return key.slice();
+  // Not key.slice(): on a Buffer that is a view, and wiping the caller's key would wipe this one.
+  return Uint8Array.from(key);
 }
 
 /**
