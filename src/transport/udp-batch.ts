@@ -215,7 +215,6 @@ export class UdpBatchReceiver {
    * Returns the number of datagrams, 0 when none is waiting.
    */
   receive(): number {
-    for (let i = 0; i < this.batch.size; i++) this.vec.setNameLen(i, libc.SIZEOF_SOCKADDR_STORAGE);
     for (;;) {
       const n = libc.recvmmsg(this.fd, this.vec.vec.ptr, this.batch.size, libc.MSG_DONTWAIT, null);
       if (n < 0) {
@@ -226,7 +225,12 @@ export class UdpBatchReceiver {
         if (e === libc.EINTR || SOFT_ERRORS.has(e)) continue;
         libc.check(n, 'recvmmsg');
       }
-      for (let i = 0; i < n; i++) this.batch.lens[i] = this.vec.msgLen(i);
+      for (let i = 0; i < n; i++) {
+        this.batch.lens[i] = this.vec.msgLen(i);
+        // The kernel shortened msg_namelen only for the datagrams it filled:
+        // restored here, so a wake-up touches the headers of what came, not all 64.
+        this.vec.setNameLen(i, libc.SIZEOF_SOCKADDR_STORAGE);
+      }
       return n;
     }
   }

@@ -80,6 +80,8 @@ export class TxLoop {
   /** Handshake messages for the TCP connection while a data batch waits for it. */
   private deferred: Uint8Array[] = [];
   private waitingForSocket = false;
+  /** The last drain found at most one packet: the next one is sent on its own, at once. */
+  private quiet = true;
 
   constructor(
     private readonly init: DatapathInit,
@@ -192,6 +194,10 @@ export class TxLoop {
     const { messages, lens, size } = this.batch;
     const tunFd = this.init.tunFd;
     let count = 0;
+    let taken = 0;
+    // After a quiet spell the first packet leaves as soon as it is sealed,
+    // before the read that finds the TUN empty (a ping through an idle tunnel).
+    let sendFirst = this.quiet;
     while (count < size) {
       const got = libc.read(tunFd, this.payloadPtrs[count]!, this.maxPayload);
       if (got < 0) {
@@ -226,7 +232,16 @@ export class TxLoop {
         continue;
       }
       count++;
+      taken++;
+      if (sendFirst) {
+        sendFirst = false;
+        this.finish(this.paths[this.path]!.data.send(1), this.batch, 1, this.path);
+        count = 0;
+        // A TCP frame left half written holds slot 0 until the socket drains.
+        if (this.waitingForSocket) break;
+      }
     }
+    this.quiet = taken <= 1;
     if (count > 0) this.finish(this.paths[this.path]!.data.send(count), this.batch, count, this.path);
     return true;
   }
