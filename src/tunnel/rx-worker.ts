@@ -2,11 +2,15 @@
 import { workerData } from 'node:worker_threads';
 import { loadAead } from '../crypto/aead/select.js';
 import { RxLoop } from './rx-loop.js';
+import { warmUpTcpReceiver } from './warm-up-tcp.js';
 import type { DatapathInit } from './worker-messages.js';
 import { post } from './worker-port.js';
 
+const init = workerData as DatapathInit;
 const aead = await loadAead();
-const loop = new RxLoop(workerData as DatapathInit, aead);
+// Made before the warm-up, so the code it optimizes has seen this loop's own objects.
+const loop = new RxLoop(init, aead);
+warmUpTcpReceiver(init, aead, (i) => new RxLoop(i, aead));
 post({ t: 'ready', aead: aead.name });
 loop.run();
 process.exit(0);

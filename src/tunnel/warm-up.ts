@@ -22,24 +22,16 @@ import { encodeSockaddr } from '../transport/sockaddr.js';
 import type { UdpLoop } from './udp-loop.js';
 import type { DatapathInit, RouteSpec } from './worker-messages.js';
 import { muteWhile } from './worker-port.js';
-import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_INITIATION_BYTES, MESSAGE_RESPONSE } from './messages.js';
+import { MESSAGE_INITIATION_BYTES } from './messages.js';
+import { HANDSHAKE_TYPES, INNER_PAYLOAD, WARM_UP_BUDGET_MS, WARM_UP_PACKETS, innerPacket, socketPair, warmUpRoute } from './warm-up-packets.js';
 
-/** Packets pushed through; a few thousand runs of each function get V8 to optimize it. */
-const WARM_UP_PACKETS = 20_000;
 /** Packets per round: a batch, as under load, and single packets, as when idle. */
 const ROUND_SIZES = [32, 1, 8, 1];
-/** Upper bound on the time spent, whatever the machine. */
-const WARM_UP_BUDGET_MS = 400;
-const INNER_PAYLOAD = 512;
-/** ICMP header and payload of a default ping. */
-const ECHO_BYTES = 64;
-/** Plus one type no peer sends. */
-const HANDSHAKE_TYPES = [MESSAGE_INITIATION, MESSAGE_RESPONSE, MESSAGE_COOKIE_REPLY, 9];
 
 /** Warms the UDP data path on a loop `make` builds; returns the packets that went through (0: skipped). */
 export function warmUp(init: DatapathInit, make: (init: DatapathInit) => UdpLoop): number {
   if (init.transport !== 'udp' || !init.tunVnetHdr) return 0;
-  const route = init.allowedIPs.find((r) => r.family === 4) ?? init.allowedIPs[0];
+  const route = warmUpRoute(init);
   if (!route) return 0;
   const fds: number[] = [];
   try {
@@ -150,64 +142,6 @@ function pump(loop: UdpLoop, feeder: number, self: LoopbackSocket, relay: Loopba
     tx.apply({ t: 'stop' });
     rx.apply({ t: 'stop' });
   }
-}
-
-/**
- * virtio_net_hdr (no offload) ‖ IPv4 or IPv6 ‖ TCP (ACK) ‖ payload, or an
- * ICMP echo request the size of ping's, from and to `address` (one in
- * AllowedIPs passes both ways). Consecutive TCP sequence numbers let the
- * receive side's coalescing run too.
- */
-function innerPacket(family: 4 | 6, address: Uint8Array, kind: 'tcp' | 'echo'): Buffer {
-  const v6 = family === 6;
-  const ipLen = v6 ? 40 : 20;
-  const l4 = kind === 'tcp' ? 20 + INNER_PAYLOAD : ECHO_BYTES;
-  const proto = kind === 'tcp' ? 6 : v6 ? 58 : 1;
-  const total = ipLen + l4;
-  const p = Buffer.alloc(VNET_HDR_BYTES + total);
-  const ip = VNET_HDR_BYTES;
-  const addr = Buffer.from(address);
-  if (v6) {
-    p[ip] = 0x60;
-    p.writeUInt16BE(l4, ip + 4);
-    p[ip + 6] = proto;
-    p[ip + 7] = 64;
-    addr.copy(p, ip + 8);
-    addr.copy(p, ip + 24);
-  } else {
-    p[ip] = 0x45;
-    p.writeUInt16BE(total, ip + 2);
-    p[ip + 6] = 0x40; // don't fragment
-    p[ip + 8] = 64;
-    p[ip + 9] = proto;
-    addr.copy(p, ip + 12);
-    addr.copy(p, ip + 16);
-    p.writeUInt16BE(ipv4Checksum(p, ip), ip + 10);
-  }
-  const tcp = ip + ipLen;
-  if (kind === 'echo') {
-    p[tcp] = v6 ? 128 : 8;
-    return p;
-  }
-  p.writeUInt16BE(40_000, tcp);
-  p.writeUInt16BE(9, tcp + 2);
-  p[tcp + 12] = 5 << 4;
-  p[tcp + 13] = 0x10; // ACK
-  p.writeUInt16BE(65_535, tcp + 14);
-  return p;
-}
-
-function ipv4Checksum(p: Buffer, at: number): number {
-  let s = 0;
-  for (let i = at; i < at + 20; i += 2) s += p.readUInt16BE(i);
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-  return ~s & 0xffff;
-}
-
-function socketPair(): [number, number] {
-  const sv = libc.allocNative(8);
-  libc.check(libc.socketpair(libc.AF_UNIX, libc.SOCK_DGRAM | libc.SOCK_NONBLOCK | libc.SOCK_CLOEXEC, 0, sv.ptr), 'socketpair');
-  return [sv.view.readInt32LE(0), sv.view.readInt32LE(4)];
 }
 
 /** A UDP socket on 127.0.0.1 and its own address, or null without loopback. */
