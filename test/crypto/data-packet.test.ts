@@ -188,6 +188,17 @@ describe('data packets', () => {
         expect(sealer.seal(new Uint8Array(40), 8)).to.equal(40);
       });
 
+      it('keeps its own copy of a key given as a Buffer: wiping the caller\'s changes nothing', () => {
+        const given = Buffer.from(key);
+        const sealer = new DataSealer(aead, given, 9);
+        const opener = new DataOpener(aead, given);
+        given.fill(0);
+        const buf = packetBuffer(bytes(20));
+        const wire = sealer.seal(buf, 20);
+        expect(new DataOpener(aead, key).open(Uint8Array.from(buf), wire), 'sealed under the original key').to.equal(20);
+        expect(opener.open(buf, wire)).to.equal(20);
+      });
+
       it('destroy() wipes: seal throws, open returns -1', () => {
         const sealer = new DataSealer(aead, key, 5);
         const opener = new DataOpener(aead, key);

@@ -63,8 +63,9 @@ interface StateFields {
   readonly fixedEphemeral: KeyPair | null;
 }
 
+/** A copy even of a Buffer, whose slice() is a view: destroy() wipes the copy, never the caller's key. */
 function copyKeyPair(pair: KeyPair): KeyPair {
-  return { publicKey: pair.publicKey.slice(), privateKey: pair.privateKey.slice() };
+  return { publicKey: Uint8Array.from(pair.publicKey), privateKey: Uint8Array.from(pair.privateKey) };
 }
 
 export class HandshakeState {
@@ -116,7 +117,7 @@ export class HandshakeState {
       e: null,
       rs: options.rs?.slice() ?? null,
       re: options.re?.slice() ?? null,
-      psk: options.psk?.slice() ?? null,
+      psk: options.psk ? Uint8Array.from(options.psk) : null,
       fixedEphemeral: options.fixedEphemeral ? copyKeyPair(options.fixedEphemeral) : null,
     });
     symmetricState.mixHash(options.prologue);
