@@ -14,7 +14,7 @@
 // on, and sends data on the path the peer's latest authenticated data came
 // over, so a UDP that works one way only never swallows what it sends.
 import { EventEmitter } from 'node:events';
-import type { EndpointSpec } from '../transport/resolve.js';
+import { resolveEndpoint, type EndpointSpec } from '../transport/resolve.js';
 import type { TransportKind } from '../transport/transport.js';
 import { AutoPath } from './auto-path.js';
 import type { Datapath } from './datapath.js';
@@ -177,6 +177,8 @@ export class AutoLink extends EventEmitter<LinkEvents> implements Link {
    * peer). A new Endpoint starts over on UDP: the path to it may differ.
    */
   async setEndpoint(endpoint: EndpointSpec | null): Promise<void> {
+    // A name that does not resolve changes nothing: checked before either link moves.
+    if (endpoint) await resolveEndpoint(endpoint);
     this.initiates = endpoint !== null;
     if (endpoint) {
       this.decide.reset();

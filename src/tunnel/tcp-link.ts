@@ -128,7 +128,8 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
     this.connecting = -1;
     try {
       const peer = await resolveEndpoint(this.endpoint);
-      if (this.closed) return;
+      // disconnect() may have come while the name was resolving.
+      if (this.closed || !this.wanted) return;
       const attempt = connectTcp(peer, TIMERS.tcpConnectTimeoutMs);
       this.connecting = attempt.fd;
       const c = await attempt.done;
