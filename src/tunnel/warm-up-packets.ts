@@ -16,6 +16,11 @@ const ECHO_BYTES = 64;
 /** Plus one type no peer sends. */
 export const HANDSHAKE_TYPES = [MESSAGE_INITIATION, MESSAGE_RESPONSE, MESSAGE_COOKIE_REPLY, 9];
 
+/** The session index for a key made in round `round`: beyond V8's small integers as often as not, as real (random 32-bit) ones are. */
+export function sessionIndex(round: number): number {
+  return round % 128 === 0 ? 0xf00d_0001 + round : 7 + round;
+}
+
 /** The route the warm-up's packets come from and go to: one in AllowedIPs passes both ways (IPv4 first). */
 export function warmUpRoute(init: DatapathInit): RouteSpec | undefined {
   return init.allowedIPs.find((r) => r.family === 4) ?? init.allowedIPs[0];

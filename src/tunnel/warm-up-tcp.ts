@@ -20,7 +20,7 @@ import { VNET_HDR_BYTES } from '../tun/device.js';
 import { MESSAGE_INITIATION_BYTES } from './messages.js';
 import type { RxLoop } from './rx-loop.js';
 import type { TxLoop } from './tx-loop.js';
-import { HANDSHAKE_TYPES, INNER_PAYLOAD, WARM_UP_BUDGET_MS, innerPacket, socketPair, warmUpRoute, superPacket } from './warm-up-packets.js';
+import { HANDSHAKE_TYPES, INNER_PAYLOAD, WARM_UP_BUDGET_MS, innerPacket, sessionIndex, socketPair, warmUpRoute, superPacket } from './warm-up-packets.js';
 import type { DatapathInit, RouteSpec } from './worker-messages.js';
 import { muteWhile } from './worker-port.js';
 
@@ -142,11 +142,6 @@ class Packets {
   }
 }
 
-/** Session indexes beyond V8's small integers as often as not. */
-function sessionIndex(round: number): number {
-  return round % 128 === 0 ? 0xf00d_0001 + round : 7 + round;
-}
-
 function pumpSender(tx: TxLoop, rig: Rig): number {
   const packets = new Packets(rig.route);
   const sink = Buffer.alloc(256 * 1024);
@@ -169,8 +164,9 @@ function pumpSender(tx: TxLoop, rig: Rig): number {
   const key = Buffer.alloc(32);
   let moved = 0;
   // Before a session: packets are dropped and a handshake asked for.
+  const ping = packets.get(0, 1, 0);
   for (let i = 0; i < 50; i++) {
-    libc.write(rig.tun, packets.get(0, 1, 0), packets.get(0, 1, 0).length);
+    libc.write(rig.tun, ping, ping.length);
     turn();
   }
   handshakes();
@@ -204,7 +200,8 @@ function pumpReceiver(rx: RxLoop, aead: Aead, rig: Rig): number {
   const deadline = performance.now() + WARM_UP_BUDGET_MS;
   const key = Buffer.alloc(32);
   let sealer: DataSealer | null = null;
-  let pending = 0;
+  /** The index of a receive key installed and not yet sealed with (-1: none). */
+  let pending = -1;
   const turn = (): void => {
     rx.step(0);
     while (libc.read(rig.tun, sink, sink.length) > 0);

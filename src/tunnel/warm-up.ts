@@ -23,7 +23,7 @@ import type { UdpLoop } from './udp-loop.js';
 import type { DatapathInit, RouteSpec } from './worker-messages.js';
 import { muteWhile } from './worker-port.js';
 import { MESSAGE_INITIATION_BYTES } from './messages.js';
-import { HANDSHAKE_TYPES, INNER_PAYLOAD, WARM_UP_BUDGET_MS, WARM_UP_PACKETS, innerPacket, socketPair, warmUpRoute } from './warm-up-packets.js';
+import { HANDSHAKE_TYPES, INNER_PAYLOAD, WARM_UP_BUDGET_MS, WARM_UP_PACKETS, innerPacket, sessionIndex, socketPair, warmUpRoute } from './warm-up-packets.js';
 
 /** Packets per round: a batch, as under load, and single packets, as when idle. */
 const ROUND_SIZES = [32, 1, 8, 1];
@@ -114,9 +114,7 @@ function pump(loop: UdpLoop, feeder: number, self: LoopbackSocket, relay: Loopba
     };
     for (let i = 0; i < 15; i++) handshakes();
     for (let r = 0; moved < WARM_UP_PACKETS && performance.now() < deadline; r++) {
-      // Session indexes are random 32-bit numbers: beyond V8's small integers
-      // as often as not, so the warm-up uses both kinds.
-      if (r % 64 === 0) receiveKey(r % 128 === 0 ? 0xf00d_0001 + r : 7 + r);
+      if (r % 64 === 0) receiveKey(sessionIndex(r));
       if (r % 64 === 1 || r === 0) sendKey();
       if (!round(ROUND_SIZES[r % ROUND_SIZES.length]!)) break;
       if (r % 64 === 0) {
