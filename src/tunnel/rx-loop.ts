@@ -15,6 +15,7 @@ import { UdpBatchReceiver } from '../transport/udp-batch.js';
 import { AllowedIPs } from './allowed-ips.js';
 import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE } from './messages.js';
 import { PollSet } from './poll-set.js';
+import { WarmSpell } from './warm-spell.js';
 import { TcpCoalescer } from './gro.js';
 import { vnetHeaderAllowed } from './vnet-header.js';
 import { MssClamp } from './mss-clamp.js';
@@ -103,15 +104,27 @@ export class RxLoop {
   }
 
   run(): void {
-    while (this.step(-1));
+    const warm = new WarmSpell(this.aead, this.init.keepWarmMs);
+    while (this.step(warm.timeout(), warm));
+    warm.destroy();
   }
 
-  /** Waits up to `timeoutMs` (-1: no limit) and handles what is ready; false when the loop must end. */
-  step(timeoutMs: number): boolean {
-    this.poller.wait(timeoutMs);
+  /**
+   * Waits up to `timeoutMs` (-1: no limit) and handles what is ready; false
+   * when the loop must end. `warm`: the running loop's keep-warm state.
+   */
+  step(timeoutMs: number, warm?: WarmSpell): boolean {
+    if (this.poller.wait(timeoutMs) === 0) {
+      // Nothing ready: the work a message would cause, on nothing, to keep that path warm (warm-spell.ts).
+      warm?.exercise();
+      if (this.udp) this.receiveUdp();
+      if (this.conns.size > 0) this.receiveTcp(true);
+      return true;
+    }
+    warm?.renew();
     if (this.poller.ready(0) && !takeMessages(this.init.wakeFd, (m: ToRx) => this.apply(m))) return false;
     if (this.udp && this.poller.ready(1)) this.receiveUdp();
-    if (this.conns.size > 0) this.receiveTcp();
+    if (this.conns.size > 0) this.receiveTcp(false);
     return true;
   }
 
@@ -163,10 +176,11 @@ export class RxLoop {
     this.coalescer?.flush();
   }
 
-  private receiveTcp(): void {
+  /** Reads the connections poll found ready, or (`all`) every one. */
+  private receiveTcp(all: boolean): void {
     const fds = this.poller.descriptors;
     for (let i = this.firstConn; i < fds.length; i++) {
-      if (!this.poller.ready(i)) continue;
+      if (!all && !this.poller.ready(i)) continue;
       const fd = fds[i]!;
       const conn = this.conns.get(fd);
       if (!conn) continue;

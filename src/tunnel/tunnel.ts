@@ -190,6 +190,7 @@ export class Tunnel {
         wireVnetHdr: superPackets,
         maxPlaintext,
         maxMessage: Math.max(DATA_OVERHEAD + maxPlaintext, MESSAGE_INITIATION_BYTES),
+        keepWarmMs: iface.keepWarmMs,
       });
       undo.push(() => datapath.stop());
       const handshake = new Handshake({

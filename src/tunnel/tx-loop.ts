@@ -17,6 +17,7 @@ import { AllowedIPs } from './allowed-ips.js';
 import { MESSAGE_INITIATION_BYTES } from './messages.js';
 import { MssClamp } from './mss-clamp.js';
 import { PollSet } from './poll-set.js';
+import { WarmSpell } from './warm-spell.js';
 import { wrapStats, TX } from './stats.js';
 import type { DatapathInit, ToTx } from './worker-messages.js';
 import { post, takeMessages } from './worker-port.js';
@@ -85,7 +86,7 @@ export class TxLoop {
 
   constructor(
     private readonly init: DatapathInit,
-    private readonly aead: Aead,
+    readonly aead: Aead,
   ) {
     this.batch = new PacketBatch(MSG_OFFSET + init.maxMessage);
     this.stripped = init.tunVnetHdr && !init.wireVnetHdr ? VNET_HDR_BYTES : 0;
@@ -108,13 +109,23 @@ export class TxLoop {
   }
 
   run(): void {
-    while (this.step(-1));
+    const warm = new WarmSpell(this.aead, this.init.keepWarmMs);
+    while (this.step(warm.timeout(), warm));
+    warm.destroy();
   }
 
-  /** Waits up to `timeoutMs` (-1: no limit) and handles what is ready; false when the loop must end. */
-  step(timeoutMs: number): boolean {
+  /**
+   * Waits up to `timeoutMs` (-1: no limit) and handles what is ready; false
+   * when the loop must end. `warm`: the running loop's keep-warm state.
+   */
+  step(timeoutMs: number, warm?: WarmSpell): boolean {
     const poller = this.poller;
-    poller.wait(timeoutMs);
+    if (poller.wait(timeoutMs) === 0) {
+      // Nothing ready: the work a packet would cause, on nothing, to keep that path warm (warm-spell.ts).
+      warm?.exercise();
+      return this.waitingForSocket || this.drainTun();
+    }
+    warm?.renew();
     if (poller.ready(0) && !takeMessages(this.init.wakeFd, (m: ToTx) => this.apply(m))) return false;
     if (!poller.ready(1)) return true;
     if (!this.waitingForSocket) return this.drainTun();

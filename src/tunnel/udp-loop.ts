@@ -10,6 +10,7 @@
 // (tx-loop.ts, rx-loop.ts): its super-packets make each direction's
 // crypto the bottleneck.
 import { PollSet } from './poll-set.js';
+import { WarmSpell } from './warm-spell.js';
 import type { RxLoop } from './rx-loop.js';
 import type { TxLoop } from './tx-loop.js';
 import type { DatapathInit, ToRx, ToTx } from './worker-messages.js';
@@ -27,13 +28,19 @@ export class UdpLoop {
   }
 
   run(): void {
-    while (this.step(-1));
+    const warm = new WarmSpell(this.tx.aead, this.init.keepWarmMs);
+    while (this.step(warm.timeout(), warm));
+    warm.destroy();
   }
 
-  /** Waits up to `timeoutMs` (-1: no limit) and handles what is ready; false when the loop must end. */
-  step(timeoutMs: number): boolean {
+  /**
+   * Waits up to `timeoutMs` (-1: no limit) and handles what is ready; false
+   * when the loop must end. `warm`: the running loop's keep-warm state.
+   */
+  step(timeoutMs: number, warm?: WarmSpell): boolean {
     const poller = this.poller;
-    poller.wait(timeoutMs);
+    if (poller.wait(timeoutMs) === 0) return this.touch(warm);
+    warm?.renew();
     if (poller.ready(0) && !takeMessages(this.init.wakeFd, (m: ToTx | ToRx) => this.apply(m))) return false;
     if (poller.ready(2)) {
       this.rx.receiveUdp();
@@ -41,6 +48,13 @@ export class UdpLoop {
       return this.tx.drainTun();
     }
     return poller.ready(1) ? this.tx.drainTun() : true;
+  }
+
+  /** Nothing was ready: the work a packet would cause, on nothing, to keep that path warm (warm-spell.ts). */
+  private touch(warm: WarmSpell | undefined): boolean {
+    warm?.exercise();
+    this.rx.receiveUdp();
+    return this.tx.drainTun();
   }
 
   /** Hands a control message to the half it concerns; false when told to stop. */

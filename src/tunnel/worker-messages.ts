@@ -30,6 +30,8 @@ export interface DatapathInit {
   maxPlaintext: number;
   /** Largest wire message accepted (data header + MTU + tag, or a handshake message). */
   maxMessage: number;
+  /** KeepWarm: how long after traffic the loops keep their path warm (warm-spell.ts); 0: never. */
+  keepWarmMs: number;
 }
 
 export interface SendingKeypair {

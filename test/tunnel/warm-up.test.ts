@@ -27,6 +27,7 @@ describe('data-path warm-up', function () {
       wireVnetHdr: false,
       maxPlaintext: 1420,
       maxMessage: 1452,
+      keepWarmMs: 0,
     };
   }
 

@@ -1,0 +1,45 @@
+// The keep-warm state of the data-path loops: when they tick, when they
+// block, and that its throwaway packet never disturbs anything.
+import { expect } from 'chai';
+import { loadAead } from '../../src/crypto/aead/select.js';
+import type { Aead } from '../../src/crypto/aead/aead.js';
+import { TICK_MS, WarmSpell } from '../../src/tunnel/warm-spell.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('warm spell (KeepWarm)', () => {
+  let aead: Aead;
+  before(async () => {
+    aead = await loadAead();
+  });
+
+  it('blocks until the first traffic, ticks while it is recent, blocks again after the linger time', async () => {
+    const warm = new WarmSpell(aead, 30);
+    expect(warm.timeout()).to.equal(-1);
+    warm.renew();
+    expect(warm.timeout()).to.equal(TICK_MS);
+    await sleep(60);
+    expect(warm.timeout()).to.equal(-1);
+    warm.renew();
+    expect(warm.timeout()).to.equal(TICK_MS);
+    warm.destroy();
+  });
+
+  it('never ticks when KeepWarm is off', () => {
+    const warm = new WarmSpell(aead, 0);
+    warm.renew();
+    expect(warm.timeout()).to.equal(-1);
+    warm.destroy();
+  });
+
+  it('seals and opens its throwaway packet again and again with fresh counters', () => {
+    const warm = new WarmSpell(aead, 1000);
+    let opened = 0;
+    for (let i = 0; i < 2000; i++) if (warm.exercise()) opened++;
+    expect(opened).to.equal(2000);
+    const sealer = (warm as unknown as { sealer: { counter: number } }).sealer;
+    expect(sealer.counter).to.equal(2000);
+    warm.destroy();
+    expect(() => warm.exercise()).to.throw(/destroy/);
+  });
+});
