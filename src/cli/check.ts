@@ -38,6 +38,7 @@ export function formatCheck(s: EffectiveSettings): string {
     `  listening: ${i.listen === null ? 'no (TCP without ListenPort)' : `${i.listen}${i.transport !== 'auto' ? '' : s.role === 'initiates' ? ' (UDP only)' : ' (UDP and TCP)'}`}`,
     `  role: ${ROLE_TEXT[s.role]}`,
     `  privileges: ${privileges}`,
+    `  keep warm: ${i.keepWarmMs === 0 ? 'off' : `for ${i.keepWarmMs} ms after traffic`}`,
     `peer: ${s.peer.publicKey}`,
     `  endpoint: ${s.peer.endpoint ?? 'none (the peer connects to us)'}`,
     `  allowed ips: ${s.peer.allowedIPs.join(', ')}`,

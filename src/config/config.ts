@@ -37,6 +37,8 @@ export interface InterfaceConfig {
   /** Absent means: derive from the transport's overhead. */
   mtu?: number;
   user?: string;
+  /** KeepWarm: milliseconds the data path stays warm after traffic; 0 when off. */
+  keepWarmMs: number;
 }
 
 export interface PeerConfig {
@@ -87,6 +89,7 @@ interface InterfaceValues {
   Transport: TransportKind;
   MTU: number;
   User: string;
+  KeepWarm: number;
 }
 interface PeerValues {
   PublicKey: Uint8Array;
@@ -115,6 +118,7 @@ const INTERFACE_PARSERS: Parsers<InterfaceValues> = {
   Transport: parseTransport,
   MTU: (v) => parseInteger(v, 576, 65535, 'an MTU'),
   User: parseUser,
+  KeepWarm: parseKeepWarm,
 };
 const PEER_PARSERS: Parsers<PeerValues> = {
   PublicKey: (v, dir) => parseKey(v, 'public key', dir),
@@ -137,6 +141,15 @@ const EXAMPLES: Record<string, string> = {
 };
 
 const MAX_CONFIG_BYTES = 1 << 20;
+/**
+ * KeepWarm: how long after traffic the data path keeps itself warm with
+ * cheap wake-ups every millisecond (src/tunnel/warm-spell.ts), so that a
+ * lone packet after a pause is not slowed by cold caches. "off" or 0 saves
+ * that CPU where latency matters less.
+ */
+const DEFAULT_KEEP_WARM_MS = 1000;
+/** A minute: longer would keep an idle tunnel busy for no gain a user would see. */
+const MAX_KEEP_WARM_MS = 60_000;
 
 /** Reads and parses a config file; key file paths in it are relative to its directory. */
 export function loadConfig(path: string): TunnelConfig {
@@ -241,7 +254,7 @@ export function parseConfig(text: string, file: string): TunnelConfig {
   const addresses = need(ifaceSection, 'Address', iface.Address);
   const publicKey = need(peerSection, 'PublicKey', peer.PublicKey);
   const allowedIPs = need(peerSection, 'AllowedIPs', peer.AllowedIPs);
-  const { ListenPort: listenPort, ListenAddress: listenAddress, Transport: transport, MTU: mtu, User: user } = iface;
+  const { ListenPort: listenPort, ListenAddress: listenAddress, Transport: transport, MTU: mtu, User: user, KeepWarm: keepWarm } = iface;
   const { PresharedKey: presharedKey, Endpoint: endpoint, PersistentKeepalive: keepalive } = peer;
 
   if (listenAddress && !listenPort) {
@@ -264,6 +277,7 @@ export function parseConfig(text: string, file: string): TunnelConfig {
     privateKey: privateKey.value,
     addresses: addresses.value,
     transport: transport?.value ?? 'udp',
+    keepWarmMs: keepWarm?.value ?? DEFAULT_KEEP_WARM_MS,
   };
   if (listenPort) ifaceConfig.listenPort = listenPort.value;
   if (listenAddress) ifaceConfig.listenAddress = listenAddress.value;
@@ -428,6 +442,11 @@ function parseKeepalive(value: string): number | undefined {
   if (value.toLowerCase() === 'off') return undefined;
   const n = parseInteger(value, 0, 65535, 'a number of seconds or "off"');
   return n === 0 ? undefined : n;
+}
+
+function parseKeepWarm(value: string): number {
+  if (value.toLowerCase() === 'off') return 0;
+  return parseInteger(value, 0, MAX_KEEP_WARM_MS, 'a number of milliseconds or "off"');
 }
 
 function parseTransport(value: string): TransportKind {

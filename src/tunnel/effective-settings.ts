@@ -39,6 +39,8 @@ export interface EffectiveSettings {
     user: string | null;
     /** Whether the daemon would switch to User after setup. */
     dropsPrivileges: boolean;
+    /** KeepWarm: milliseconds the data path stays warm after traffic; 0 when off. */
+    keepWarmMs: number;
   };
   role: Role;
   peer: {
@@ -108,6 +110,7 @@ export function effectiveSettings(config: TunnelConfig): EffectiveSettings {
       user: iface.user ?? null,
       // `up --user NAME` overrides this at start; see privileges.ts.
       dropsPrivileges: iface.user !== undefined,
+      keepWarmMs: iface.keepWarmMs,
     },
     role: config.role.initiates && config.role.accepts ? 'both' : config.role.initiates ? 'initiates' : 'accepts',
     peer: {

@@ -34,6 +34,7 @@ export function configChanges(old: TunnelConfig, next: TunnelConfig): ConfigChan
   check('Transport', a.transport === b.transport);
   check('MTU', a.mtu === b.mtu);
   check('User', a.user === b.user);
+  check('KeepWarm', a.keepWarmMs === b.keepWarmMs);
   check('PublicKey', bytesEqual(old.peer.publicKey, next.peer.publicKey));
   check('PresharedKey', bytesEqual(old.peer.presharedKey, next.peer.presharedKey));
   check('AllowedIPs', cidrsEqual(old.peer.allowedIPs, next.peer.allowedIPs));

@@ -24,7 +24,7 @@ const LINES = [
   'Transport = auto', // 8
   'MTU = 1400', // 9
   'User = nobody', // 10
-  '', // 11
+  'KeepWarm = 250', // 11
   '[Peer]', // 12
   'PublicKey = keys/b.pub', // 13
   'PresharedKey = keys/ab.psk', // 14
@@ -100,6 +100,7 @@ describe('config', () => {
       expect(c.iface.transport).to.equal('auto');
       expect(c.iface.mtu).to.equal(1400);
       expect(c.iface.user).to.equal('nobody');
+      expect(c.iface.keepWarmMs).to.equal(250);
       expect(hex(c.peer.publicKey)).to.equal(hex(keyB));
       expect(hex(c.peer.presharedKey)).to.equal(hex(psk));
       expect(c.peer.endpoint).to.deep.equal({ host: '192.0.2.2', port: 51821, family: 4 });
@@ -130,6 +131,7 @@ describe('config', () => {
       expect(hex(c.peer.publicKey)).to.equal(Buffer.from(PUB, 'base64').toString('hex'));
       expect(c.iface.addresses.map((a) => a.text)).to.deep.equal(['10.0.0.1/32']);
       expect(c.iface.transport).to.equal('udp');
+      expect(c.iface.keepWarmMs).to.equal(1000);
       for (const k of ['listenPort', 'listenAddress', 'mtu', 'user'] as const) expect(c.iface[k]).to.equal(undefined);
       expect(c.peer.presharedKey).to.equal(undefined);
       expect(c.peer.persistentKeepalive).to.equal(undefined);
@@ -208,11 +210,14 @@ describe('config', () => {
       expect(parseConfig(text({ 17: 'PersistentKeepalive = 0' }), file).peer.persistentKeepalive).to.equal(undefined);
       expect(parseConfig(text({ 17: 'PersistentKeepalive = 65535' }), file).peer.persistentKeepalive).to.equal(65535);
       expect(parseConfig(text({ 10: 'User = 65534' }), file).iface.user).to.equal('65534');
+      expect(parseConfig(text({ 11: 'KeepWarm = off' }), file).iface.keepWarmMs).to.equal(0);
+      expect(parseConfig(text({ 11: 'KeepWarm = 0' }), file).iface.keepWarmMs).to.equal(0);
+      expect(parseConfig(text({ 11: 'KeepWarm = 60000' }), file).iface.keepWarmMs).to.equal(60000);
     });
   });
 
   describe('errors: FILE:LINE: Key: what is wrong', () => {
-    const ifaceKeys = 'Name, PrivateKey, Address, ListenPort, ListenAddress, Transport, MTU, User';
+    const ifaceKeys = 'Name, PrivateKey, Address, ListenPort, ListenAddress, Transport, MTU, User, KeepWarm';
 
     it('syntax errors', () => {
       expectError(text({ 10: 'User nobody' }), `${file}:10: syntax: not a "Key = Value" line, a [Section] header or a comment`);
@@ -305,6 +310,8 @@ describe('config', () => {
         [15, 'Endpoint = bad_host.example:1', 'Endpoint: "bad_host.example" is not an IPv4 address or a host name (letters, digits and "-" in dot-separated labels)'],
         [15, 'Endpoint = -a.example:1', 'Endpoint: "-a.example" is not an IPv4 address or a host name (letters, digits and "-" in dot-separated labels)'],
         [17, 'PersistentKeepalive = 65536', 'PersistentKeepalive: 65536 is out of range; expected 0-65535'],
+        [11, 'KeepWarm = 60001', 'KeepWarm: 60001 is out of range; expected 0-60000'],
+        [11, 'KeepWarm = 1s', 'KeepWarm: "1s" is not a number of milliseconds or "off"; expected a whole number 0-60000'],
         [17, 'PersistentKeepalive = never', 'PersistentKeepalive: "never" is not a number of seconds or "off"; expected a whole number 0-65535'],
       ];
       for (const [line, content, message] of cases) {
