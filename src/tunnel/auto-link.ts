@@ -33,6 +33,8 @@ export class AutoLink extends EventEmitter<LinkEvents> implements Link {
   private dataPath: TransportKind = 'udp';
   /** The path of the latest authenticated handshake message, where a response goes. */
   private handshakePath: TransportKind = 'udp';
+  /** Listener: the path the receive side last reported the peer's data on (followPeer()). */
+  private peerDataPath: TransportKind | null = null;
   /** The side with an Endpoint decides the path; the other follows. */
   private initiates: boolean;
   private tick: NodeJS.Timeout | null = null;
@@ -134,6 +136,8 @@ export class AutoLink extends EventEmitter<LinkEvents> implements Link {
     this.link(path).confirmPeer(source, fd);
     this.handshakePath = path;
     if (type === MESSAGE_RESPONSE && this.initiates && this.decide.responseOver(path)) this.movedBack();
+    // The peer's data may have come over this connection before it was confirmed.
+    this.followPeer();
   }
 
   reply(message: Uint8Array, source: Uint8Array | null, fd: number): void {
@@ -153,14 +157,24 @@ export class AutoLink extends EventEmitter<LinkEvents> implements Link {
   onWorkerMessage(msg: FromWorker): boolean {
     if (msg.t === 'data-path') {
       if (this.initiates && msg.kind === 'udp') this.decide.heardOverUdp();
-      // A listener follows, unless the path has nothing to send on (data on a TCP connection not the peer's).
-      if (!this.initiates && msg.kind !== this.dataPath && this.link(msg.kind).canSend()) {
-        this.log.info(`the peer's data now comes over ${msg.kind.toUpperCase()}; sending over ${msg.kind.toUpperCase()} too`);
-        this.setDataPath(msg.kind);
-      }
+      this.peerDataPath = msg.kind;
+      this.followPeer();
       return true;
     }
     return this.udp.onWorkerMessage(msg) || this.tcp.onWorkerMessage(msg);
+  }
+
+  /**
+   * A listener sends where the peer's data comes from. The receive side
+   * reports a path once, when it changes; if this side cannot send there yet
+   * (data on a TCP connection whose handshake is still on its way), the
+   * report is kept and followed when the connection is confirmed.
+   */
+  private followPeer(): void {
+    const kind = this.peerDataPath;
+    if (this.initiates || kind === null || kind === this.dataPath || !this.link(kind).canSend()) return;
+    this.log.info(`the peer's data now comes over ${kind.toUpperCase()}; sending over ${kind.toUpperCase()} too`);
+    this.setDataPath(kind);
   }
 
   listenText(): string | null {
