@@ -104,9 +104,12 @@ export class RxLoop {
   }
 
   run(): void {
-    const warm = new WarmSpell(this.aead, this.init.keepWarmMs);
-    while (this.step(warm.timeout(), warm));
-    warm.destroy();
+    const warm = new WarmSpell(this.aead, this.init.keepWarmMs, this.stats);
+    try {
+      while (this.step(warm.timeout(), warm)) warm.renew();
+    } finally {
+      warm.destroy();
+    }
   }
 
   /**
@@ -121,7 +124,6 @@ export class RxLoop {
       if (this.conns.size > 0) this.receiveTcp(true);
       return true;
     }
-    warm?.renew();
     if (this.poller.ready(0) && !takeMessages(this.init.wakeFd, (m: ToRx) => this.apply(m))) return false;
     if (this.udp && this.poller.ready(1)) this.receiveUdp();
     if (this.conns.size > 0) this.receiveTcp(false);

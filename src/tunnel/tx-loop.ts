@@ -109,9 +109,12 @@ export class TxLoop {
   }
 
   run(): void {
-    const warm = new WarmSpell(this.aead, this.init.keepWarmMs);
-    while (this.step(warm.timeout(), warm));
-    warm.destroy();
+    const warm = new WarmSpell(this.aead, this.init.keepWarmMs, this.stats);
+    try {
+      while (this.step(warm.timeout(), warm)) warm.renew();
+    } finally {
+      warm.destroy();
+    }
   }
 
   /**
@@ -125,7 +128,6 @@ export class TxLoop {
       warm?.exercise();
       return this.waitingForSocket || this.drainTun();
     }
-    warm?.renew();
     if (poller.ready(0) && !takeMessages(this.init.wakeFd, (m: ToTx) => this.apply(m))) return false;
     if (!poller.ready(1)) return true;
     if (!this.waitingForSocket) return this.drainTun();

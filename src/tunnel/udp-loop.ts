@@ -10,6 +10,7 @@
 // (tx-loop.ts, rx-loop.ts): its super-packets make each direction's
 // crypto the bottleneck.
 import { PollSet } from './poll-set.js';
+import { wrapStats } from './stats.js';
 import { WarmSpell } from './warm-spell.js';
 import type { RxLoop } from './rx-loop.js';
 import type { TxLoop } from './tx-loop.js';
@@ -28,9 +29,12 @@ export class UdpLoop {
   }
 
   run(): void {
-    const warm = new WarmSpell(this.tx.aead, this.init.keepWarmMs);
-    while (this.step(warm.timeout(), warm));
-    warm.destroy();
+    const warm = new WarmSpell(this.tx.aead, this.init.keepWarmMs, wrapStats(this.init.stats).f64);
+    try {
+      while (this.step(warm.timeout(), warm)) warm.renew();
+    } finally {
+      warm.destroy();
+    }
   }
 
   /**
@@ -40,7 +44,6 @@ export class UdpLoop {
   step(timeoutMs: number, warm?: WarmSpell): boolean {
     const poller = this.poller;
     if (poller.wait(timeoutMs) === 0) return this.touch(warm);
-    warm?.renew();
     if (poller.ready(0) && !takeMessages(this.init.wakeFd, (m: ToTx | ToRx) => this.apply(m))) return false;
     if (poller.ready(2)) {
       this.rx.receiveUdp();

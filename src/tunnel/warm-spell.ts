@@ -18,6 +18,7 @@
 // nothing, because poll() always finds work.
 import { KEY_BYTES, type Aead } from '../crypto/aead/aead.js';
 import { DataOpener, DataSealer, DATA_OVERHEAD } from '../crypto/data-packet.js';
+import { RX, TX } from './stats.js';
 
 /** Interval of the keep-warm wake-ups. */
 export const TICK_MS = 1;
@@ -25,7 +26,10 @@ export const TICK_MS = 1;
 const SCRATCH_PAYLOAD = 64;
 
 export class WarmSpell {
+  /** performance.now() until which the loop ticks; 0: not yet. */
   private until = 0;
+  /** Packets counted by the last renew(). */
+  private seen = 0;
   /**
    * A key of its own, random and never shared: nothing sealed with it leaves
    * the process. Its counter moves on with every seal like any sealer's, so
@@ -35,10 +39,15 @@ export class WarmSpell {
   private readonly opener: DataOpener;
   private readonly scratch = new Uint8Array(SCRATCH_PAYLOAD + DATA_OVERHEAD);
 
-  /** `lingerMs`: how long after traffic to keep warm; 0 turns keeping warm off. */
+  /**
+   * `lingerMs`: how long after traffic to keep warm; 0 turns keeping warm
+   * off. `stats`: the tunnel's counters, whose packet counts say whether
+   * there was traffic.
+   */
   constructor(
     aead: Aead,
     private readonly lingerMs: number,
+    private readonly stats: Float64Array,
   ) {
     const key = crypto.getRandomValues(new Uint8Array(KEY_BYTES));
     this.sealer = new DataSealer(aead, key, 0);
@@ -48,12 +57,21 @@ export class WarmSpell {
 
   /** The poll timeout for now: a tick while traffic is recent, otherwise none (-1). */
   timeout(): number {
-    return this.until !== 0 && Date.now() < this.until ? TICK_MS : -1;
+    return this.until !== 0 && performance.now() < this.until ? TICK_MS : -1;
   }
 
-  /** Something was ready: keep warm for another `lingerMs`. */
+  /**
+   * After handling what was ready: keep warm for another `lingerMs` if that
+   * was traffic, i.e. authenticated packets in or data out (keepalives
+   * included). Garbage, handshake messages and control messages do not
+   * count, so a port scanner cannot keep an idle tunnel ticking.
+   */
   renew(): void {
-    if (this.lingerMs > 0) this.until = Date.now() + this.lingerMs;
+    const s = this.stats;
+    const packets = s[RX.packets]! + s[TX.packets]!;
+    if (packets === this.seen || this.lingerMs === 0) return;
+    this.seen = packets;
+    this.until = performance.now() + this.lingerMs;
   }
 
   /** Seals and opens the throwaway packet, so the AEAD's code and tables stay in cache; true when it opened. */
