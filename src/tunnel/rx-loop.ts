@@ -15,7 +15,7 @@ import { UdpBatchReceiver } from '../transport/udp-batch.js';
 import { AllowedIPs } from './allowed-ips.js';
 import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE } from './messages.js';
 import { PollSet } from './poll-set.js';
-import { WarmSpell } from './warm-spell.js';
+import { runKeptWarm, type WarmSpell } from './warm-spell.js';
 import { TcpCoalescer } from './gro.js';
 import { vnetHeaderAllowed } from './vnet-header.js';
 import { MssClamp } from './mss-clamp.js';
@@ -104,12 +104,7 @@ export class RxLoop {
   }
 
   run(): void {
-    const warm = new WarmSpell(this.aead, this.init.keepWarmMs, this.stats);
-    try {
-      while (this.step(warm.timeout(), warm)) warm.renew();
-    } finally {
-      warm.destroy();
-    }
+    runKeptWarm(this.aead, this.init, (timeoutMs, warm) => this.step(timeoutMs, warm));
   }
 
   /**

@@ -17,7 +17,7 @@ import { AllowedIPs } from './allowed-ips.js';
 import { MESSAGE_INITIATION_BYTES } from './messages.js';
 import { MssClamp } from './mss-clamp.js';
 import { PollSet } from './poll-set.js';
-import { WarmSpell } from './warm-spell.js';
+import { runKeptWarm, type WarmSpell } from './warm-spell.js';
 import { wrapStats, TX } from './stats.js';
 import type { DatapathInit, ToTx } from './worker-messages.js';
 import { post, takeMessages } from './worker-port.js';
@@ -109,12 +109,7 @@ export class TxLoop {
   }
 
   run(): void {
-    const warm = new WarmSpell(this.aead, this.init.keepWarmMs, this.stats);
-    try {
-      while (this.step(warm.timeout(), warm)) warm.renew();
-    } finally {
-      warm.destroy();
-    }
+    runKeptWarm(this.aead, this.init, (timeoutMs, warm) => this.step(timeoutMs, warm));
   }
 
   /**

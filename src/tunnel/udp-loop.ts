@@ -10,8 +10,7 @@
 // (tx-loop.ts, rx-loop.ts): its super-packets make each direction's
 // crypto the bottleneck.
 import { PollSet } from './poll-set.js';
-import { wrapStats } from './stats.js';
-import { WarmSpell } from './warm-spell.js';
+import { runKeptWarm, type WarmSpell } from './warm-spell.js';
 import type { RxLoop } from './rx-loop.js';
 import type { TxLoop } from './tx-loop.js';
 import type { DatapathInit, ToRx, ToTx } from './worker-messages.js';
@@ -29,12 +28,7 @@ export class UdpLoop {
   }
 
   run(): void {
-    const warm = new WarmSpell(this.tx.aead, this.init.keepWarmMs, wrapStats(this.init.stats).f64);
-    try {
-      while (this.step(warm.timeout(), warm)) warm.renew();
-    } finally {
-      warm.destroy();
-    }
+    runKeptWarm(this.tx.aead, this.init, (timeoutMs, warm) => this.step(timeoutMs, warm));
   }
 
   /**

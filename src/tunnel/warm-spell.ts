@@ -19,7 +19,8 @@
 import { KEY_BYTES, type Aead } from '../crypto/aead/aead.js';
 import { DataOpener, DataSealer, DATA_OVERHEAD } from '../crypto/data-packet.js';
 import { MSG_OFFSET, PacketBatch } from '../transport/batch.js';
-import { RX, TX } from './stats.js';
+import { RX, TX, wrapStats } from './stats.js';
+import type { DatapathInit } from './worker-messages.js';
 
 /** Interval of the keep-warm wake-ups. */
 export const TICK_MS = 1;
@@ -30,6 +31,24 @@ const SCRATCH_PAYLOAD = 64;
  * path before the first tick instead of compiling it while pings wait.
  */
 const FIRST_EXERCISES = 3000;
+
+/**
+ * A data-path loop's run(): calls `turn` (wait up to `timeoutMs`, handle
+ * what is ready; false when the loop must end) with a tick while traffic is
+ * recent, until it returns false.
+ */
+export function runKeptWarm(
+  aead: Aead,
+  init: Pick<DatapathInit, 'keepWarmMs' | 'stats'>,
+  turn: (timeoutMs: number, warm: WarmSpell) => boolean,
+): void {
+  const warm = new WarmSpell(aead, init.keepWarmMs, wrapStats(init.stats).f64);
+  try {
+    while (turn(warm.timeout(), warm)) warm.renew();
+  } finally {
+    warm.destroy();
+  }
+}
 
 export class WarmSpell {
   /** performance.now() until which the loop ticks; 0: not yet. */
