@@ -25,7 +25,7 @@ import type { DatapathInit, RouteSpec } from './worker-messages.js';
 import { muteWhile } from './worker-port.js';
 
 /** Fewer than over UDP: measured, as many gave the same idle RTT and more memory. */
-const WARM_UP_PACKETS = 2500;
+const TCP_WARM_UP_PACKETS = 2500;
 /** Packets per round: single packets (an idle tunnel), batches with super-packets (a transfer). */
 const ROUND_SIZES = [1, 16, 1, 4];
 /** Segments in a warm-up super-packet. */
@@ -170,7 +170,7 @@ function pumpSender(tx: TxLoop, rig: Rig): number {
     turn();
   }
   handshakes();
-  for (let r = 0; moved < WARM_UP_PACKETS && performance.now() < deadline; r++) {
+  for (let r = 0; moved < TCP_WARM_UP_PACKETS && performance.now() < deadline; r++) {
     if (r % 64 === 0) {
       randomFillSync(key);
       tx.apply({ t: 'send-key', keypair: { remoteIndex: sessionIndex(r), key: Uint8Array.from(key) } });
@@ -226,7 +226,7 @@ function pumpReceiver(rx: RxLoop, aead: Aead, rig: Rig): number {
   };
   let moved = 0;
   handshakes();
-  for (let r = 0; moved < WARM_UP_PACKETS && performance.now() < deadline; r++) {
+  for (let r = 0; moved < TCP_WARM_UP_PACKETS && performance.now() < deadline; r++) {
     if (r % 64 === 0) {
       // A new receive key, sent with from the next round on, as in a rekey.
       randomFillSync(key);
