@@ -15,7 +15,7 @@ import { UdpBatchReceiver } from '../transport/udp-batch.js';
 import { AllowedIPs } from './allowed-ips.js';
 import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE } from './messages.js';
 import { PollSet } from './poll-set.js';
-import { runKeptWarm, type WarmSpell } from './warm-spell.js';
+import { runKeptWarm, type SteppedLoop, type WarmSpell } from './warm-spell.js';
 import { TcpCoalescer } from './gro.js';
 import { vnetHeaderAllowed } from './vnet-header.js';
 import { MssClamp } from './mss-clamp.js';
@@ -44,7 +44,7 @@ class TunFdWriter {
   }
 }
 
-export class RxLoop {
+export class RxLoop implements SteppedLoop {
   private readonly stats: Float64Array;
   private readonly backlog: Int32Array;
   private readonly allowed: AllowedIPs;
@@ -104,7 +104,7 @@ export class RxLoop {
   }
 
   run(): void {
-    runKeptWarm(this.aead, this.init, (timeoutMs, warm) => this.step(timeoutMs, warm));
+    runKeptWarm(this.aead, this.init, this);
   }
 
   /**

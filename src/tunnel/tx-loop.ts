@@ -17,7 +17,7 @@ import { AllowedIPs } from './allowed-ips.js';
 import { MESSAGE_INITIATION_BYTES } from './messages.js';
 import { MssClamp } from './mss-clamp.js';
 import { PollSet } from './poll-set.js';
-import { runKeptWarm, type WarmSpell } from './warm-spell.js';
+import { runKeptWarm, type SteppedLoop, type WarmSpell } from './warm-spell.js';
 import { wrapStats, TX } from './stats.js';
 import type { DatapathInit, ToTx } from './worker-messages.js';
 import { post, takeMessages } from './worker-port.js';
@@ -51,7 +51,7 @@ function controlBatch(): PacketBatch {
   return new PacketBatch(MSG_OFFSET + MESSAGE_INITIATION_BYTES, 1);
 }
 
-export class TxLoop {
+export class TxLoop implements SteppedLoop {
   /** Data packets. */
   private readonly batch: PacketBatch;
   /**
@@ -109,7 +109,7 @@ export class TxLoop {
   }
 
   run(): void {
-    runKeptWarm(this.aead, this.init, (timeoutMs, warm) => this.step(timeoutMs, warm));
+    runKeptWarm(this.aead, this.init, this);
   }
 
   /**

@@ -10,13 +10,13 @@
 // (tx-loop.ts, rx-loop.ts): its super-packets make each direction's
 // crypto the bottleneck.
 import { PollSet } from './poll-set.js';
-import { runKeptWarm, type WarmSpell } from './warm-spell.js';
+import { runKeptWarm, type SteppedLoop, type WarmSpell } from './warm-spell.js';
 import type { RxLoop } from './rx-loop.js';
 import type { TxLoop } from './tx-loop.js';
 import type { DatapathInit, ToRx, ToTx } from './worker-messages.js';
 import { takeMessages } from './worker-port.js';
 
-export class UdpLoop {
+export class UdpLoop implements SteppedLoop {
   private readonly poller: PollSet;
 
   constructor(
@@ -28,7 +28,7 @@ export class UdpLoop {
   }
 
   run(): void {
-    runKeptWarm(this.tx.aead, this.init, (timeoutMs, warm) => this.step(timeoutMs, warm));
+    runKeptWarm(this.tx.aead, this.init, this);
   }
 
   /**

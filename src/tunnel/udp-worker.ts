@@ -11,9 +11,12 @@ import { post } from './worker-port.js';
 const init = workerData as DatapathInit;
 const aead = await loadAead();
 const make = (i: DatapathInit): UdpLoop => new UdpLoop(i, new TxLoop(i, aead), new RxLoop(i, aead));
-// Made before the warm-up, so the code it optimizes has seen this loop's own objects.
-const loop = make(init);
 warmUp(init, make);
+// Made after the warm-up: by then its classes' fields have taken the types
+// the packets gave them (a timestamp, a key list), so this loop's objects
+// match what the optimized code expects instead of sending the first real
+// packets back to the interpreter.
+const loop = make(init);
 post({ t: 'ready', aead: aead.name });
 loop.run();
 process.exit(0);

@@ -32,21 +32,64 @@ const SCRATCH_PAYLOAD = 64;
  */
 const FIRST_EXERCISES = 3000;
 
+/** A data-path loop as its run() drives it. */
+export interface SteppedLoop {
+  /**
+   * Waits up to `timeoutMs` (-1: no limit) and handles what is ready; false
+   * when the loop must end. `warm`: the keep-warm state of the running loop.
+   */
+  step(timeoutMs: number, warm?: WarmSpell): boolean;
+}
+
 /**
- * A data-path loop's run(): calls `turn` (wait up to `timeoutMs`, handle
- * what is ready; false when the loop must end) with a tick while traffic is
- * recent, until it returns false.
+ * A data-path loop's run(): steps `loop`, with a tick while traffic is
+ * recent, until a step returns false.
  */
-export function runKeptWarm(
-  aead: Aead,
-  init: Pick<DatapathInit, 'keepWarmMs' | 'stats'>,
-  turn: (timeoutMs: number, warm: WarmSpell) => boolean,
-): void {
+export function runKeptWarm(aead: Aead, init: Pick<DatapathInit, 'keepWarmMs' | 'stats'>, loop: SteppedLoop): void {
   const warm = new WarmSpell(aead, init.keepWarmMs, wrapStats(init.stats).f64);
   try {
-    while (turn(warm.timeout(), warm)) warm.renew();
+    while (loop.step(warm.timeout(), warm)) warm.renew();
   } finally {
     warm.destroy();
+  }
+}
+
+/**
+ * For the warm-ups (warm-up.ts, warm-up-tcp.ts): steps a throwaway loop the
+ * way runKeptWarm steps the real one, with a spell of its own, and follows
+ * traffic with ticks that find nothing, as the real loop does between
+ * sparse packets. Without them the real loop met all of this only after it
+ * started: its first ticks and spell renewals threw away optimized code the
+ * packets had warmed (the spell's fields change type on the first renewal),
+ * and its own turns ran unoptimized for seconds of sparse traffic.
+ */
+export class WarmUpSteps {
+  private readonly spell: WarmSpell;
+
+  constructor(
+    private readonly loop: SteppedLoop,
+    aead: Aead,
+    init: Pick<DatapathInit, 'keepWarmMs' | 'stats'>,
+  ) {
+    this.spell = new WarmSpell(aead, init.keepWarmMs, wrapStats(init.stats).f64);
+  }
+
+  /** One turn on what is ready now (never waiting); false when the loop must end. */
+  step(): boolean {
+    const spell = this.spell;
+    spell.timeout(); // asked before every turn of the real loop; a warm-up never waits
+    const more = this.loop.step(0, spell);
+    spell.renew();
+    return more;
+  }
+
+  /** `n` ticks, i.e. turns on an idle loop: what KeepWarm does after traffic. */
+  ticks(n: number): void {
+    for (let i = 0; i < n; i++) this.step();
+  }
+
+  destroy(): void {
+    this.spell.destroy();
   }
 }
 

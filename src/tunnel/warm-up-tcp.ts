@@ -9,8 +9,9 @@
 //   sending:   TUN (a datagram socketpair) → TxLoop → stream, read and discarded
 //   receiving: frames sealed here → stream → RxLoop → TUN, read and discarded
 // A stream socketpair stands in for the connection; the key is throwaway, the
-// counters separate, and what the loops would report to the main thread is
-// muted. Nothing reaches the real TUN, connection or peer.
+// counters separate, control messages come through the rehearsal's own
+// channel (worker-port.ts), and what the loops would report to the main
+// thread is dropped. Nothing reaches the real TUN, connection or peer.
 import { randomFillSync } from 'node:crypto';
 import type { Aead } from '../crypto/aead/aead.js';
 import { DATA_HEADER_BYTES, DATA_OVERHEAD, DataSealer } from '../crypto/data-packet.js';
@@ -21,13 +22,16 @@ import { MESSAGE_INITIATION_BYTES } from './messages.js';
 import type { RxLoop } from './rx-loop.js';
 import type { TxLoop } from './tx-loop.js';
 import { HANDSHAKE_TYPES, INNER_PAYLOAD, WARM_UP_BUDGET_MS, innerPacket, sessionIndex, socketPair, warmUpRoute, superPacket } from './warm-up-packets.js';
-import type { DatapathInit, RouteSpec } from './worker-messages.js';
-import { muteWhile } from './worker-port.js';
+import type { DatapathInit, RouteSpec, ToRx, ToTx } from './worker-messages.js';
+import { WarmUpSteps } from './warm-spell.js';
+import { rehearse, type Rehearsal } from './worker-port.js';
 
 /** Fewer than over UDP: measured, as many gave the same idle RTT and more memory. */
 const TCP_WARM_UP_PACKETS = 2500;
 /** Packets per round: single packets (an idle tunnel), batches with super-packets (a transfer). */
 const ROUND_SIZES = [1, 16, 1, 4];
+/** Keep-warm ticks after each round (see WarmUpSteps). */
+const TICKS_PER_ROUND = 8;
 /** Segments in a warm-up super-packet. */
 const SUPER_SEGMENTS = 8;
 /** Room for such a super-packet and its virtio_net_hdr (the code is the same as for 64 KB). */
@@ -43,16 +47,20 @@ interface Rig {
   /** The loop's end of the stream. */
   connection: number;
   route: RouteSpec;
+  /** Stands in for the main thread: control messages go to the loop through it. */
+  control: Rehearsal<ToTx | ToRx>;
 }
 
 /** Warms the sending half on a loop `make` builds; returns the packets that went through (0: skipped). */
 export function warmUpTcpSender(init: DatapathInit, make: (init: DatapathInit) => TxLoop): number {
   return withRig(init, (rig) => {
     const tx = make(rig.init);
+    const steps = new WarmUpSteps(tx, tx.aead, rig.init);
     try {
-      tx.apply({ t: 'tcp-connection', fd: rig.connection });
-      return pumpSender(tx, rig);
+      rig.control.send({ t: 'tcp-connection', fd: rig.connection });
+      return pumpSender(steps, rig);
     } finally {
+      steps.destroy();
       tx.apply({ t: 'stop' });
     }
   });
@@ -62,10 +70,12 @@ export function warmUpTcpSender(init: DatapathInit, make: (init: DatapathInit) =
 export function warmUpTcpReceiver(init: DatapathInit, aead: Aead, make: (init: DatapathInit) => RxLoop): number {
   return withRig(init, (rig) => {
     const rx = make(rig.init);
+    const steps = new WarmUpSteps(rx, aead, rig.init);
     try {
-      rx.apply({ t: 'tcp-add', fd: rig.connection });
-      return pumpReceiver(rx, aead, rig);
+      rig.control.send({ t: 'tcp-add', fd: rig.connection });
+      return pumpReceiver(steps, aead, rig);
     } finally {
+      steps.destroy();
       rx.apply({ t: 'stop' });
     }
   });
@@ -82,25 +92,24 @@ function withRig(init: DatapathInit, run: (rig: Rig) => number): number {
     const stream = socketPair(libc.SOCK_STREAM);
     fds.push(...stream);
     const maxPlaintext = Math.min(init.maxPlaintext, WARM_UP_MAX_PLAINTEXT);
-    const rig: Rig = {
-      // No wake descriptor: control messages are the real loop's, never the warm-up's.
-      init: {
-        ...init,
-        wakeFd: -1,
-        tunFd: tun[0],
-        udpFd: -1,
-        stats: new SharedArrayBuffer(init.stats.byteLength),
-        maxPlaintext,
-        maxMessage: Math.max(DATA_OVERHEAD + maxPlaintext, MESSAGE_INITIATION_BYTES),
-      },
-      tun: tun[1],
-      stream: stream[1],
-      connection: stream[0],
-      route,
-    };
     let moved = 0;
-    muteWhile(() => {
-      moved = run(rig);
+    rehearse<ToTx | ToRx>((control) => {
+      moved = run({
+        init: {
+          ...init,
+          wakeFd: control.wakeFd,
+          tunFd: tun[0],
+          udpFd: -1,
+          stats: new SharedArrayBuffer(init.stats.byteLength),
+          maxPlaintext,
+          maxMessage: Math.max(DATA_OVERHEAD + maxPlaintext, MESSAGE_INITIATION_BYTES),
+        },
+        tun: tun[1],
+        stream: stream[1],
+        connection: stream[0],
+        route,
+        control,
+      });
     });
     return moved;
   } catch {
@@ -142,14 +151,14 @@ class Packets {
   }
 }
 
-function pumpSender(tx: TxLoop, rig: Rig): number {
+function pumpSender(steps: WarmUpSteps, rig: Rig): number {
   const packets = new Packets(rig.route);
   const sink = Buffer.alloc(256 * 1024);
   const deadline = performance.now() + WARM_UP_BUDGET_MS;
   const turn = (): void => {
     // A full socket stops the sender; draining it lets the sender resume.
     for (let i = 0; i < 4; i++) {
-      tx.step(0);
+      steps.step();
       while (libc.read(rig.stream, sink, sink.length) > 0);
     }
   };
@@ -157,7 +166,7 @@ function pumpSender(tx: TxLoop, rig: Rig): number {
   const handshakes = (): void => {
     for (const type of HANDSHAKE_TYPES) {
       handshake[0] = type;
-      tx.apply({ t: 'send', message: Uint8Array.from(handshake) });
+      rig.control.send({ t: 'send', message: handshake });
       turn();
     }
   };
@@ -173,8 +182,8 @@ function pumpSender(tx: TxLoop, rig: Rig): number {
   for (let r = 0; moved < TCP_WARM_UP_PACKETS && performance.now() < deadline; r++) {
     if (r % 64 === 0) {
       randomFillSync(key);
-      tx.apply({ t: 'send-key', keypair: { remoteIndex: sessionIndex(r), key: Uint8Array.from(key) } });
-      tx.apply({ t: 'keepalive' });
+      rig.control.send({ t: 'send-key', keypair: { remoteIndex: sessionIndex(r), key } });
+      rig.control.send({ t: 'keepalive' });
       libc.write(rig.tun, packets.other, packets.other.length);
       turn();
       handshakes();
@@ -185,13 +194,14 @@ function pumpSender(tx: TxLoop, rig: Rig): number {
       if (libc.write(rig.tun, p, p.length) < 0) return moved;
     }
     turn();
+    steps.ticks(TICKS_PER_ROUND);
     moved += n;
   }
   key.fill(0);
   return moved;
 }
 
-function pumpReceiver(rx: RxLoop, aead: Aead, rig: Rig): number {
+function pumpReceiver(steps: WarmUpSteps, aead: Aead, rig: Rig): number {
   const packets = new Packets(rig.route);
   const sink = Buffer.alloc(packets.largest + 64);
   // A frame: length ‖ data header ‖ plaintext, sealed in place ‖ tag.
@@ -203,7 +213,7 @@ function pumpReceiver(rx: RxLoop, aead: Aead, rig: Rig): number {
   /** The index of a receive key installed and not yet sealed with (-1: none). */
   let pending = -1;
   const turn = (): void => {
-    rx.step(0);
+    steps.step();
     while (libc.read(rig.tun, sink, sink.length) > 0);
   };
   const send = (len: number): void => {
@@ -230,7 +240,7 @@ function pumpReceiver(rx: RxLoop, aead: Aead, rig: Rig): number {
     if (r % 64 === 0) {
       // A new receive key, sent with from the next round on, as in a rekey.
       randomFillSync(key);
-      rx.apply({ t: 'receive-key-add', keypair: { localIndex: sessionIndex(r), key: Uint8Array.from(key) } });
+      rig.control.send({ t: 'receive-key-add', keypair: { localIndex: sessionIndex(r), key } });
       pending = sessionIndex(r);
     } else if (pending >= 0) {
       sealer?.destroy();
@@ -246,6 +256,7 @@ function pumpReceiver(rx: RxLoop, aead: Aead, rig: Rig): number {
     const n = ROUND_SIZES[r % ROUND_SIZES.length]!;
     for (let i = 0; i < n; i++) sealAndSend(packets.get(i, n, r));
     turn();
+    steps.ticks(TICKS_PER_ROUND);
     moved += n;
   }
   sealer?.destroy();

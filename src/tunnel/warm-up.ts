@@ -11,22 +11,28 @@
 //
 // The warm-up uses a datagram socketpair in place of the TUN and a UDP
 // socket on 127.0.0.1 sending to itself in place of the peer, a throwaway
-// key, and its own counters; what the loops would report to the main thread
-// is muted. Nothing reaches the real TUN, socket, peer or statistics. If the
-// throwaway descriptors cannot be made (no loopback in this namespace) the
-// worker simply starts cold.
+// key, and its own counters. It rehearses the whole loop as it will run: its
+// control messages (keys, the peer's address) arrive through a channel and
+// wake eventfd of its own, as the main thread's do, and between rounds it
+// ticks as KeepWarm does (WarmUpSteps); what the loops would report to the
+// main thread is dropped. Nothing reaches the real TUN, socket, peer or
+// statistics. If the throwaway descriptors cannot be made (no loopback in
+// this namespace) the worker simply starts cold.
 import { randomFillSync } from 'node:crypto';
 import * as libc from '../sys/libc.js';
 import { VNET_HDR_BYTES } from '../tun/device.js';
 import { encodeSockaddr } from '../transport/sockaddr.js';
 import type { UdpLoop } from './udp-loop.js';
-import type { DatapathInit, RouteSpec } from './worker-messages.js';
-import { muteWhile } from './worker-port.js';
+import type { DatapathInit, RouteSpec, ToRx, ToTx } from './worker-messages.js';
+import { WarmUpSteps } from './warm-spell.js';
+import { rehearse, type Rehearsal } from './worker-port.js';
 import { MESSAGE_INITIATION_BYTES } from './messages.js';
 import { HANDSHAKE_TYPES, INNER_PAYLOAD, WARM_UP_BUDGET_MS, WARM_UP_PACKETS, innerPacket, sessionIndex, socketPair, warmUpRoute } from './warm-up-packets.js';
 
 /** Packets per round: a batch, as under load, and single packets, as when idle. */
 const ROUND_SIZES = [32, 1, 8, 1];
+/** Keep-warm ticks after each round: between sparse packets the real loop mostly ticks. */
+const TICKS_PER_ROUND = 2;
 
 /** Warms the UDP data path on a loop `make` builds; returns the packets that went through (0: skipped). */
 export function warmUp(init: DatapathInit, make: (init: DatapathInit) => UdpLoop): number {
@@ -43,11 +49,10 @@ export function warmUp(init: DatapathInit, make: (init: DatapathInit) => UdpLoop
     const relay = loopbackSocket();
     if (!relay) return 0;
     fds.push(relay.fd);
-    // No wake descriptor: control messages are the real loop's, never the warm-up's.
-    const warm: DatapathInit = { ...init, wakeFd: -1, tunFd: pair[0], udpFd: self.fd, stats: new SharedArrayBuffer(init.stats.byteLength) };
     let moved = 0;
-    muteWhile(() => {
-      moved = pump(make(warm), pair[1], self, relay, route);
+    rehearse<ToTx | ToRx>((control) => {
+      const warm: DatapathInit = { ...init, wakeFd: control.wakeFd, tunFd: pair[0], udpFd: self.fd, stats: new SharedArrayBuffer(init.stats.byteLength) };
+      moved = pump(make(warm), warm, control, pair[1], self, relay, route);
     });
     return moved;
   } catch {
@@ -57,9 +62,10 @@ export function warmUp(init: DatapathInit, make: (init: DatapathInit) => UdpLoop
   }
 }
 
-function pump(loop: UdpLoop, feeder: number, self: LoopbackSocket, relay: LoopbackSocket, route: RouteSpec): number {
+function pump(loop: UdpLoop, init: DatapathInit, control: Rehearsal<ToTx | ToRx>, feeder: number, self: LoopbackSocket, relay: LoopbackSocket, route: RouteSpec): number {
   const { tx, rx } = loop;
-  const turn = (): boolean => loop.step(0);
+  const steps = new WarmUpSteps(loop, tx.aead, init);
+  const turn = (): boolean => steps.step();
   const packet = innerPacket(route.family, route.bytes, 'tcp');
   const echo = innerPacket(route.family, route.bytes, 'echo');
   const seqAt = VNET_HDR_BYTES + (route.family === 4 ? 20 : 40) + 4;
@@ -81,6 +87,7 @@ function pump(loop: UdpLoop, feeder: number, self: LoopbackSocket, relay: Loopba
     }
     turn();
     while (libc.read(feeder, sink, sink.length) > 0);
+    steps.ticks(TICKS_PER_ROUND);
     moved += n;
     return true;
   };
@@ -91,16 +98,16 @@ function pump(loop: UdpLoop, feeder: number, self: LoopbackSocket, relay: Loopba
   const receiveKey = (index: number): void => {
     randomFillSync(key);
     sendIndex = index;
-    rx.apply({ t: 'receive-key-add', keypair: { localIndex: index, key: Uint8Array.from(key) } });
+    control.send({ t: 'receive-key-add', keypair: { localIndex: index, key } }); // sent as a copy, as by the main thread
   };
   const sendKey = (): void => {
     if (sendIndex < 0) return;
-    tx.apply({ t: 'send-key', keypair: { remoteIndex: sendIndex, key: Uint8Array.from(key) } });
+    control.send({ t: 'send-key', keypair: { remoteIndex: sendIndex, key } });
     key.fill(0);
     sendIndex = -1;
   };
   try {
-    tx.apply({ t: 'udp-destination', sockaddr: self.sockaddr, len: self.sockaddr.length });
+    control.send({ t: 'udp-destination', sockaddr: self.sockaddr, len: self.sockaddr.length });
     // Before a session: packets are dropped and a handshake asked for.
     for (let i = 0; i < 50; i++) round(1);
     // Handshake messages of each type go to the main thread (muted here).
@@ -118,7 +125,7 @@ function pump(loop: UdpLoop, feeder: number, self: LoopbackSocket, relay: Loopba
       if (r % 64 === 1 || r === 0) sendKey();
       if (!round(ROUND_SIZES[r % ROUND_SIZES.length]!)) break;
       if (r % 64 === 0) {
-        tx.apply({ t: 'keepalive' });
+        control.send({ t: 'keepalive' });
         turn();
         // The kernel sends IPv6 (router solicitations, MLD) even on an IPv4-only tunnel.
         libc.write(feeder, other, other.length);
@@ -126,17 +133,18 @@ function pump(loop: UdpLoop, feeder: number, self: LoopbackSocket, relay: Loopba
         while (libc.read(feeder, sink, sink.length) > 0);
         handshakes();
         // The peer's address changes (roaming): a round through the relay.
-        tx.apply({ t: 'udp-destination', sockaddr: relay.sockaddr, len: relay.sockaddr.length });
+        control.send({ t: 'udp-destination', sockaddr: relay.sockaddr, len: relay.sockaddr.length });
         round(1);
         for (let got = libc.read(relay.fd, sink, sink.length); got > 0; got = libc.read(relay.fd, sink, sink.length)) {
           libc.sendto(relay.fd, sink, got, libc.MSG_DONTWAIT, self.sockaddr, self.sockaddr.length);
         }
         turn();
-        tx.apply({ t: 'udp-destination', sockaddr: self.sockaddr, len: self.sockaddr.length });
+        control.send({ t: 'udp-destination', sockaddr: self.sockaddr, len: self.sockaddr.length });
       }
     }
     return moved;
   } finally {
+    steps.destroy();
     tx.apply({ t: 'stop' });
     rx.apply({ t: 'stop' });
   }

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { loadAead } from '../../src/crypto/aead/select.js';
 import type { Aead } from '../../src/crypto/aead/aead.js';
 import { createStats, RX, TX } from '../../src/tunnel/stats.js';
-import { TICK_MS, WarmSpell } from '../../src/tunnel/warm-spell.js';
+import { runKeptWarm, TICK_MS, WarmSpell, WarmUpSteps, type SteppedLoop } from '../../src/tunnel/warm-spell.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -64,5 +64,41 @@ describe('warm spell (KeepWarm)', () => {
     expect(sealer.counter).to.equal(5000);
     warm.destroy();
     expect(() => warm.exercise()).to.throw(/destroy/);
+  });
+
+  it('runKeptWarm steps a loop with a tick only while traffic is recent, until a step says stop', () => {
+    const stats = createStats();
+    const timeouts: number[] = [];
+    const loop: SteppedLoop = {
+      step(timeoutMs, warm) {
+        timeouts.push(timeoutMs);
+        expect(warm).to.be.instanceOf(WarmSpell);
+        if (timeouts.length === 2) stats.f64[RX.packets]!++; // traffic in the second turn
+        return timeouts.length < 4;
+      },
+    };
+    runKeptWarm(aead, { keepWarmMs: 10_000, stats: stats.sab }, loop);
+    expect(timeouts).to.deep.equal([-1, -1, TICK_MS, TICK_MS]);
+  });
+
+  it('warm-up steps never wait, renew their own spell and tick on request', () => {
+    const stats = createStats();
+    const timeouts: number[] = [];
+    let spell: WarmSpell | undefined;
+    const loop: SteppedLoop = {
+      step(timeoutMs, warm) {
+        timeouts.push(timeoutMs);
+        spell = warm;
+        stats.f64[TX.packets]!++;
+        return true;
+      },
+    };
+    const steps = new WarmUpSteps(loop, aead, { keepWarmMs: 1000, stats: stats.sab });
+    expect(steps.step()).to.equal(true);
+    steps.ticks(3);
+    expect(timeouts).to.deep.equal([0, 0, 0, 0]);
+    expect(spell!.timeout(), 'its spell saw the traffic').to.equal(TICK_MS);
+    steps.destroy();
+    expect(() => spell!.exercise()).to.throw(/destroy/);
   });
 });

@@ -27,7 +27,7 @@ describe('data-path warm-up', function () {
       wireVnetHdr: false,
       maxPlaintext: 1420,
       maxMessage: 1452,
-      keepWarmMs: 0,
+      keepWarmMs: 1000, // KeepWarm's default
     };
   }
 
@@ -47,6 +47,8 @@ describe('data-path warm-up', function () {
       expect(new Float64Array(real.stats).every((v) => v === 0)).to.equal(true, 'the real counters stay at zero');
       const warm = new Float64Array(seen[0]!.stats);
       expect(seen[0]!.tunFd).to.not.equal(real.tunFd);
+      // Control messages (keys, destinations) reach it through a wake descriptor of its own.
+      expect(seen[0]!.wakeFd).to.be.at.least(0).and.not.equal(real.wakeFd);
       expect(warm[TX.packets]).to.be.greaterThan(1000);
       // What was sealed was opened (the last batch may still sit in the socket
       // when the warm-up ends): no forgeries, no unknown keys, no replays.
@@ -77,6 +79,7 @@ describe('data-path warm-up', function () {
       const got = warmUpTcpReceiver(real, aead, (i) => new RxLoop((receiving = i), aead));
       expect(sent).to.be.greaterThan(1000);
       expect(got).to.be.greaterThan(1000);
+      for (const i of [sending!, receiving!]) expect(i.wakeFd).to.be.at.least(0).and.not.equal(real.wakeFd);
       expect(new Float64Array(real.stats).every((v) => v === 0)).to.equal(true, 'the real counters stay at zero');
       const tx = new Float64Array(sending!.stats);
       const rx = new Float64Array(receiving!.stats);
