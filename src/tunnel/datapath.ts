@@ -5,8 +5,8 @@ import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import * as libc from '../sys/libc.js';
 import type { DatapathInit, FromWorker, ToRx, ToTx } from './worker-messages.js';
+import { WAKE } from './worker-port.js';
 
-const WAKE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
 
 class WorkerHandle {
   readonly worker: Worker;

@@ -65,6 +65,8 @@ export function runKeptWarm(aead: Aead, init: Pick<DatapathInit, 'keepWarmMs' | 
  */
 export class WarmUpSteps {
   private readonly spell: WarmSpell;
+  /** Whether the real loop will tick at all (KeepWarm not off). */
+  private readonly ticking: boolean;
 
   constructor(
     private readonly loop: SteppedLoop,
@@ -72,6 +74,7 @@ export class WarmUpSteps {
     init: Pick<DatapathInit, 'keepWarmMs' | 'stats'>,
   ) {
     this.spell = new WarmSpell(aead, init.keepWarmMs, wrapStats(init.stats).f64);
+    this.ticking = init.keepWarmMs > 0;
   }
 
   /** One turn on what is ready now (never waiting); false when the loop must end. */
@@ -83,8 +86,9 @@ export class WarmUpSteps {
     return more;
   }
 
-  /** `n` ticks, i.e. turns on an idle loop: what KeepWarm does after traffic. */
+  /** `n` ticks, i.e. turns on an idle loop: what KeepWarm does after traffic (none with KeepWarm off). */
   ticks(n: number): void {
+    if (!this.ticking) return;
     for (let i = 0; i < n; i++) this.step();
   }
 

@@ -55,12 +55,10 @@ interface Rig {
 export function warmUpTcpSender(init: DatapathInit, make: (init: DatapathInit) => TxLoop): number {
   return withRig(init, (rig) => {
     const tx = make(rig.init);
-    const steps = new WarmUpSteps(tx, tx.aead, rig.init);
     try {
       rig.control.send({ t: 'tcp-connection', fd: rig.connection });
-      return pumpSender(steps, rig);
+      return pumpSender(tx, rig);
     } finally {
-      steps.destroy();
       tx.apply({ t: 'stop' });
     }
   });
@@ -70,12 +68,10 @@ export function warmUpTcpSender(init: DatapathInit, make: (init: DatapathInit) =
 export function warmUpTcpReceiver(init: DatapathInit, aead: Aead, make: (init: DatapathInit) => RxLoop): number {
   return withRig(init, (rig) => {
     const rx = make(rig.init);
-    const steps = new WarmUpSteps(rx, aead, rig.init);
     try {
       rig.control.send({ t: 'tcp-add', fd: rig.connection });
-      return pumpReceiver(steps, aead, rig);
+      return pumpReceiver(rx, aead, rig);
     } finally {
-      steps.destroy();
       rx.apply({ t: 'stop' });
     }
   });
@@ -151,10 +147,11 @@ class Packets {
   }
 }
 
-function pumpSender(steps: WarmUpSteps, rig: Rig): number {
+function pumpSender(tx: TxLoop, rig: Rig): number {
+  const deadline = performance.now() + WARM_UP_BUDGET_MS;
+  const steps = new WarmUpSteps(tx, tx.aead, rig.init);
   const packets = new Packets(rig.route);
   const sink = Buffer.alloc(256 * 1024);
-  const deadline = performance.now() + WARM_UP_BUDGET_MS;
   const turn = (): void => {
     // A full socket stops the sender; draining it lets the sender resume.
     for (let i = 0; i < 4; i++) {
@@ -172,42 +169,47 @@ function pumpSender(steps: WarmUpSteps, rig: Rig): number {
   };
   const key = Buffer.alloc(32);
   let moved = 0;
-  // Before a session: packets are dropped and a handshake asked for.
-  const ping = packets.get(0, 1, 0);
-  for (let i = 0; i < 50; i++) {
-    libc.write(rig.tun, ping, ping.length);
-    turn();
-  }
-  handshakes();
-  for (let r = 0; moved < TCP_WARM_UP_PACKETS && performance.now() < deadline; r++) {
-    if (r % 64 === 0) {
-      randomFillSync(key);
-      rig.control.send({ t: 'send-key', keypair: { remoteIndex: sessionIndex(r), key } });
-      rig.control.send({ t: 'keepalive' });
-      libc.write(rig.tun, packets.other, packets.other.length);
+  try {
+    // Before a session: packets are dropped and a handshake asked for.
+    const ping = packets.get(0, 1, 0);
+    for (let i = 0; i < 50; i++) {
+      libc.write(rig.tun, ping, ping.length);
       turn();
-      handshakes();
     }
-    const n = ROUND_SIZES[r % ROUND_SIZES.length]!;
-    for (let i = 0; i < n; i++) {
-      const p = packets.get(i, n, r);
-      if (libc.write(rig.tun, p, p.length) < 0) return moved;
+    handshakes();
+    for (let r = 0; moved < TCP_WARM_UP_PACKETS && performance.now() < deadline; r++) {
+      if (r % 64 === 0) {
+        randomFillSync(key);
+        rig.control.send({ t: 'send-key', keypair: { remoteIndex: sessionIndex(r), key } });
+        rig.control.send({ t: 'keepalive' });
+        libc.write(rig.tun, packets.other, packets.other.length);
+        turn();
+        handshakes();
+      }
+      const n = ROUND_SIZES[r % ROUND_SIZES.length]!;
+      for (let i = 0; i < n; i++) {
+        const p = packets.get(i, n, r);
+        if (libc.write(rig.tun, p, p.length) < 0) return moved;
+      }
+      turn();
+      steps.ticks(TICKS_PER_ROUND);
+      moved += n;
     }
-    turn();
-    steps.ticks(TICKS_PER_ROUND);
-    moved += n;
+    return moved;
+  } finally {
+    key.fill(0);
+    steps.destroy();
   }
-  key.fill(0);
-  return moved;
 }
 
-function pumpReceiver(steps: WarmUpSteps, aead: Aead, rig: Rig): number {
+function pumpReceiver(rx: RxLoop, aead: Aead, rig: Rig): number {
+  const deadline = performance.now() + WARM_UP_BUDGET_MS;
+  const steps = new WarmUpSteps(rx, aead, rig.init);
   const packets = new Packets(rig.route);
   const sink = Buffer.alloc(packets.largest + 64);
   // A frame: length ‖ data header ‖ plaintext, sealed in place ‖ tag.
   const frame = Buffer.alloc(FRAME_HEADER_BYTES + DATA_OVERHEAD + packets.largest);
   const message = frame.subarray(FRAME_HEADER_BYTES);
-  const deadline = performance.now() + WARM_UP_BUDGET_MS;
   const key = Buffer.alloc(32);
   let sealer: DataSealer | null = null;
   /** The index of a receive key installed and not yet sealed with (-1: none). */
@@ -235,31 +237,35 @@ function pumpReceiver(steps: WarmUpSteps, aead: Aead, rig: Rig): number {
     }
   };
   let moved = 0;
-  handshakes();
-  for (let r = 0; moved < TCP_WARM_UP_PACKETS && performance.now() < deadline; r++) {
-    if (r % 64 === 0) {
-      // A new receive key, sent with from the next round on, as in a rekey.
-      randomFillSync(key);
-      rig.control.send({ t: 'receive-key-add', keypair: { localIndex: sessionIndex(r), key } });
-      pending = sessionIndex(r);
-    } else if (pending >= 0) {
-      sealer?.destroy();
-      sealer = new DataSealer(aead, key, pending);
-      key.fill(0);
-      pending = -1;
-      sealAndSend(null); // a keepalive
-      sealAndSend(packets.other);
+  try {
+    handshakes();
+    for (let r = 0; moved < TCP_WARM_UP_PACKETS && performance.now() < deadline; r++) {
+      if (r % 64 === 0) {
+        // A new receive key, sent with from the next round on, as in a rekey.
+        randomFillSync(key);
+        rig.control.send({ t: 'receive-key-add', keypair: { localIndex: sessionIndex(r), key } });
+        pending = sessionIndex(r);
+      } else if (pending >= 0) {
+        sealer?.destroy();
+        sealer = new DataSealer(aead, key, pending);
+        key.fill(0);
+        pending = -1;
+        sealAndSend(null); // a keepalive
+        sealAndSend(packets.other);
+        turn();
+        handshakes();
+      }
+      if (!sealer) continue;
+      const n = ROUND_SIZES[r % ROUND_SIZES.length]!;
+      for (let i = 0; i < n; i++) sealAndSend(packets.get(i, n, r));
       turn();
-      handshakes();
+      steps.ticks(TICKS_PER_ROUND);
+      moved += n;
     }
-    if (!sealer) continue;
-    const n = ROUND_SIZES[r % ROUND_SIZES.length]!;
-    for (let i = 0; i < n; i++) sealAndSend(packets.get(i, n, r));
-    turn();
-    steps.ticks(TICKS_PER_ROUND);
-    moved += n;
+    return moved;
+  } finally {
+    sealer?.destroy();
+    key.fill(0);
+    steps.destroy();
   }
-  sealer?.destroy();
-  key.fill(0);
-  return moved;
 }

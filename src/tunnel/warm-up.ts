@@ -31,7 +31,11 @@ import { HANDSHAKE_TYPES, INNER_PAYLOAD, WARM_UP_BUDGET_MS, WARM_UP_PACKETS, inn
 
 /** Packets per round: a batch, as under load, and single packets, as when idle. */
 const ROUND_SIZES = [32, 1, 8, 1];
-/** Keep-warm ticks after each round: between sparse packets the real loop mostly ticks. */
+/**
+ * Turns after each round: the first takes the round's datagrams off the
+ * loopback socket, the next finds nothing, as KeepWarm's ticks do between
+ * sparse packets.
+ */
 const TICKS_PER_ROUND = 2;
 
 /** Warms the UDP data path on a loop `make` builds; returns the packets that went through (0: skipped). */
@@ -63,6 +67,7 @@ export function warmUp(init: DatapathInit, make: (init: DatapathInit) => UdpLoop
 }
 
 function pump(loop: UdpLoop, init: DatapathInit, control: Rehearsal<ToTx | ToRx>, feeder: number, self: LoopbackSocket, relay: LoopbackSocket, route: RouteSpec): number {
+  const deadline = performance.now() + WARM_UP_BUDGET_MS;
   const { tx, rx } = loop;
   const steps = new WarmUpSteps(loop, tx.aead, init);
   const turn = (): boolean => steps.step();
@@ -71,7 +76,6 @@ function pump(loop: UdpLoop, init: DatapathInit, control: Rehearsal<ToTx | ToRx>
   const seqAt = VNET_HDR_BYTES + (route.family === 4 ? 20 : 40) + 4;
   const other = route.family === 4 ? innerPacket(6, new Uint8Array(16), 'tcp') : innerPacket(4, new Uint8Array(4), 'tcp');
   const sink = Buffer.alloc(VNET_HDR_BYTES + 65_536);
-  const deadline = performance.now() + WARM_UP_BUDGET_MS;
   let seq = 1;
   let moved = 0;
   // Batches of TCP segments (a transfer), single pings (an idle tunnel).
@@ -107,10 +111,10 @@ function pump(loop: UdpLoop, init: DatapathInit, control: Rehearsal<ToTx | ToRx>
     sendIndex = -1;
   };
   try {
-    control.send({ t: 'udp-destination', sockaddr: self.sockaddr, len: self.sockaddr.length });
+    control.send({ t: 'udp-destination', sockaddr: Uint8Array.from(self.sockaddr), len: self.sockaddr.length });
     // Before a session: packets are dropped and a handshake asked for.
     for (let i = 0; i < 50; i++) round(1);
-    // Handshake messages of each type go to the main thread (muted here).
+    // Handshake messages of each type go to the main thread (dropped here).
     const handshake = Buffer.alloc(MESSAGE_INITIATION_BYTES);
     const handshakes = (): void => {
       for (const type of HANDSHAKE_TYPES) {
@@ -133,13 +137,13 @@ function pump(loop: UdpLoop, init: DatapathInit, control: Rehearsal<ToTx | ToRx>
         while (libc.read(feeder, sink, sink.length) > 0);
         handshakes();
         // The peer's address changes (roaming): a round through the relay.
-        control.send({ t: 'udp-destination', sockaddr: relay.sockaddr, len: relay.sockaddr.length });
+        control.send({ t: 'udp-destination', sockaddr: Uint8Array.from(relay.sockaddr), len: relay.sockaddr.length });
         round(1);
         for (let got = libc.read(relay.fd, sink, sink.length); got > 0; got = libc.read(relay.fd, sink, sink.length)) {
           libc.sendto(relay.fd, sink, got, libc.MSG_DONTWAIT, self.sockaddr, self.sockaddr.length);
         }
         turn();
-        control.send({ t: 'udp-destination', sockaddr: self.sockaddr, len: self.sockaddr.length });
+        control.send({ t: 'udp-destination', sockaddr: Uint8Array.from(self.sockaddr), len: self.sockaddr.length });
       }
     }
     return moved;

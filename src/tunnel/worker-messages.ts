@@ -15,7 +15,7 @@ export interface DatapathInit {
   /** 'auto': both a UDP socket and TCP connections, data over the one chosen by a 'path' message (UDP at first). */
   transport: TransportKind | 'auto';
   tunFd: number;
-  /** eventfd the main thread writes after posting, to wake the worker's poll(). */
+  /** eventfd the main thread (in a warm-up, its rehearsal) writes after posting, to wake the worker's poll(). */
   wakeFd: number;
   /** UDP socket (both workers), -1 for TCP alone. */
   udpFd: number;

@@ -7,8 +7,8 @@ import * as libc from '../sys/libc.js';
 import type { FromWorker } from './worker-messages.js';
 
 const wakeBuf = Buffer.alloc(8);
-/** What the main thread writes to a wake eventfd (datapath.ts): a count of 1. */
-const WAKE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
+/** What wakes a worker's poll() through its eventfd: a count of 1 (written by datapath.ts, or a rehearsal). */
+export const WAKE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
 
 /** Where control messages are taken from: the main thread's port, or a rehearsal's channel. */
 let controlPort: MessagePort | null = parentPort;
@@ -43,9 +43,9 @@ export interface Rehearsal<T> {
  * (structured-cloned, through the wake descriptor) and that path is warm too.
  */
 export function rehearse<T>(fn: (control: Rehearsal<T>) => void): void {
-  const channel = new MessageChannel();
   const wakeFd = libc.check(libc.eventfd(0, libc.EFD_CLOEXEC | libc.EFD_NONBLOCK), 'eventfd');
-  const real = controlPort;
+  const channel = new MessageChannel();
+  const real = { port: controlPort, muted };
   controlPort = channel.port2;
   muted = true;
   try {
@@ -57,8 +57,8 @@ export function rehearse<T>(fn: (control: Rehearsal<T>) => void): void {
       },
     });
   } finally {
-    muted = false;
-    controlPort = real;
+    controlPort = real.port;
+    muted = real.muted;
     channel.port1.close();
     channel.port2.close();
     libc.close(wakeFd);

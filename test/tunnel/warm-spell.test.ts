@@ -100,5 +100,10 @@ describe('warm spell (KeepWarm)', () => {
     expect(spell!.timeout(), 'its spell saw the traffic').to.equal(TICK_MS);
     steps.destroy();
     expect(() => spell!.exercise()).to.throw(/destroy/);
+    // With KeepWarm off the real loop never ticks, so neither does its warm-up.
+    const off = new WarmUpSteps(loop, aead, { keepWarmMs: 0, stats: stats.sab });
+    off.ticks(3);
+    expect(timeouts).to.have.length(4);
+    off.destroy();
   });
 });

@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import { loadAead } from '../../src/crypto/aead/select.js';
 import { RxLoop } from '../../src/tunnel/rx-loop.js';
+import * as libc from '../../src/sys/libc.js';
 import { createStats, RX, TX } from '../../src/tunnel/stats.js';
 import { TxLoop } from '../../src/tunnel/tx-loop.js';
 import { UdpLoop } from '../../src/tunnel/udp-loop.js';
@@ -37,7 +38,9 @@ describe('data-path warm-up', function () {
   ] as const) {
     it(`moves IPv${family} packets through sealing and opening, on its own counters`, async () => {
       const aead = await loadAead();
-      const real = init([{ family, bytes: Uint8Array.from(bytes), prefix: family === 4 ? 32 : 128 }]);
+      // A real wake eventfd with a control message pending: the warm-up must leave it alone.
+      const wakeFd = libc.eventfd(1, libc.EFD_CLOEXEC | libc.EFD_NONBLOCK);
+      const real = { ...init([{ family, bytes: Uint8Array.from(bytes), prefix: family === 4 ? 32 : 128 }]), wakeFd };
       const seen: DatapathInit[] = [];
       const moved = warmUp(real, (i) => {
         seen.push(i);
@@ -48,7 +51,11 @@ describe('data-path warm-up', function () {
       const warm = new Float64Array(seen[0]!.stats);
       expect(seen[0]!.tunFd).to.not.equal(real.tunFd);
       // Control messages (keys, destinations) reach it through a wake descriptor of its own.
-      expect(seen[0]!.wakeFd).to.be.at.least(0).and.not.equal(real.wakeFd);
+      expect(seen[0]!.wakeFd).to.be.at.least(0).and.not.equal(wakeFd);
+      const count = Buffer.alloc(8);
+      expect(libc.read(wakeFd, count, 8)).to.equal(8);
+      expect(count.readBigUInt64LE(0)).to.equal(1n, "the real wake count is untouched");
+      libc.close(wakeFd);
       expect(warm[TX.packets]).to.be.greaterThan(1000);
       // What was sealed was opened (the last batch may still sit in the socket
       // when the warm-up ends): no forgeries, no unknown keys, no replays.
@@ -68,6 +75,7 @@ describe('data-path warm-up', function () {
       const real: DatapathInit = {
         ...init([{ family, bytes: Uint8Array.from(bytes), prefix: family === 4 ? 32 : 128 }]),
         transport: 'tcp',
+        keepWarmMs: 0, // KeepWarm off: the warm-up does not tick
         wireVnetHdr: true,
         // As tunnel.ts sets them for super-packets: virtio_net_hdr + GSO_MAX_SIZE.
         maxPlaintext: 10 + 65_000,

@@ -7,6 +7,9 @@ import { post, rehearse, takeMessages } from '../../src/tunnel/worker-port.js';
 
 type Msg = { t: string; key?: Uint8Array };
 
+const F_GETFD = 1;
+const EBADF = 9;
+
 describe('worker port: rehearsals', () => {
   it('delivers its control messages through its own wake descriptor, as copies, in order', () => {
     let fd = -1;
@@ -22,10 +25,24 @@ describe('worker port: rehearsals', () => {
       expect([...got[0]!.key!], 'a copy, as the main thread sends').to.deep.equal([1, 2, 3]);
       // The eventfd was cleared: nothing is waiting.
       expect(libc.read(control.wakeFd, Buffer.alloc(8), 8)).to.equal(-1);
+      expect(libc.errno()).to.equal(libc.EAGAIN);
     });
-    // Its eventfd is closed afterwards.
-    expect(libc.read(fd, Buffer.alloc(8), 8)).to.equal(-1);
-    expect(libc.errno()).to.equal(9 /* EBADF */);
+    // Its eventfd is closed afterwards (F_GETFD: never blocks, whatever the number is now).
+    expect(libc.fcntl(fd, F_GETFD, 0)).to.equal(-1);
+    expect(libc.errno()).to.equal(EBADF);
+  });
+
+  it('restores the real port and reports when the rehearsal throws', () => {
+    let fd = -1;
+    expect(() =>
+      rehearse((control) => {
+        fd = control.wakeFd;
+        throw new Error('warm-up failed');
+      }),
+    ).to.throw('warm-up failed');
+    expect(libc.fcntl(fd, F_GETFD, 0)).to.equal(-1);
+    // Reports are no longer dropped (outside a worker, posting throws).
+    expect(() => post({ t: 'ready', aead: 'x' })).to.throw();
   });
 
   it('stops taking messages at one the loop refuses (stop)', () => {
