@@ -7,7 +7,6 @@ import * as libc from '../sys/libc.js';
 import type { DatapathInit, FromWorker, ToRx, ToTx } from './worker-messages.js';
 import { WAKE } from './worker-port.js';
 
-
 class WorkerHandle {
   readonly worker: Worker;
   readonly wakeFd: number;

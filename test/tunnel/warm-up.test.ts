@@ -54,7 +54,7 @@ describe('data-path warm-up', function () {
       expect(seen[0]!.wakeFd).to.be.at.least(0).and.not.equal(wakeFd);
       const count = Buffer.alloc(8);
       expect(libc.read(wakeFd, count, 8)).to.equal(8);
-      expect(count.readBigUInt64LE(0)).to.equal(1n, "the real wake count is untouched");
+      expect(count.readBigUInt64LE(0)).to.equal(1n, 'the real wake count is untouched');
       libc.close(wakeFd);
       expect(warm[TX.packets]).to.be.greaterThan(1000);
       // What was sealed was opened (the last batch may still sit in the socket

@@ -56,7 +56,7 @@ describe('worker port: rehearsals', () => {
 
   it('drops reports meant for the main thread while it runs', () => {
     // Outside a worker there is no main thread to post to: a report that
-    // were not dropped would throw here.
+    // was not dropped would throw here.
     expect(() => rehearse(() => post({ t: 'ready', aead: 'x' }))).to.not.throw();
     expect(() => post({ t: 'ready', aead: 'x' })).to.throw();
   });
