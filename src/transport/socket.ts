@@ -5,6 +5,13 @@ import { encodeSockaddr, SOCKADDR_IN6_BYTES, type SocketAddress } from './sockad
 
 export class SocketError extends Error {
   override readonly name = 'SocketError';
+  constructor(
+    message: string,
+    /** For a failed bind: the errno name, the protocol and the port asked for. */
+    readonly bind?: { code: string; type: 'udp' | 'tcp'; port: number },
+  ) {
+    super(message);
+  }
 }
 
 function fail(fd: number, what: string): never {
@@ -57,7 +64,11 @@ export function openBoundSocket(type: 'udp' | 'tcp', spec: BindSpec): BoundSocke
       lastError = new SocketError(`socket: ${libc.errnoName(libc.errno())}`);
       continue;
     }
-    setInt(fd, libc.SOL_SOCKET, libc.SO_REUSEADDR, 1);
+    // Only the TCP listener may rebind over connections still in TIME_WAIT.
+    // On UDP, SO_REUSEADDR would let any local user (nobody included) bind
+    // the same port and take the tunnel's datagrams, and let a second tunnel
+    // on the same port start silently.
+    if (type === 'tcp') setInt(fd, libc.SOL_SOCKET, libc.SO_REUSEADDR, 1);
     if (want.family === 6 && !address) setInt(fd, libc.IPPROTO_IPV6, libc.IPV6_V6ONLY, 0);
     // UDP socket buffers stay at the kernel's default (~208 KB): when the
     // receiver is the bottleneck, packets wait in its receive buffer, FIFO,
@@ -69,8 +80,10 @@ export function openBoundSocket(type: 'udp' | 'tcp', spec: BindSpec): BoundSocke
     if (libc.bind(fd, sa, len) < 0) {
       const e = libc.errnoName(libc.errno());
       libc.close(fd);
-      lastError = new SocketError(`bind ${bindTo.address} port ${bindTo.port}: ${e}`);
-      if (address) break;
+      lastError = new SocketError(`bind ${bindTo.address} port ${bindTo.port}: ${e}`, { code: e, type, port: bindTo.port });
+      // The IPv4 fallback is for hosts without IPv6, not for a port someone
+      // holds: binding 0.0.0.0 beside their [::] would split the traffic.
+      if (address || e === 'EADDRINUSE') break;
       continue;
     }
     return { fd, family: want.family, port: boundPort(fd) };

@@ -10,7 +10,7 @@ import { DATA_OVERHEAD } from '../crypto/data-packet.js';
 import { openTun, setOffloads, TSO_OFFLOADS, VNET_HDR_BYTES, type TunDevice } from '../tun/device.js';
 import { configureInterface } from '../tun/netconfig.js';
 import type { SocketAddress } from '../transport/sockaddr.js';
-import type { BindSpec } from '../transport/socket.js';
+import { SocketError, type BindSpec } from '../transport/socket.js';
 import type { TransportKind } from '../transport/transport.js';
 import { serveControl } from './control.js';
 import { DropLog } from './drop-log.js';
@@ -35,6 +35,12 @@ import type { FromWorker } from './worker-messages.js';
  * header and the 32 bytes of sealing it must fit the 2-byte frame length.
  */
 const GSO_MAX_SIZE = 65_000;
+
+/** A listening port someone else holds, named as the config names it. */
+function portInUse(err: unknown): unknown {
+  if (!(err instanceof SocketError) || err.bind?.code !== 'EADDRINUSE') return err;
+  return new SocketError(`ListenPort ${err.bind.port} (${err.bind.type}): address in use`, err.bind);
+}
 
 export interface TunnelStatus {
   interface: string;
@@ -237,7 +243,7 @@ export class Tunnel {
       return t;
     } catch (err) {
       for (const u of undo.reverse()) await u();
-      throw err;
+      throw portInUse(err);
     }
   }
 
