@@ -57,7 +57,8 @@ export function openTun(name: string, opts: TunOptions = {}): TunDevice {
   if (libc.ioctlPtr(fd, TUNSETIFF, ifr) < 0) {
     const e = libc.errnoName(libc.errno());
     libc.close(fd);
-    const hint = e === 'EBUSY' ? ' (an interface of that name is already in use)' : '';
+    const hint =
+      e === 'EBUSY' ? ' (an interface of that name is already in use)' : e === 'EPERM' ? ' (creating a TUN interface needs root or CAP_NET_ADMIN)' : '';
     throw new TunError(`${name}: TUNSETIFF failed: ${e}${hint}`);
   }
   const actual = ifr.subarray(0, IFNAMSIZ).toString('utf8').replace(/\0.*$/s, '');
