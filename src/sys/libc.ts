@@ -58,6 +58,16 @@ export const recvmmsg = libc.func('int recvmmsg(int fd, void *vec, unsigned int 
   number
 >;
 
+/**
+ * syscall(2), for calls that older glibc has no wrapper for (pidfd_open,
+ * pidfd_send_signal). Variadic: each argument after the number is preceded
+ * by its C type, e.g. syscall(SYS_pidfd_open, 'int', pid, 'unsigned int', 0).
+ */
+export const syscall = libc.func('long syscall(long number, ...)') as (nr: number, ...typedArgs: unknown[]) => number;
+/** The same number on every architecture but alpha (the unified syscall table of Linux 5.1+). */
+export const SYS_pidfd_send_signal = 424;
+export const SYS_pidfd_open = 434;
+
 /** errno of the last failed call on this thread. */
 export function errno(): number {
   return koffi.errno();
@@ -111,6 +121,7 @@ export const MSG_WAITFORONE = 0x10000;
 
 export const EINTR = 4;
 export const EAGAIN = 11;
+export const ESRCH = 3;
 export const ECONNREFUSED = 111;
 export const EINPROGRESS = 115;
 

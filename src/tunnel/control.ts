@@ -1,11 +1,15 @@
 // The daemon's control socket: a unix stream socket (mode 0600, so only root
 // reads it) answering one JSON request per connection with one JSON line.
+// `identify` is answered here, with this process's pid and start time: what
+// `down` checks before it signals anything (see process-identity.ts).
 import { chmodSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
+import { ownIdentity } from './process-identity.js';
 
-export type ControlRequest = { cmd: 'status' };
+export type ControlRequest = { cmd: 'status' } | { cmd: 'identify' };
 
-export function serveControl(path: string, handle: (req: ControlRequest) => unknown): Promise<Server> {
+export function serveControl(path: string, handle: (req: { cmd: 'status' }) => unknown): Promise<Server> {
+  const identity = ownIdentity();
   try {
     unlinkSync(path); // left by a daemon that was killed
   } catch {
@@ -24,7 +28,8 @@ export function serveControl(path: string, handle: (req: ControlRequest) => unkn
       if (nl < 0) return;
       let reply: unknown;
       try {
-        reply = handle(JSON.parse(buf.slice(0, nl)) as ControlRequest);
+        const req = JSON.parse(buf.slice(0, nl)) as ControlRequest;
+        reply = req.cmd === 'identify' ? identity : handle(req);
       } catch (err) {
         reply = { error: (err as Error).message };
       }

@@ -2,7 +2,7 @@
 // daemon (a detached child that reports when it is up), and finding a
 // running one again for `down` and `status`.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as libc from '../sys/libc.js';
@@ -10,6 +10,7 @@ import { loadConfig } from '../config/config.js';
 import { interfaceExists } from '../tun/netconfig.js';
 import { queryControl } from './control.js';
 import { createLogger, type Level } from './log.js';
+import { PinnedProcess, type ProcessIdentity } from './process-identity.js';
 import { dropUser } from './privileges.js';
 import { controlSocket, logFile, pidFile, runDir } from './rundir.js';
 import { Tunnel, type TunnelStatus } from './tunnel.js';
@@ -33,6 +34,7 @@ export async function runForeground(configPath: string, level: Level, user?: str
   // share two instead (docs/performance.md, "Resident memory").
   libc.mallopt(libc.M_ARENA_MAX, 2);
   const config = loadConfig(configPath);
+  await refuseRunning(config.iface.name);
   const log = createLogger(`sealtun[${config.iface.name}]`, level);
   const tunnel = await Tunnel.start(config, log);
   const runAs = user ?? config.iface.user;
@@ -69,9 +71,13 @@ function ignoreHangup(): void {}
 export async function runDaemon(configPath: string, level: Level, user?: string): Promise<{ pid: number; log: string; name: string }> {
   const config = loadConfig(configPath); // report config errors here, not in a log file
   const name = config.iface.name;
+  await refuseRunning(name);
   mkdirSync(runDir(), { recursive: true, mode: 0o700 });
   const log = logFile(name);
   const out = openSync(log, 'a', 0o600);
+  // The log keeps earlier runs (a crash's last words survive a restart); a
+  // failed start reports only what this run wrote.
+  const thisRun = fstatSync(out).size;
   const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
   const args = [
     cli,
@@ -92,7 +98,7 @@ export async function runDaemon(configPath: string, level: Level, user?: string)
       resolvePromise({ pid: child.pid!, log, name });
     });
     child.once('exit', (code) => {
-      const tail = readFileSync(log, 'utf8').trim().split('\n').slice(-5).join('\n');
+      const tail = readFrom(log, thisRun).trim().split('\n').slice(-5).join('\n');
       reject(new UserError(`${name}: daemon exited with code ${code} before the tunnel was up:\n${tail}`));
     });
   });
@@ -107,12 +113,14 @@ function readPid(name: string): number | null {
   }
 }
 
-/** Whether `pid` is a running sealtun daemon (not some process that reused a stale pid). */
-function isSealtun(pid: number): boolean {
+/** What was written to `path` from byte `offset` on. */
+function readFrom(path: string, offset: number): string {
+  const fd = openSync(path, 'r');
   try {
-    return /sealtun|cli\/main\.js/.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
-  } catch {
-    return false;
+    const buf = Buffer.alloc(Math.max(0, fstatSync(fd).size - offset));
+    return buf.subarray(0, readSync(fd, buf, 0, buf.length, offset)).toString('utf8');
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -125,31 +133,86 @@ function alive(pid: number): boolean {
   }
 }
 
-/** CONFIG (a file) or NAME → interface name. */
-export function tunnelName(configOrName: string): string {
-  return existsSync(configOrName) && statSync(configOrName).isFile() ? loadConfig(configOrName).iface.name : configOrName;
+/**
+ * Who answers on NAME's control socket: the daemon's pid and start time, or
+ * null when nothing listens there (no socket, or one a killed daemon left).
+ * `what` names the command, for the error when the socket cannot be reached.
+ */
+async function daemonOf(name: string, what: string): Promise<ProcessIdentity | null> {
+  const sock = controlSocket(name);
+  let reply: Partial<ProcessIdentity>;
+  try {
+    reply = (await queryControl(sock, { cmd: 'identify' })) as Partial<ProcessIdentity>;
+  } catch (err) {
+    if (noDaemon(err)) return null;
+    throw unreachable(name, sock, err, what);
+  }
+  if (typeof reply.pid !== 'number' || typeof reply.startTime !== 'string') {
+    throw new UserError(`${name}: the daemon on ${sock} does not say who it is (an older sealtun?); stop it with: kill ${reply.pid ?? readPid(name) ?? 'PID'}`);
+  }
+  return { pid: reply.pid, startTime: reply.startTime };
 }
 
-/** `sealtun down`: signals the daemon and waits until it and its interface are gone. */
+function noDaemon(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ECONNREFUSED';
+}
+
+function unreachable(name: string, sock: string, err: unknown, what: string): UserError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new UserError(`${name}: cannot reach ${sock}: permission denied; ${what} needs root (the run directory and control sockets are root's alone)`);
+  }
+  return new UserError(`${name}: ${(err as Error).message} (pid file: ${readPid(name) ?? 'none'})`);
+}
+
+/** `up` of a Name that already runs here would take over its run files: refused before anything changes. */
+async function refuseRunning(name: string): Promise<void> {
+  const running = await daemonOf(name, '`up`');
+  if (running) throw new UserError(`${name}: already running (pid ${running.pid}); stop it first with: sealtun down ${name}`);
+}
+
+/** CONFIG (a file) or NAME → interface name. */
+export function tunnelName(configOrName: string): string {
+  if (existsSync(configOrName) && statSync(configOrName).isFile()) return loadConfig(configOrName).iface.name;
+  return checkedName(configOrName);
+}
+
+/** A name becomes a path in the run directory: "../x" must not reach outside it. */
+function checkedName(name: string): string {
+  if (name.includes('/')) throw new UserError(`${name}: no such config file, and not a tunnel name (names cannot contain "/")`);
+  return name;
+}
+
+/**
+ * `sealtun down`: signals the daemon and waits until it and its interface are
+ * gone. The daemon is the process that answers on the control socket, pinned
+ * by pid and start time; the pid file alone is never trusted with a signal.
+ */
 export async function stopTunnel(configOrName: string, timeoutMs = 10_000): Promise<string> {
   const name = tunnelName(configOrName);
-  const pid = readPid(name);
-  if (pid === null) throw new UserError(`${name}: no sealtun tunnel of that name is running`);
-  if (!alive(pid) || !isSealtun(pid)) {
-    for (const f of [pidFile(name), controlSocket(name)]) if (existsSync(f)) unlinkSync(f);
-    throw new UserError(`${name}: no sealtun tunnel of that name is running (removed a stale pid file for pid ${pid})`);
+  const who = await daemonOf(name, '`down`');
+  const daemon = who && PinnedProcess.open(who);
+  if (!daemon) {
+    const stale = readPid(name);
+    removeRunFiles(name);
+    throw new UserError(`${name}: no sealtun tunnel of that name is running${stale === null ? '' : ` (removed a stale pid file for pid ${stale})`}`);
   }
-  process.kill(pid, 'SIGTERM');
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!alive(pid) && !(await interfaceExists(name))) {
-      // A daemon that dropped privileges cannot unlink these itself.
-      removeRunFiles(name);
-      return name;
+  try {
+    daemon.signal('SIGTERM');
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (!daemon.signal(0) && !(await interfaceExists(name))) {
+        // A daemon that dropped privileges cannot unlink these itself.
+        removeRunFiles(name);
+        return name;
+      }
+      await new Promise((r) => setTimeout(r, 50));
     }
-    await new Promise((r) => setTimeout(r, 50));
+  } finally {
+    daemon.close();
   }
-  throw new UserError(`${name}: pid ${pid} did not stop within ${timeoutMs / 1000} s`);
+  throw new UserError(`${name}: pid ${who.pid} did not stop within ${timeoutMs / 1000} s`);
 }
 
 function removeRunFiles(name: string): void {
@@ -164,8 +227,16 @@ function removeRunFiles(name: string): void {
 
 /** Names of the tunnels with a control socket in the run directory and a live daemon (stale entries are skipped). */
 export function runningTunnels(): string[] {
-  if (!existsSync(runDir())) return [];
-  return readdirSync(runDir())
+  let files: string[];
+  try {
+    files = readdirSync(runDir());
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return [];
+    if (code === 'EACCES') throw new UserError(`cannot read ${runDir()}: permission denied; status needs root (the run directory is root's alone)`);
+    throw err;
+  }
+  return files
     .filter((f) => f.endsWith('.sock'))
     .map((f) => f.slice(0, -'.sock'.length))
     .filter((name) => {
@@ -176,9 +247,11 @@ export function runningTunnels(): string[] {
 }
 
 export async function tunnelStatus(name: string): Promise<TunnelStatus> {
+  const sock = controlSocket(checkedName(name));
   try {
-    return (await queryControl(controlSocket(name), { cmd: 'status' })) as TunnelStatus;
-  } catch {
-    throw new UserError(`${name}: no sealtun tunnel of that name is running`);
+    return (await queryControl(sock, { cmd: 'status' })) as TunnelStatus;
+  } catch (err) {
+    if (noDaemon(err)) throw new UserError(`${name}: no sealtun tunnel of that name is running`);
+    throw unreachable(name, sock, err, 'status');
   }
 }

@@ -203,10 +203,19 @@ AllowedIPs = ${this.allowed('a')}
     return JSON.parse(r.stdout) as Record<string, unknown>;
   }
 
+  /**
+   * NAME.EXT in the run directory of the namespace NAME runs in: sealtun keeps
+   * the files of a tunnel in an `ip netns` namespace in RUN_DIR/netns/NS/.
+   */
+  runFile(name: string, ext: 'pid' | 'sock' | 'log' | 'endpoint'): string {
+    const ns = name === this.nameA ? this.net.a : this.net.b;
+    return join(this.dir, 'run', 'netns', ns, `${name}.${ext}`);
+  }
+
   /** The daemon's pid for interface `name`, or null. */
   pidOf(name: string): number | null {
     try {
-      const pid = Number(readFileSync(join(this.dir, 'run', `${name}.pid`), 'utf8'));
+      const pid = Number(readFileSync(this.runFile(name, 'pid'), 'utf8'));
       return Number.isInteger(pid) && pid > 0 ? pid : null;
     } catch {
       return null;
@@ -273,7 +282,7 @@ AllowedIPs = ${this.allowed('a')}
     const pids: number[] = [];
     for (const name of [this.nameA, this.nameB]) {
       try {
-        pids.push(Number(readFileSync(join(this.dir, 'run', `${name}.pid`), 'utf8')));
+        pids.push(Number(readFileSync(this.runFile(name, 'pid'), 'utf8')));
       } catch {
         /* not running */
       }
@@ -283,7 +292,7 @@ AllowedIPs = ${this.allowed('a')}
 
   log(name: string): string {
     try {
-      return readFileSync(join(this.dir, 'run', `${name}.log`), 'utf8');
+      return readFileSync(this.runFile(name, 'log'), 'utf8');
     } catch {
       return '';
     }

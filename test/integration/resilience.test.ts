@@ -311,7 +311,7 @@ for (const transport of ['udp', 'tcp'] as const) {
             const r = await pair.down(ns, name);
             expect(r.code, r.stderr).to.equal(0);
             expect((await pair.net.run(ns, ['ip', 'link', 'show', 'dev', name])).code).to.not.equal(0);
-            expect(existsSync(join(pair.dir, 'run', `${name}.pid`)), 'pid file removed by `down`').to.equal(false);
+            expect(existsSync(pair.runFile(name, 'pid')), 'pid file removed by `down`').to.equal(false);
           }
         });
       });
