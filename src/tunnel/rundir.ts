@@ -25,14 +25,17 @@ export function runDir(): string {
   return cached;
 }
 
-/** '' in the initial network namespace (or when that cannot be told), else netns/NAME or netns/inode-N. */
-function namespaceSubdir(): string {
-  const own = namespaceOf('/proc/self/ns/net');
-  const initial = namespaceOf('/proc/1/ns/net');
-  if (own === null || own.key === initial?.key) return '';
-  const name = netnsName(own.key);
+/**
+ * '' in the initial network namespace (or when that cannot be told), else
+ * netns/NAME or netns/inode-N. The paths are parameters for the tests only.
+ */
+export function namespaceSubdir(own = '/proc/self/ns/net', initial = '/proc/1/ns/net', netnsNames = NETNS_NAMES): string {
+  const ns = namespaceOf(own);
+  const init = namespaceOf(initial);
+  if (ns === null || ns.key === init?.key) return '';
+  const name = netnsName(ns.key, netnsNames);
   if (name !== null) return join('netns', name);
-  return initial === null ? '' : join('netns', `inode-${own.ino}`);
+  return init === null ? '' : join('netns', `inode-${ns.ino}`);
 }
 
 /** The namespace a /proc/PID/ns/net link (or an `ip netns` bind mount of one) stands for. */
@@ -46,14 +49,14 @@ function namespaceOf(path: string): { key: string; ino: bigint } | null {
 }
 
 /** What `ip netns identify` prints: the name bound to this namespace (the first, should there be several). */
-function netnsName(key: string): string | null {
+function netnsName(key: string, dir: string): string | null {
   let names: string[];
   try {
-    names = readdirSync(NETNS_NAMES).sort();
+    names = readdirSync(dir).sort();
   } catch {
     return null;
   }
-  return names.find((n) => namespaceOf(join(NETNS_NAMES, n))?.key === key) ?? null;
+  return names.find((n) => namespaceOf(join(dir, n))?.key === key) ?? null;
 }
 
 export function pidFile(name: string): string {
