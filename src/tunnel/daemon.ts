@@ -163,7 +163,7 @@ function unreachable(name: string, sock: string, err: unknown, what: string): Us
   if (code === 'EACCES' || code === 'EPERM') {
     return new UserError(`${name}: cannot reach ${sock}: permission denied; ${what} needs root (the run directory and control sockets are root's alone)`);
   }
-  return new UserError(`${name}: ${(err as Error).message} (pid file: ${readPid(name) ?? 'none'})`);
+  return new UserError(`${name}: ${(err as Error).message}; a daemon may be stuck there (pid file: ${readPid(name) ?? 'none'}), left untouched`);
 }
 
 /** `up` of a Name that already runs here would take over its run files: refused before anything changes. */
@@ -193,6 +193,10 @@ export async function stopTunnel(configOrName: string, timeoutMs = 10_000): Prom
   const name = tunnelName(configOrName);
   const who = await daemonOf(name, '`down`');
   const daemon = who && PinnedProcess.open(who);
+  if (who && !daemon && (await daemonOf(name, '`down`'))) {
+    // It answers, yet its pid is not the process it names here: another pid namespace.
+    throw new UserError(`${name}: the daemon on ${controlSocket(name)} says it is pid ${who.pid}, which is another process here (a daemon in another pid namespace?); not signalling anything`);
+  }
   if (!daemon) {
     const stale = readPid(name);
     removeRunFiles(name);
