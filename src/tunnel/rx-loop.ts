@@ -62,8 +62,14 @@ export class RxLoop implements SteppedLoop {
   /** Time of the current batch, read once per batch rather than per packet. */
   private now = 0;
   private readonly udp: UdpBatchReceiver | null = null;
-  /** Source of the latest authenticated datagram, to notice a roaming peer. */
-  private readonly lastSource = Buffer.alloc(libc.SIZEOF_SOCKADDR_STORAGE);
+  /**
+   * The peer's current endpoint: as the main thread last set it ('udp-peer'),
+   * or as this loop last reported it. An authenticated datagram from anywhere
+   * else moves it (roaming, WireGuard semantics), so a move the main thread
+   * made on a handshake message from a forged source is undone by the peer's
+   * next authenticated packet.
+   */
+  private readonly peerSource = Buffer.alloc(libc.SIZEOF_SOCKADDR_STORAGE);
   // TCP
   private readonly conns = new Map<number, TcpStreamReceiver>();
   /** Poll entries before the TCP connections': the wake eventfd, and the UDP socket if any. */
@@ -152,6 +158,10 @@ export class RxLoop implements SteppedLoop {
         if (this.conns.delete(msg.fd)) this.pollConnections();
         post({ t: 'tcp-removed', fd: msg.fd });
         break;
+      case 'udp-peer':
+        this.peerSource.fill(0);
+        this.peerSource.set(msg.sockaddr.subarray(0, this.peerSource.length));
+        break;
       case 'stop':
         for (const k of this.keys) k.opener.destroy();
         return false;
@@ -234,8 +244,8 @@ export class RxLoop implements SteppedLoop {
       key.confirmed = true;
       post({ t: 'first-data', localIndex: key.localIndex });
     }
-    if (source && !sameSockaddr(source, this.lastSource)) {
-      this.lastSource.set(source);
+    if (source && !sameSockaddr(source, this.peerSource)) {
+      this.peerSource.set(source);
       post({ t: 'endpoint', sockaddr: Uint8Array.from(source) });
     }
     if (this.auto && this.dataPath !== (source ? 'udp' : 'tcp')) {

@@ -62,6 +62,12 @@ export type ToRx =
   | { t: 'receive-key-remove'; localIndex: number }
   | { t: 'tcp-add'; fd: number }
   | { t: 'tcp-remove'; fd: number }
+  /**
+   * The peer's UDP endpoint, each time the main thread moves it (a handshake
+   * message, a reload, a report of ours): authenticated data from any other
+   * address is reported as an 'endpoint', whoever moved it last.
+   */
+  | { t: 'udp-peer'; sockaddr: Uint8Array }
   | { t: 'stop' };
 
 /** Workers → main thread. */
