@@ -12,7 +12,9 @@ import { sameSockaddr } from '../transport/sockaddr.js';
 import { TcpStreamReceiver } from '../transport/tcp-stream.js';
 import type { TransportKind } from '../transport/transport.js';
 import { UdpBatchReceiver } from '../transport/udp-batch.js';
+import { keyedHashFor } from '../crypto/keyed-hash.js';
 import { AllowedIPs } from './allowed-ips.js';
+import { HandshakeFilter } from './handshake-filter.js';
 import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE } from './messages.js';
 import { PollSet } from './poll-set.js';
 import { runKeptWarm, type SteppedLoop, type WarmSpell } from './warm-spell.js';
@@ -49,6 +51,8 @@ export class RxLoop implements SteppedLoop {
   private readonly backlog: Int32Array;
   private readonly allowed: AllowedIPs;
   private readonly mss: MssClamp;
+  /** Size and mac1 of handshake messages, checked before they take a slot of the backlog. */
+  private readonly handshakeFilter: HandshakeFilter;
   private readonly poller: PollSet;
   /** Where the IP header starts in a plaintext (after the virtio_net_hdr, if any). */
   private readonly ipOffset: number;
@@ -88,6 +92,7 @@ export class RxLoop implements SteppedLoop {
     this.backlog = s.i32;
     this.allowed = new AllowedIPs(init.allowedIPs);
     this.mss = new MssClamp(init.mtu);
+    this.handshakeFilter = new HandshakeFilter(init.mac1Key, keyedHashFor(aead));
     this.ipOffset = init.wireVnetHdr ? VNET_HDR_BYTES : 0;
     if (init.tunVnetHdr && !init.wireVnetHdr) {
       this.coalescer = new TcpCoalescer(new TunFdWriter(init.tunFd));
@@ -177,6 +182,7 @@ export class RxLoop implements SteppedLoop {
     const batch = this.batch!;
     const n = this.udp!.receive();
     this.now = Date.now();
+    this.stats[RX.dropSocketOverflow] = this.udp!.kernelDrops;
     for (let i = 0; i < n; i++) {
       this.handle(batch.messages[i]!, batch.lens[i]!, i, this.udp!.sources[i]!, -1);
     }
@@ -285,6 +291,11 @@ export class RxLoop implements SteppedLoop {
   }
 
   private toMain(msg: Uint8Array, len: number, source: Buffer | null, fd: number): void {
+    const verdict = this.handshakeFilter.check(msg, len);
+    if (verdict !== 'ok') {
+      this.stats[verdict === 'bad-size' ? RX.dropHandshakeBadSize : RX.dropHandshakeBadMac1]!++;
+      return;
+    }
     if (Atomics.add(this.backlog, HANDSHAKE_BACKLOG_SLOT, 1) >= HANDSHAKE_BACKLOG_LIMIT) {
       Atomics.sub(this.backlog, HANDSHAKE_BACKLOG_SLOT, 1);
       this.stats[RX.dropHandshakeBacklog]!++;

@@ -30,6 +30,8 @@ export interface DatapathInit {
   maxPlaintext: number;
   /** Largest wire message accepted (data header + MTU + tag, or a handshake message). */
   maxMessage: number;
+  /** mac1 key of handshake messages to us (messages.ts mac1Key of our public key; nothing secret): checked before queuing. */
+  mac1Key: Uint8Array;
   /** KeepWarm: how long after traffic the loops keep their path warm (warm-spell.ts); 0: never. */
   keepWarmMs: number;
 }
