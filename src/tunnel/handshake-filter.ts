@@ -22,8 +22,15 @@ import {
 export type FilterVerdict = 'ok' | 'bad-size' | 'bad-mac1';
 
 export class HandshakeFilter {
-  /** mac1 as computed for the message at hand; reused, nothing is allocated per message but the view hashed. */
+  /** mac1 as computed for the message at hand. */
   private readonly expected = new Uint8Array(MAC_BYTES);
+  /**
+   * What mac1 covers, copied out of the message (at most 120 bytes): a view
+   * of it would be an allocation per message of a flood. With sodium-native
+   * a refused message allocates nothing.
+   */
+  private readonly coveredInitiation = new Uint8Array(INITIATION.mac1.offset);
+  private readonly coveredResponse = new Uint8Array(RESPONSE.mac1.offset);
 
   /** `mac1Key`: messages.ts mac1Key(our public key). */
   constructor(
@@ -37,8 +44,10 @@ export class HandshakeFilter {
     if (type === MESSAGE_COOKIE_REPLY) return len === MESSAGE_COOKIE_REPLY_BYTES ? 'ok' : 'bad-size';
     const initiation = type === MESSAGE_INITIATION;
     if (len !== (initiation ? MESSAGE_INITIATION_BYTES : type === MESSAGE_RESPONSE ? MESSAGE_RESPONSE_BYTES : -1)) return 'bad-size';
-    const at = (initiation ? INITIATION : RESPONSE).mac1.offset;
-    this.hash(this.expected, msg.subarray(0, at), this.mac1Key);
+    const covered = initiation ? this.coveredInitiation : this.coveredResponse;
+    const at = covered.length;
+    for (let i = 0; i < at; i++) covered[i] = msg[i]!;
+    this.hash(this.expected, covered, this.mac1Key);
     // Constant time, as messages.ts verifyMac1.
     let diff = 0;
     for (let i = 0; i < MAC_BYTES; i++) diff |= this.expected[i]! ^ msg[at + i]!;

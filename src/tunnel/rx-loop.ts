@@ -4,6 +4,7 @@
 // messages never leave the data-path thread. It runs on a thread of its own
 // over TCP (rx-worker.ts) and shares one with TxLoop over UDP (udp-loop.ts).
 import type { Aead } from '../crypto/aead/aead.js';
+import { keyedHashFor } from '../crypto/keyed-hash.js';
 import { DataOpener, DATA_HEADER_BYTES, DATA_OVERHEAD, MESSAGE_DATA, readCounter, readReceiverIndex } from '../crypto/data-packet.js';
 import { ReplayWindow } from '../crypto/replay.js';
 import * as libc from '../sys/libc.js';
@@ -12,7 +13,6 @@ import { sameSockaddr } from '../transport/sockaddr.js';
 import { TcpStreamReceiver } from '../transport/tcp-stream.js';
 import type { TransportKind } from '../transport/transport.js';
 import { UdpBatchReceiver } from '../transport/udp-batch.js';
-import { keyedHashFor } from '../crypto/keyed-hash.js';
 import { AllowedIPs } from './allowed-ips.js';
 import { HandshakeFilter } from './handshake-filter.js';
 import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE } from './messages.js';
