@@ -1,9 +1,11 @@
 // A hostile sender for tests and measurements: floods a sealtun UDP port
 // with forged handshake initiations (valid mac1 — the attacker knows the
 // responder's public key — random everything else, so each one costs the
-// responder the most it can) or with garbage of every message type.
+// responder the most it can), with keyless ones (initiations and responses
+// of the right size and type, random mac1: what anyone can send) or with
+// garbage of every message type.
 //
-//   node dist/bench/flood.js initiations|garbage --to ADDR:PORT [--bind ADDR]
+//   node dist/bench/flood.js initiations|keyless|garbage --to ADDR:PORT [--bind ADDR]
 //        [--pub FILE] [--seconds N] [--rate PER_SECOND (0: as fast as possible)]
 //
 // Messages leave in sendmmsg batches of 64. Prints one JSON line:
@@ -14,7 +16,16 @@ import { decodeKey } from '../src/crypto/keys.js';
 import { initSodium } from '../src/crypto/sodium.js';
 import * as libc from '../src/sys/libc.js';
 import { encodeSockaddr, SOCKADDR_IN6_BYTES } from '../src/transport/sockaddr.js';
-import { INITIATION, MESSAGE_INITIATION, MESSAGE_INITIATION_BYTES, mac1Key, writeMac1, writeType } from '../src/tunnel/messages.js';
+import {
+  INITIATION,
+  MESSAGE_INITIATION,
+  MESSAGE_INITIATION_BYTES,
+  MESSAGE_RESPONSE,
+  MESSAGE_RESPONSE_BYTES,
+  mac1Key,
+  writeMac1,
+  writeType,
+} from '../src/tunnel/messages.js';
 
 const BATCH = 64;
 /** Distinct messages cycled through (so nothing upstream can cache one answer). */
@@ -36,7 +47,7 @@ function split(hostPort: string): { address: string; port: number } {
 async function main(): Promise<void> {
   await initSodium();
   const mode = process.argv[2];
-  if (mode !== 'initiations' && mode !== 'garbage') throw new Error('mode must be initiations or garbage');
+  if (mode !== 'initiations' && mode !== 'keyless' && mode !== 'garbage') throw new Error('mode must be initiations, keyless or garbage');
   const to = split(arg('to'));
   const seconds = Number(arg('seconds', '5'));
   const rate = Number(arg('rate', '0'));
@@ -49,6 +60,13 @@ async function main(): Promise<void> {
       writeType(m, MESSAGE_INITIATION);
       writeMac1(m, INITIATION.mac1, key);
       m.fill(0, INITIATION.mac2.offset);
+      messages.push(m);
+    }
+  } else if (mode === 'keyless') {
+    for (let i = 0; i < DISTINCT; i++) {
+      const type = i % 2 === 0 ? MESSAGE_INITIATION : MESSAGE_RESPONSE;
+      const m = Buffer.from(randomBytes(type === MESSAGE_INITIATION ? MESSAGE_INITIATION_BYTES : MESSAGE_RESPONSE_BYTES));
+      writeType(m, type);
       messages.push(m);
     }
   } else {

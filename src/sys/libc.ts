@@ -109,6 +109,8 @@ export const SO_SNDBUF = 7;
 export const SO_RCVBUF = 8;
 export const SO_SNDBUFFORCE = 32;
 export const SO_RCVBUFFORCE = 33;
+/** Each datagram read carries the socket's count of datagrams dropped so far (a cmsg of this type). */
+export const SO_RXQ_OVFL = 40;
 export const IPPROTO_TCP = 6;
 export const TCP_NODELAY = 1;
 export const IPPROTO_IPV6 = 41;

@@ -54,6 +54,21 @@ class MessageVector {
     this.vec.view.writeUInt32LE(len, i * libc.SIZEOF_MMSGHDR + MSGHDR_NAMELEN);
   }
 
+  setControl(i: number, ptr: libc.Pointer, len: number): void {
+    const m = i * libc.SIZEOF_MMSGHDR;
+    this.vec.view.writeBigUInt64LE(ptr, m + MSGHDR_CONTROL);
+    this.setControlLen(i, len);
+  }
+
+  /** msg_controllen is a u64; lengths fit the low word and the high word stays 0. */
+  setControlLen(i: number, len: number): void {
+    this.vec.view.writeUInt32LE(len, i * libc.SIZEOF_MMSGHDR + MSGHDR_CONTROLLEN);
+  }
+
+  controlLen(i: number): number {
+    return this.vec.view.readUInt32LE(i * libc.SIZEOF_MMSGHDR + MSGHDR_CONTROLLEN);
+  }
+
   msgLen(i: number): number {
     return this.vec.view.readUInt32LE(i * libc.SIZEOF_MMSGHDR + MMSG_LEN);
   }
@@ -189,12 +204,29 @@ export class UdpBatchSender {
   }
 }
 
+/**
+ * CMSG_SPACE(sizeof(u32)) for SO_RXQ_OVFL: cmsg_len u64 @0, level i32 @8,
+ * type i32 @12, the socket's drop count u32 @16, padded to 24.
+ */
+const OVFL_CMSG_SPACE = 24;
+const OVFL_CMSG_LEN = 20;
+
 /** Receives datagrams into a PacketBatch with recvmmsg, remembering each source. */
 export class UdpBatchReceiver {
   private readonly vec: MessageVector;
   private readonly names: { ptr: libc.Pointer; view: Buffer };
+  /** One SO_RXQ_OVFL control buffer per slot (socket.ts enables it on the tunnel's UDP socket). */
+  private readonly controls: { ptr: libc.Pointer; view: Buffer };
   /** names[i]: the sockaddr of the sender of message i. */
   readonly sources: Buffer[] = [];
+  /**
+   * Datagrams the kernel dropped on this socket (receive buffer full), as of
+   * the newest datagram read: the kernel stamps each datagram with the count
+   * when it queues it, and only once the count is nonzero.
+   */
+  kernelDrops = 0;
+  /** The kernel's count is a u32 that wraps; kernelDrops adds up its steps. */
+  private lastDropStamp = 0;
 
   constructor(
     private readonly fd: number,
@@ -202,10 +234,12 @@ export class UdpBatchReceiver {
   ) {
     this.vec = new MessageVector(batch.size);
     this.names = libc.allocNative(batch.size * libc.SIZEOF_SOCKADDR_STORAGE);
+    this.controls = libc.allocNative(batch.size * OVFL_CMSG_SPACE);
     for (let i = 0; i < batch.size; i++) {
       const off = i * libc.SIZEOF_SOCKADDR_STORAGE;
       this.vec.setIov(i, batch.slotPtrs[i]! + BigInt(MSG_OFFSET), batch.slotBytes - MSG_OFFSET);
       this.vec.setName(i, this.names.ptr + BigInt(off), libc.SIZEOF_SOCKADDR_STORAGE);
+      this.vec.setControl(i, this.controls.ptr + BigInt(i * OVFL_CMSG_SPACE), OVFL_CMSG_SPACE);
       this.sources.push(this.names.view.subarray(off, off + libc.SIZEOF_SOCKADDR_STORAGE));
     }
   }
@@ -225,13 +259,27 @@ export class UdpBatchReceiver {
         if (e === libc.EINTR || SOFT_ERRORS.has(e)) continue;
         libc.check(n, 'recvmmsg');
       }
+      // The newest datagram carries the newest count: one look per batch.
+      if (n > 0) this.readDropCount(n - 1);
       for (let i = 0; i < n; i++) {
         this.batch.lens[i] = this.vec.msgLen(i);
-        // The kernel shortened msg_namelen only for the datagrams it filled:
+        // The kernel shortened msg_namelen and msg_controllen only for the datagrams it filled:
         // restored here, so a wake-up touches the headers of what came, not all 64.
         this.vec.setNameLen(i, libc.SIZEOF_SOCKADDR_STORAGE);
+        this.vec.setControlLen(i, OVFL_CMSG_SPACE);
       }
       return n;
     }
+  }
+
+  /** Takes the SO_RXQ_OVFL count from datagram i's control buffer, if the kernel put one there. */
+  private readDropCount(i: number): void {
+    if (this.vec.controlLen(i) < OVFL_CMSG_LEN) return;
+    const c = this.controls.view;
+    const at = i * OVFL_CMSG_SPACE;
+    if (c.readInt32LE(at + 8) !== libc.SOL_SOCKET || c.readInt32LE(at + 12) !== libc.SO_RXQ_OVFL) return;
+    const stamp = c.readUInt32LE(at + 16);
+    this.kernelDrops += (stamp - this.lastDropStamp) >>> 0;
+    this.lastDropStamp = stamp;
   }
 }

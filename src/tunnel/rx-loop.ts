@@ -4,6 +4,7 @@
 // messages never leave the data-path thread. It runs on a thread of its own
 // over TCP (rx-worker.ts) and shares one with TxLoop over UDP (udp-loop.ts).
 import type { Aead } from '../crypto/aead/aead.js';
+import { keyedHashFor } from '../crypto/keyed-hash.js';
 import { DataOpener, DATA_HEADER_BYTES, DATA_OVERHEAD, MESSAGE_DATA, readCounter, readReceiverIndex } from '../crypto/data-packet.js';
 import { ReplayWindow } from '../crypto/replay.js';
 import * as libc from '../sys/libc.js';
@@ -13,6 +14,7 @@ import { TcpStreamReceiver } from '../transport/tcp-stream.js';
 import type { TransportKind } from '../transport/transport.js';
 import { UdpBatchReceiver } from '../transport/udp-batch.js';
 import { AllowedIPs } from './allowed-ips.js';
+import { HandshakeFilter } from './handshake-filter.js';
 import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE } from './messages.js';
 import { PollSet } from './poll-set.js';
 import { runKeptWarm, type SteppedLoop, type WarmSpell } from './warm-spell.js';
@@ -49,6 +51,8 @@ export class RxLoop implements SteppedLoop {
   private readonly backlog: Int32Array;
   private readonly allowed: AllowedIPs;
   private readonly mss: MssClamp;
+  /** Size and mac1 of handshake messages, checked before they take a slot of the backlog. */
+  private readonly handshakeFilter: HandshakeFilter;
   private readonly poller: PollSet;
   /** Where the IP header starts in a plaintext (after the virtio_net_hdr, if any). */
   private readonly ipOffset: number;
@@ -62,8 +66,14 @@ export class RxLoop implements SteppedLoop {
   /** Time of the current batch, read once per batch rather than per packet. */
   private now = 0;
   private readonly udp: UdpBatchReceiver | null = null;
-  /** Source of the latest authenticated datagram, to notice a roaming peer. */
-  private readonly lastSource = Buffer.alloc(libc.SIZEOF_SOCKADDR_STORAGE);
+  /**
+   * The peer's current endpoint: as the main thread last set it ('udp-peer'),
+   * or as this loop last reported it. An authenticated datagram from anywhere
+   * else moves it (roaming, WireGuard semantics), so a move the main thread
+   * made on a handshake message from a forged source is undone by the peer's
+   * next authenticated packet.
+   */
+  private readonly peerSource = Buffer.alloc(libc.SIZEOF_SOCKADDR_STORAGE);
   // TCP
   private readonly conns = new Map<number, TcpStreamReceiver>();
   /** Poll entries before the TCP connections': the wake eventfd, and the UDP socket if any. */
@@ -82,6 +92,7 @@ export class RxLoop implements SteppedLoop {
     this.backlog = s.i32;
     this.allowed = new AllowedIPs(init.allowedIPs);
     this.mss = new MssClamp(init.mtu);
+    this.handshakeFilter = new HandshakeFilter(init.mac1Key, keyedHashFor(aead));
     this.ipOffset = init.wireVnetHdr ? VNET_HDR_BYTES : 0;
     if (init.tunVnetHdr && !init.wireVnetHdr) {
       this.coalescer = new TcpCoalescer(new TunFdWriter(init.tunFd));
@@ -152,6 +163,10 @@ export class RxLoop implements SteppedLoop {
         if (this.conns.delete(msg.fd)) this.pollConnections();
         post({ t: 'tcp-removed', fd: msg.fd });
         break;
+      case 'udp-peer':
+        this.peerSource.fill(0);
+        this.peerSource.set(msg.sockaddr.subarray(0, this.peerSource.length));
+        break;
       case 'stop':
         for (const k of this.keys) k.opener.destroy();
         return false;
@@ -167,6 +182,7 @@ export class RxLoop implements SteppedLoop {
     const batch = this.batch!;
     const n = this.udp!.receive();
     this.now = Date.now();
+    this.stats[RX.dropSocketOverflow] = this.udp!.kernelDrops;
     for (let i = 0; i < n; i++) {
       this.handle(batch.messages[i]!, batch.lens[i]!, i, this.udp!.sources[i]!, -1);
     }
@@ -234,8 +250,8 @@ export class RxLoop implements SteppedLoop {
       key.confirmed = true;
       post({ t: 'first-data', localIndex: key.localIndex });
     }
-    if (source && !sameSockaddr(source, this.lastSource)) {
-      this.lastSource.set(source);
+    if (source && !sameSockaddr(source, this.peerSource)) {
+      this.peerSource.set(source);
       post({ t: 'endpoint', sockaddr: Uint8Array.from(source) });
     }
     if (this.auto && this.dataPath !== (source ? 'udp' : 'tcp')) {
@@ -275,6 +291,11 @@ export class RxLoop implements SteppedLoop {
   }
 
   private toMain(msg: Uint8Array, len: number, source: Buffer | null, fd: number): void {
+    const verdict = this.handshakeFilter.check(msg, len);
+    if (verdict !== 'ok') {
+      this.stats[verdict === 'bad-size' ? RX.dropHandshakeBadSize : RX.dropHandshakeBadMac1]!++;
+      return;
+    }
     if (Atomics.add(this.backlog, HANDSHAKE_BACKLOG_SLOT, 1) >= HANDSHAKE_BACKLOG_LIMIT) {
       Atomics.sub(this.backlog, HANDSHAKE_BACKLOG_SLOT, 1);
       this.stats[RX.dropHandshakeBacklog]!++;

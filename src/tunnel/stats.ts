@@ -31,6 +31,11 @@ export const RX = {
   dropHandshakeBacklog: 18,
   dropBadFrame: 19,
   dropBadVnetHeader: 20,
+  // Handshake messages the receive worker refuses before queuing them for the main thread (handshake-filter.ts).
+  dropHandshakeBadSize: 21,
+  dropHandshakeBadMac1: 22,
+  /** Datagrams the kernel dropped on the UDP socket, its receive buffer full (SO_RXQ_OVFL; the count as of the latest datagram read). */
+  dropSocketOverflow: 23,
 } as const;
 
 const SLOTS = 24;
@@ -66,4 +71,8 @@ export const DROP_REASONS: ReadonlyArray<[string, number]> = [
   ['handshake-backlog', RX.dropHandshakeBacklog],
   ['bad-frame', RX.dropBadFrame],
   ['bad-vnet-header', RX.dropBadVnetHeader],
+  // Named as the main thread names the same checks (peer.ts): status adds the two counts.
+  ['handshake-bad-size', RX.dropHandshakeBadSize],
+  ['handshake-bad-mac1', RX.dropHandshakeBadMac1],
+  ['socket-overflow', RX.dropSocketOverflow],
 ];

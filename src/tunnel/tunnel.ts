@@ -20,7 +20,7 @@ import { Datapath } from './datapath.js';
 import { Handshake } from './handshake.js';
 import type { Link } from './link.js';
 import type { Logger } from './log.js';
-import { FEATURE_VNET_HDR, MESSAGE_INITIATION_BYTES } from './messages.js';
+import { FEATURE_VNET_HDR, MESSAGE_INITIATION_BYTES, mac1Key } from './messages.js';
 import { defaultMtu, mtuTransport } from './mtu.js';
 import { Peer } from './peer.js';
 import { controlSocket, endpointFile, pidFile, runDir } from './rundir.js';
@@ -197,6 +197,7 @@ export class Tunnel {
         maxPlaintext,
         maxMessage: Math.max(DATA_OVERHEAD + maxPlaintext, MESSAGE_INITIATION_BYTES),
         keepWarmMs: iface.keepWarmMs,
+        mac1Key: mac1Key(publicKeyOf(iface.privateKey)),
       });
       undo.push(() => datapath.stop());
       const handshake = new Handshake({
@@ -257,7 +258,8 @@ export class Tunnel {
     const f = this.stats.f64;
     const dropped: Record<string, number> = {};
     for (const [reason, slot] of DROP_REASONS) if (f[slot]! > 0) dropped[reason] = f[slot]!;
-    for (const [reason, n] of this.peer.handshakeDrops) dropped[`handshake-${reason}`] = n;
+    // The receive worker and the main thread both count some handshake drops by the same name (handshake-bad-mac1).
+    for (const [reason, n] of this.peer.handshakeDrops) dropped[`handshake-${reason}`] = (dropped[`handshake-${reason}`] ?? 0) + n;
     const hs = this.peer.lastHandshakeAt;
     return {
       interface: this.tun.name,

@@ -73,6 +73,8 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
     this.current.set(sockaddr.subarray(0, len));
     this.hasPeer = true;
     this.datapath?.toTx({ t: 'udp-destination', sockaddr: Uint8Array.from(this.current), len });
+    // The receive side compares each authenticated datagram's source with this, not with what it saw last.
+    this.datapath?.toRx({ t: 'udp-peer', sockaddr: Uint8Array.from(this.current) });
     if (!first) this.log.info(`peer endpoint is now ${this.endpointText()}`);
     if (authenticated && this.memory && !this.endpoint) remember(this.memory, this.current.subarray(0, len));
   }

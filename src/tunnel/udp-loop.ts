@@ -65,6 +65,7 @@ export class UdpLoop implements SteppedLoop {
       case 'receive-key-remove':
       case 'tcp-add':
       case 'tcp-remove':
+      case 'udp-peer':
         return this.rx.apply(msg);
       default:
         // A receive-side message missing above would not type-check here.

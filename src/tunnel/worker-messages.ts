@@ -30,6 +30,8 @@ export interface DatapathInit {
   maxPlaintext: number;
   /** Largest wire message accepted (data header + MTU + tag, or a handshake message). */
   maxMessage: number;
+  /** mac1 key of handshake messages to us (messages.ts mac1Key of our public key; nothing secret): checked before queuing. */
+  mac1Key: Uint8Array;
   /** KeepWarm: how long after traffic the loops keep their path warm (warm-spell.ts); 0: never. */
   keepWarmMs: number;
 }
@@ -62,6 +64,12 @@ export type ToRx =
   | { t: 'receive-key-remove'; localIndex: number }
   | { t: 'tcp-add'; fd: number }
   | { t: 'tcp-remove'; fd: number }
+  /**
+   * The peer's UDP endpoint, each time the main thread moves it (a handshake
+   * message, a reload, a report of ours): authenticated data from any other
+   * address is reported as an 'endpoint', whoever moved it last.
+   */
+  | { t: 'udp-peer'; sockaddr: Uint8Array }
   | { t: 'stop' };
 
 /** Workers → main thread. */

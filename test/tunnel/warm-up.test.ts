@@ -29,6 +29,7 @@ describe('data-path warm-up', function () {
       maxPlaintext: 1420,
       maxMessage: 1452,
       keepWarmMs: 1000, // KeepWarm's default
+      mac1Key: new Uint8Array(32),
     };
   }
 

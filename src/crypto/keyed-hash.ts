@@ -1,0 +1,25 @@
+// Keyed BLAKE2b (libsodium's crypto_generichash) for the data-path workers,
+// from the same library as their AEAD (select.ts chose it): sodium-native
+// writes into the caller's buffer, so a worker on it neither allocates per
+// message nor loads libsodium-wrappers' WebAssembly heap (about 10 MB of
+// RSS per thread, measured here) for a hash it runs only on handshake messages.
+import { createRequire } from 'node:module';
+import type { Aead } from './aead/aead.js';
+import { sodium } from './sodium.js';
+
+/** BLAKE2b of `input` keyed with `key`, `out.length` bytes (16–64), written into `out`. */
+export type KeyedHash = (out: Uint8Array, input: Uint8Array, key: Uint8Array) => void;
+
+interface SodiumNativeGenericHash {
+  crypto_generichash(out: Uint8Array, input: Uint8Array, key: Uint8Array): void;
+}
+
+/** The keyed hash of the library behind `aead` (which is loaded, and for libsodium-wrappers initialised, already). */
+export function keyedHashFor(aead: Aead): KeyedHash {
+  if (aead.name === 'sodium-native') {
+    const binding = createRequire(import.meta.url)('sodium-native') as SodiumNativeGenericHash;
+    return (out, input, key) => binding.crypto_generichash(out, input, key);
+  }
+  const s = sodium();
+  return (out, input, key) => out.set(s.crypto_generichash(out.length, input, key));
+}
