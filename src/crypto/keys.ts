@@ -1,7 +1,23 @@
 // Keys as users see them: 32 bytes in standard base64 (44 characters), the
 // same encoding as WireGuard, in files or inline in a config.
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fsyncSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { sodium } from './sodium.js';
 
 export const KEY_BYTES = 32;
@@ -81,19 +97,63 @@ export interface KeyPairFiles {
   publicKey: string;
 }
 
-/** Writes PREFIX.key (0600) and PREFIX.pub; refuses to replace a key unless `force`. */
+/**
+ * Writes PREFIX.key (0600) and PREFIX.pub (0644); refuses to replace a key
+ * unless `force`. Each file is written whole to a fresh temporary file in the
+ * same directory (O_EXCL|O_NOFOLLOW, so no file or link planted there is
+ * opened) and then put in place by rename (with `force`) or link (without:
+ * fails if the name exists). Either way the name ends up a regular file:
+ * a symlink at PREFIX.key is replaced (with --force) or refused, never
+ * followed, so the file it points to is left as it was.
+ */
 export function writeKeyPair(prefix: string, force: boolean): KeyPairFiles {
   const privatePath = `${prefix}.key`;
   const publicPath = `${prefix}.pub`;
-  if (!force && existsSync(privatePath)) {
-    throw new KeyError(`${privatePath}: already exists; use --force to replace it`);
-  }
+  if (!force) refuseExisting(privatePath);
   mkdirSync(dirname(privatePath), { recursive: true, mode: 0o700 });
   const privateKey = generatePrivateKey();
   const publicKey = encodeKey(publicKeyOf(privateKey));
-  writeFileSync(privatePath, encodeKey(privateKey) + '\n', { mode: 0o600 });
-  chmodSync(privatePath, 0o600); // an existing file keeps its old mode on write
-  writeFileSync(publicPath, publicKey + '\n', { mode: 0o644 });
-  privateKey.fill(0);
+  try {
+    placeFile(privatePath, encodeKey(privateKey) + '\n', 0o600, force);
+  } finally {
+    privateKey.fill(0);
+  }
+  placeFile(publicPath, publicKey + '\n', 0o644, true);
   return { privatePath, publicPath, publicKey };
+}
+
+/** lstat, so that a symlink (even one pointing nowhere) counts as existing. */
+function refuseExisting(path: string): void {
+  let kind: string;
+  try {
+    kind = lstatSync(path).isSymbolicLink() ? 'a symlink' : 'a file';
+  } catch {
+    return;
+  }
+  throw new KeyError(`${path}: already exists (${kind}); use --force to replace it`);
+}
+
+/** Writes `text` to a new temporary file beside `path`, then moves it to `path` atomically. */
+function placeFile(path: string, text: string, mode: number, replace: boolean): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+  try {
+    try {
+      fchmodSync(fd, mode); // the umask may have narrowed it (a 0600 .pub is refused as a public key)
+      writeSync(fd, text);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    if (replace) {
+      renameSync(tmp, path);
+    } else {
+      linkSync(tmp, path); // EEXIST if a file or link appeared since refuseExisting()
+      unlinkSync(tmp);
+    }
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new KeyError(`${path}: already exists; use --force to replace it`);
+    throw err;
+  }
 }
