@@ -98,6 +98,7 @@ program
   });
 
 try {
+  await initSodium(); // every command that reads a config derives our public key (config.ts)
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof ConfigError || err instanceof KeyError || err instanceof UserError) {

@@ -9,7 +9,7 @@
 // value that looks like base64 key text is withheld too.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { KeyError, decodeKey, readKeyFile, type KeyKind } from '../crypto/keys.js';
+import { KeyError, checkPeerPublicKey, decodeKey, publicKeyOf, readKeyFile, type KeyKind } from '../crypto/keys.js';
 import { AddressError, parseAddress, parseCidr, type Cidr } from './cidr.js';
 import { IniSyntaxError, tokenizeIni, type IniEntry, type IniSection } from './ini.js';
 
@@ -121,7 +121,7 @@ const INTERFACE_PARSERS: Parsers<InterfaceValues> = {
   KeepWarm: parseKeepWarm,
 };
 const PEER_PARSERS: Parsers<PeerValues> = {
-  PublicKey: (v, dir) => parseKey(v, 'public key', dir),
+  PublicKey: parsePeerPublicKey,
   PresharedKey: (v, dir) => parseKey(v, 'pre-shared key', dir),
   Endpoint: parseEndpoint,
   AllowedIPs: (v) => parseCidrList(v, 'clear'),
@@ -204,6 +204,8 @@ function refuseExposedInlineSecrets(text: string, path: string): void {
 /**
  * Parses config text. `file` names it in errors and is the base for relative
  * key file paths. Throws ConfigError (and nothing else) for any problem in the text.
+ * Needs initSodium() to have resolved (our public key is derived to compare
+ * it with the peer's).
  */
 export function parseConfig(text: string, file: string): TunnelConfig {
   const fail = (line: number, key: string, detail: string, cause?: unknown): never => {
@@ -257,6 +259,7 @@ export function parseConfig(text: string, file: string): TunnelConfig {
   const { ListenPort: listenPort, ListenAddress: listenAddress, Transport: transport, MTU: mtu, User: user, KeepWarm: keepWarm } = iface;
   const { PresharedKey: presharedKey, Endpoint: endpoint, PersistentKeepalive: keepalive } = peer;
 
+  refuseOwnKeyAsPeer(privateKey, publicKey, fail);
   if (listenAddress && !listenPort) {
     fail(listenAddress.line, 'ListenAddress', 'is set but ListenPort is not; add ListenPort, or remove ListenAddress');
   }
@@ -298,6 +301,21 @@ export function parseConfig(text: string, file: string): TunnelConfig {
 }
 
 type Fail = (line: number, key: string, detail: string, cause?: unknown) => never;
+
+/**
+ * The peer's PublicKey must not be our own public key (we would talk to
+ * ourselves) nor our private key (PublicKey naming our own .key file);
+ * neither value is shown.
+ */
+function refuseOwnKeyAsPeer(privateKey: Setting<Uint8Array>, publicKey: Setting<Uint8Array>, fail: Fail): void {
+  const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+  if (same(publicKey.value, privateKey.value)) {
+    fail(publicKey.line, 'PublicKey', `is this interface's private key (the same as PrivateKey at line ${privateKey.line}), not the peer's public key; name the peer's .pub file`);
+  }
+  if (same(publicKey.value, publicKeyOf(privateKey.value))) {
+    fail(publicKey.line, 'PublicKey', `is this interface's own public key (from PrivateKey at line ${privateKey.line}); use the peer's key`);
+  }
+}
 
 /** Checks each entry's key (known here? repeated?) and parses its value. */
 function readSection<V>(
@@ -412,6 +430,12 @@ function parseKey(value: string, kind: KeyKind, baseDir: string): Uint8Array {
     );
   }
   return readKeyFile(path, kind);
+}
+
+/** A peer key that can give no shared secret (keys.ts) is refused here, whether inline or from a file. */
+function parsePeerPublicKey(value: string, baseDir: string): Uint8Array {
+  const source = INLINE_KEY.test(value) ? 'inline value' : resolve(baseDir, value);
+  return checkPeerPublicKey(parseKey(value, 'public key', baseDir), source);
 }
 
 function parseCidrList(value: string, hostBits: 'keep' | 'clear'): Cidr[] {

@@ -68,18 +68,25 @@ export function generatePresharedKey(): Uint8Array {
 /**
  * Reads a key file. Secrets (private and pre-shared keys) must not be readable
  * by group or others: such a file is refused, with the fix in the message.
+ * A public key file readable only by its owner looks like a secret (keygen
+ * writes .key files 0600, .pub files 0644): it is refused too, so that a
+ * PublicKey naming a private key file never puts that key where `check`,
+ * `status` and logs show public keys.
  */
 export function readKeyFile(path: string, kind: KeyKind): Uint8Array {
   let text: string;
   try {
-    if (kind !== 'public key') {
-      const mode = statSync(path).mode & 0o777;
-      if (mode & 0o077) {
-        throw new KeyError(
-          `${path}: ${kind} file is readable by group or others (mode ${mode.toString(8).padStart(4, '0')}); ` +
-            `run: chmod 600 ${path}`,
-        );
-      }
+    const mode = statSync(path).mode & 0o777;
+    const octal = mode.toString(8).padStart(4, '0');
+    if (kind !== 'public key' && mode & 0o077) {
+      throw new KeyError(`${path}: ${kind} file is readable by group or others (mode ${octal}); run: chmod 600 ${path}`);
+    }
+    if (kind === 'public key' && (mode & 0o077) === 0) {
+      throw new KeyError(
+        `${path}: public key file is readable only by its owner (mode ${octal}), as private key files are; ` +
+          "refused so that a private key is never taken for the peer's public key (and shown); " +
+          `name the peer's .pub file, or if this is one, run: chmod 644 ${path}`,
+      );
     }
     text = readFileSync(path, 'utf8');
   } catch (err) {
@@ -89,6 +96,39 @@ export function readKeyFile(path: string, kind: KeyKind): Uint8Array {
     throw new KeyError(`${path}: cannot read ${kind}: ${why}`);
   }
   return decodeKey(text, path, kind);
+}
+
+/**
+ * The X25519 public keys of small order (RFC 7748 §7; the list libsodium
+ * refuses), little-endian u-coordinates. X25519 ignores the top bit (§5), so
+ * each also stands for itself with bit 255 set. A peer key among them makes
+ * every Diffie-Hellman result all zeros: no secret at all.
+ */
+const SMALL_ORDER_POINTS: ReadonlyArray<readonly [hex: string, what: string]> = [
+  ['0000000000000000000000000000000000000000000000000000000000000000', 'the all-zero key (order 4)'],
+  ['0100000000000000000000000000000000000000000000000000000000000000', 'the point u = 1 (order 1)'],
+  ['e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800', 'a point of order 8'],
+  ['5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157', 'a point of order 8'],
+  ['ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', 'the point u = p - 1 (order 2)'],
+  ['edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', 'the point u = p, i.e. 0 (order 4)'],
+  ['eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f', 'the point u = p + 1, i.e. 1 (order 1)'],
+];
+
+/** Which small-order point `key` is (see SMALL_ORDER_POINTS), or null for a usable public key. */
+export function smallOrderPoint(key: Uint8Array): string | null {
+  const masked = Uint8Array.from(key);
+  masked[31]! &= 0x7f;
+  const hex = Buffer.from(masked).toString('hex');
+  return SMALL_ORDER_POINTS.find(([h]) => h === hex)?.[1] ?? null;
+}
+
+/** Refuses a peer public key that can give no shared secret; `source` names where it came from. */
+export function checkPeerPublicKey(key: Uint8Array, source: string): Uint8Array {
+  const point = smallOrderPoint(key);
+  if (point !== null) {
+    throw new KeyError(`${source}: public key is ${point}: every key agreement with it gives zero, so it cannot be a real peer's key`);
+  }
+  return key;
 }
 
 export interface KeyPairFiles {
