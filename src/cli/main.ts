@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/config.js';
 import { decodeKey, encodeKey, generatePresharedKey, KeyError, publicKeyOf, writeKeyPair } from '../crypto/keys.js';
 import { initSodium } from '../crypto/sodium.js';
-import { runDaemon, runForeground, runningTunnels, stopTunnel, tunnelStatus, UserError } from '../tunnel/daemon.js';
+import { reloadTunnel, runDaemon, runForeground, runningTunnels, stopTunnel, tunnelStatus, UserError } from '../tunnel/daemon.js';
 import type { Level } from '../tunnel/log.js';
 import { runCheck } from './check.js';
 import { formatStatus } from './format-status.js';
@@ -69,6 +69,16 @@ program
   .action(async (target: string) => {
     const name = await stopTunnel(target);
     console.log(`${name} down`);
+  });
+
+program
+  .command('reload')
+  .description("apply a changed config to a running tunnel: the peer's Endpoint and PersistentKeepalive live; names what needs a restart")
+  .argument('<config|name>', 'config file (read here, as the caller: works after the daemon dropped root) or interface name (the daemon re-reads its own file, as on SIGHUP)')
+  .action(async (target: string) => {
+    const { name, notes } = await reloadTunnel(target);
+    console.log(`${name} reloaded${notes.length === 0 ? ': nothing changed' : ''}`);
+    for (const n of notes) console.log(`  ${n.replace(/^reload: /, '')}`);
   });
 
 program

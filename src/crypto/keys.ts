@@ -27,6 +27,13 @@ export type KeyKind = 'private key' | 'public key' | 'pre-shared key';
 /** A key that cannot be used; the message names where it came from and why. */
 export class KeyError extends Error {
   override readonly name = 'KeyError';
+  constructor(
+    message: string,
+    /** The errno code when the file could not be read (e.g. EACCES). */
+    readonly errno?: string,
+  ) {
+    super(message);
+  }
 }
 
 const BASE64_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/;
@@ -93,7 +100,7 @@ export function readKeyFile(path: string, kind: KeyKind): Uint8Array {
     if (err instanceof KeyError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : String(err);
-    throw new KeyError(`${path}: cannot read ${kind}: ${why}`);
+    throw new KeyError(`${path}: cannot read ${kind}: ${why}`, code);
   }
   return decodeKey(text, path, kind);
 }

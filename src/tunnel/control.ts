@@ -1,9 +1,20 @@
 // The daemon's control socket: a unix stream socket (mode 0600, so only root
 // reads it) answering one JSON request per connection with one JSON line.
+// It stays reachable after the daemon drops to User=: the listening socket
+// was made as root, and a client needs neither the daemon's /proc entry nor
+// the right to signal it, so `down` and `reload` work from the systemd
+// unit, whose commands lack CAP_KILL.
 import { chmodSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 
-export type ControlRequest = { cmd: 'status' };
+export type ControlRequest =
+  | { cmd: 'status' }
+  /** `view`: a ReloadView (reload.ts) read by the caller; absent: the daemon re-reads its config file. */
+  | { cmd: 'reload'; view?: unknown }
+  | { cmd: 'stop' };
+
+/** A reload request carries a whole config's view; a config has at most a few hundred AllowedIPs. */
+const MAX_REQUEST_BYTES = 256 * 1024;
 
 export function serveControl(path: string, handle: (req: ControlRequest) => unknown): Promise<Server> {
   try {
@@ -13,22 +24,28 @@ export function serveControl(path: string, handle: (req: ControlRequest) => unkn
   }
   const server = createServer((sock) => {
     let buf = '';
+    let answered = false; // one request per connection
     sock.setEncoding('utf8');
     sock.on('data', (chunk: string) => {
+      if (answered) return;
       buf += chunk;
-      if (buf.length > 4096) {
+      if (buf.length > MAX_REQUEST_BYTES) {
         sock.destroy();
         return;
       }
       const nl = buf.indexOf('\n');
       if (nl < 0) return;
-      let reply: unknown;
-      try {
-        reply = handle(JSON.parse(buf.slice(0, nl)) as ControlRequest);
-      } catch (err) {
-        reply = { error: (err as Error).message };
-      }
-      sock.end(JSON.stringify(reply) + '\n');
+      const request = buf.slice(0, nl);
+      answered = true;
+      void (async () => {
+        let reply: unknown;
+        try {
+          reply = await handle(JSON.parse(request) as ControlRequest);
+        } catch (err) {
+          reply = { error: (err as Error).message };
+        }
+        sock.end(JSON.stringify(reply) + '\n');
+      })();
     });
     sock.on('error', () => sock.destroy());
   });

@@ -12,7 +12,8 @@ import { queryControl } from './control.js';
 import { createLogger, type Level } from './log.js';
 import { dropUser } from './privileges.js';
 import { controlSocket, logFile, pidFile, runDir } from './rundir.js';
-import { Tunnel, type TunnelStatus } from './tunnel.js';
+import { reloadView, type ReloadView } from './reload.js';
+import { Tunnel, type ReloadResult, type TunnelStatus } from './tunnel.js';
 
 /** A problem to report to the user in one line (the CLI exits 1). */
 export class UserError extends Error {
@@ -57,7 +58,7 @@ export async function runForeground(configPath: string, level: Level, user?: str
     process.removeListener('SIGHUP', ignoreHangup);
     process.on('SIGHUP', () => {
       log.info('SIGHUP: reloading the config');
-      void tunnel.reload();
+      void tunnel.reloadFile();
     });
   });
 }
@@ -135,11 +136,11 @@ export async function stopTunnel(configOrName: string, timeoutMs = 10_000): Prom
   const name = tunnelName(configOrName);
   const pid = readPid(name);
   if (pid === null) throw new UserError(`${name}: no sealtun tunnel of that name is running`);
-  if (!alive(pid) || !isSealtun(pid)) {
+  if (!alive(pid) || !(isSealtun(pid) || (await answersAs(name, pid)))) {
     for (const f of [pidFile(name), controlSocket(name)]) if (existsSync(f)) unlinkSync(f);
     throw new UserError(`${name}: no sealtun tunnel of that name is running (removed a stale pid file for pid ${pid})`);
   }
-  process.kill(pid, 'SIGTERM');
+  await requestStop(name, pid);
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!alive(pid) && !(await interfaceExists(name))) {
@@ -150,6 +151,59 @@ export async function stopTunnel(configOrName: string, timeoutMs = 10_000): Prom
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new UserError(`${name}: pid ${pid} did not stop within ${timeoutMs / 1000} s`);
+}
+
+/**
+ * /proc may hide a daemon that dropped to another user (a /proc mounted
+ * with hidepid, for a caller outside its gid= group and without
+ * CAP_SYS_PTRACE): its control socket still says its pid.
+ */
+async function answersAs(name: string, pid: number): Promise<boolean> {
+  try {
+    return ((await queryControl(controlSocket(name), { cmd: 'status' })) as { pid?: unknown }).pid === pid;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * SIGTERM; a daemon that dropped to User= is beyond the signals of a root
+ * without CAP_KILL (the systemd unit's ExecStop: EPERM), so then it is asked
+ * to stop over its control socket, which it serves as before the drop.
+ */
+async function requestStop(name: string, pid: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+    await queryControl(controlSocket(name), { cmd: 'stop' });
+  }
+}
+
+/**
+ * `sealtun reload CONFIG|NAME`. A CONFIG is read here, as the caller
+ * (usually root, who can read it), and sent as a view without secrets
+ * (reload.ts); a NAME makes the daemon re-read its own config file, as
+ * SIGHUP does, with whatever rights it kept. Returns what the daemon did.
+ */
+export async function reloadTunnel(configOrName: string): Promise<{ name: string; notes: string[] }> {
+  let name = configOrName;
+  let view: ReloadView | undefined;
+  if (existsSync(configOrName) && statSync(configOrName).isFile()) {
+    const config = loadConfig(configOrName);
+    name = config.iface.name;
+    view = reloadView(config);
+    config.iface.privateKey.fill(0);
+    config.peer.presharedKey?.fill(0);
+  }
+  let reply: ReloadResult;
+  try {
+    reply = (await queryControl(controlSocket(name), view ? { cmd: 'reload', view } : { cmd: 'reload' }, 30_000)) as ReloadResult;
+  } catch {
+    throw new UserError(`${name}: no sealtun tunnel of that name is running`);
+  }
+  if ('error' in reply) throw new UserError(`${name}: ${reply.error}`);
+  return { name, notes: reply.notes };
 }
 
 function removeRunFiles(name: string): void {
