@@ -176,7 +176,11 @@ async function requestStop(name: string, pid: number): Promise<void> {
     process.kill(pid, 'SIGTERM');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
-    await queryControl(controlSocket(name), { cmd: 'stop' });
+    try {
+      await queryControl(controlSocket(name), { cmd: 'stop' });
+    } catch (e) {
+      throw new UserError(`${name}: pid ${pid} may not be signalled by this user (EPERM) and its control socket does not answer: ${(e as Error).message}`);
+    }
   }
 }
 
