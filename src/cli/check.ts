@@ -7,8 +7,8 @@ import { effectiveSettings, type EffectiveSettings } from '../tunnel/effective-s
 
 /** Prints the effective settings; returns the exit code (1 when `up` would refuse the config). */
 export async function runCheck(configPath: string, json: boolean): Promise<number> {
-  const config = loadConfig(configPath);
   await initSodium();
+  const config = loadConfig(configPath);
   const settings = effectiveSettings(config);
   config.iface.privateKey.fill(0);
   config.peer.presharedKey?.fill(0);

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/config.js';
 import { decodeKey, encodeKey, generatePresharedKey, KeyError, publicKeyOf, writeKeyPair } from '../crypto/keys.js';
 import { initSodium } from '../crypto/sodium.js';
-import { runDaemon, runForeground, runningTunnels, stopTunnel, tunnelStatus, UserError } from '../tunnel/daemon.js';
+import { reloadTunnel, runDaemon, runForeground, runningTunnels, stopTunnel, tunnelStatus, UserError } from '../tunnel/daemon.js';
 import type { Level } from '../tunnel/log.js';
 import { runCheck } from './check.js';
 import { formatStatus } from './format-status.js';
@@ -72,6 +72,16 @@ program
   });
 
 program
+  .command('reload')
+  .description("apply a changed config to a running tunnel: the peer's Endpoint and PersistentKeepalive live; names what needs a restart")
+  .argument('<config|name>', 'config file (read here, as the caller: works after the daemon dropped root) or interface name (the daemon re-reads its own file, as on SIGHUP)')
+  .action(async (target: string) => {
+    const { name, notes } = await reloadTunnel(target);
+    console.log(`${name} reloaded${notes.length === 0 ? ': nothing changed' : ''}`);
+    for (const n of notes) console.log(`  ${n.replace(/^reload: /, '')}`);
+  });
+
+program
   .command('check')
   .description('validate a config and print what `up` would do (MTU, routes, role); touches nothing on the system')
   .argument('<config>', 'config file')
@@ -98,6 +108,7 @@ program
   });
 
 try {
+  await initSodium(); // every command that reads a config derives our public key (config.ts)
   await program.parseAsync(process.argv);
 } catch (err) {
   if (err instanceof ConfigError || err instanceof KeyError || err instanceof UserError) {

@@ -9,7 +9,7 @@
 // value that looks like base64 key text is withheld too.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { KeyError, decodeKey, readKeyFile, type KeyKind } from '../crypto/keys.js';
+import { KeyError, checkPeerPublicKey, decodeKey, publicKeyOf, readKeyFile, type KeyKind } from '../crypto/keys.js';
 import { AddressError, parseAddress, parseCidr, type Cidr } from './cidr.js';
 import { IniSyntaxError, tokenizeIni, type IniEntry, type IniSection } from './ini.js';
 
@@ -101,7 +101,22 @@ interface PeerValues {
 }
 
 /** One parser per key; the table's key order is the order shown in "expected one of". */
-type Parsers<V> = { [K in keyof V]: (value: string, baseDir: string) => V[K] };
+type Parsers<V> = { [K in keyof V]: (value: string, keys: KeyFiles) => V[K] };
+
+/** Where key file paths are relative to, and how key files are read. */
+interface KeyFiles {
+  baseDir: string;
+  read: (path: string, kind: KeyKind) => Uint8Array;
+}
+
+export interface ParseOptions {
+  /**
+   * Reads a key file (default: readKeyFile). A daemon reloading after it
+   * dropped root passes one that keeps its running keys for files it can no
+   * longer read (tunnel.ts).
+   */
+  readKey?: (path: string, kind: KeyKind) => Uint8Array;
+}
 /** A parsed value and the line it was set on (the first line, for lists). */
 interface Setting<T> {
   value: T;
@@ -111,7 +126,7 @@ type Settings<V> = { [K in keyof V]?: Setting<V[K]> };
 
 const INTERFACE_PARSERS: Parsers<InterfaceValues> = {
   Name: parseInterfaceName,
-  PrivateKey: (v, dir) => parseKey(v, 'private key', dir),
+  PrivateKey: (v, keys) => parseKey(v, 'private key', keys),
   Address: (v) => parseCidrList(v, 'keep'),
   ListenPort: parsePort,
   ListenAddress: parseListenAddress,
@@ -121,8 +136,8 @@ const INTERFACE_PARSERS: Parsers<InterfaceValues> = {
   KeepWarm: parseKeepWarm,
 };
 const PEER_PARSERS: Parsers<PeerValues> = {
-  PublicKey: (v, dir) => parseKey(v, 'public key', dir),
-  PresharedKey: (v, dir) => parseKey(v, 'pre-shared key', dir),
+  PublicKey: parsePeerPublicKey,
+  PresharedKey: (v, keys) => parseKey(v, 'pre-shared key', keys),
   Endpoint: parseEndpoint,
   AllowedIPs: (v) => parseCidrList(v, 'clear'),
   PersistentKeepalive: parseKeepalive,
@@ -152,7 +167,7 @@ const DEFAULT_KEEP_WARM_MS = 1000;
 const MAX_KEEP_WARM_MS = 60_000;
 
 /** Reads and parses a config file; key file paths in it are relative to its directory. */
-export function loadConfig(path: string): TunnelConfig {
+export function loadConfig(path: string, options: ParseOptions = {}): TunnelConfig {
   let raw: Buffer;
   try {
     raw = readFileSync(path);
@@ -169,7 +184,7 @@ export function loadConfig(path: string): TunnelConfig {
     throw new ConfigError(path, 0, '', `config file is larger than ${MAX_CONFIG_BYTES} bytes; is this the right file?`);
   }
   const text = raw.toString('utf8');
-  const config = parseConfig(text, path);
+  const config = parseConfig(text, path, options);
   refuseExposedInlineSecrets(text, path);
   return config;
 }
@@ -204,8 +219,10 @@ function refuseExposedInlineSecrets(text: string, path: string): void {
 /**
  * Parses config text. `file` names it in errors and is the base for relative
  * key file paths. Throws ConfigError (and nothing else) for any problem in the text.
+ * Needs initSodium() to have resolved (our public key is derived to compare
+ * it with the peer's).
  */
-export function parseConfig(text: string, file: string): TunnelConfig {
+export function parseConfig(text: string, file: string, options: ParseOptions = {}): TunnelConfig {
   const fail = (line: number, key: string, detail: string, cause?: unknown): never => {
     throw new ConfigError(file, line, key, detail, cause === undefined ? undefined : { cause });
   };
@@ -218,7 +235,7 @@ export function parseConfig(text: string, file: string): TunnelConfig {
     return fail(err.line, err.key === undefined ? 'syntax' : keyLabel(err.key), err.detail);
   }
 
-  const baseDir = dirname(resolve(file));
+  const keys: KeyFiles = { baseDir: dirname(resolve(file)), read: options.readKey ?? readKeyFile };
   let ifaceSection: IniSection | undefined;
   let peerSection: IniSection | undefined;
   let iface: Settings<InterfaceValues> = {};
@@ -232,13 +249,13 @@ export function parseConfig(text: string, file: string): TunnelConfig {
         fail(section.line, '[Interface]', `duplicate section; only one [Interface] is allowed (the first is at line ${ifaceSection.line})`);
       }
       ifaceSection = section;
-      iface = readSection(section, '[Interface]', INTERFACE_PARSERS, PEER_PARSERS, '[Peer]', baseDir, fail);
+      iface = readSection(section, '[Interface]', INTERFACE_PARSERS, PEER_PARSERS, '[Peer]', keys, fail);
     } else if (kind === 'peer') {
       if (peerSection) {
         fail(section.line, '[Peer]', `duplicate section; sealtun is point-to-point, so only one [Peer] is allowed (the first is at line ${peerSection.line})`);
       }
       peerSection = section;
-      peer = readSection(section, '[Peer]', PEER_PARSERS, INTERFACE_PARSERS, '[Interface]', baseDir, fail);
+      peer = readSection(section, '[Peer]', PEER_PARSERS, INTERFACE_PARSERS, '[Interface]', keys, fail);
     } else {
       fail(section.line, `[${safeName(section.name)}]`, 'unknown section; expected [Interface] or [Peer]');
     }
@@ -257,6 +274,7 @@ export function parseConfig(text: string, file: string): TunnelConfig {
   const { ListenPort: listenPort, ListenAddress: listenAddress, Transport: transport, MTU: mtu, User: user, KeepWarm: keepWarm } = iface;
   const { PresharedKey: presharedKey, Endpoint: endpoint, PersistentKeepalive: keepalive } = peer;
 
+  refuseOwnKeyAsPeer(privateKey, publicKey, fail);
   if (listenAddress && !listenPort) {
     fail(listenAddress.line, 'ListenAddress', 'is set but ListenPort is not; add ListenPort, or remove ListenAddress');
   }
@@ -299,6 +317,21 @@ export function parseConfig(text: string, file: string): TunnelConfig {
 
 type Fail = (line: number, key: string, detail: string, cause?: unknown) => never;
 
+/**
+ * The peer's PublicKey must not be our own public key (we would talk to
+ * ourselves) nor our private key (PublicKey naming our own .key file);
+ * neither value is shown.
+ */
+function refuseOwnKeyAsPeer(privateKey: Setting<Uint8Array>, publicKey: Setting<Uint8Array>, fail: Fail): void {
+  const same = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+  if (same(publicKey.value, privateKey.value)) {
+    fail(publicKey.line, 'PublicKey', `is this interface's private key (the same as PrivateKey at line ${privateKey.line}), not the peer's public key; name the peer's .pub file`);
+  }
+  if (same(publicKey.value, publicKeyOf(privateKey.value))) {
+    fail(publicKey.line, 'PublicKey', `is this interface's own public key (from PrivateKey at line ${privateKey.line}); use the peer's key`);
+  }
+}
+
 /** Checks each entry's key (known here? repeated?) and parses its value. */
 function readSection<V>(
   section: IniSection,
@@ -306,7 +339,7 @@ function readSection<V>(
   parsers: Parsers<V>,
   otherParsers: object,
   otherLabel: string,
-  baseDir: string,
+  keyFiles: KeyFiles,
   fail: Fail,
 ): Settings<V> {
   const keys = Object.keys(parsers) as Array<keyof V & string>;
@@ -326,7 +359,7 @@ function readSection<V>(
 
     let value: V[typeof key];
     try {
-      value = parsers[key](entry.value, baseDir);
+      value = parsers[key](entry.value, keyFiles);
     } catch (err) {
       if (err instanceof BadValue) fail(entry.line, key, err.message);
       // KeyError messages name the file, never the key text (keys.ts).
@@ -400,9 +433,9 @@ function looksLikeKeyMaterial(value: string): boolean {
   return (value.match(/[^A-Za-z0-9+/=]/g)?.length ?? 0) <= 2;
 }
 
-function parseKey(value: string, kind: KeyKind, baseDir: string): Uint8Array {
+function parseKey(value: string, kind: KeyKind, keys: KeyFiles): Uint8Array {
   if (INLINE_KEY.test(value)) return decodeKey(value, 'inline value', kind);
-  const path = resolve(baseDir, value);
+  const path = resolve(keys.baseDir, value);
   // A mistyped inline key would otherwise be taken as a file name and echoed
   // back in "no such file": do not print what is probably a secret.
   if (looksLikeKeyMaterial(value) && !existsSync(path)) {
@@ -411,7 +444,13 @@ function parseKey(value: string, kind: KeyKind, baseDir: string): Uint8Array {
         '(value not shown: it may be a secret)',
     );
   }
-  return readKeyFile(path, kind);
+  return keys.read(path, kind);
+}
+
+/** A peer key that can give no shared secret (keys.ts) is refused here, whether inline or from a file. */
+function parsePeerPublicKey(value: string, keys: KeyFiles): Uint8Array {
+  const source = INLINE_KEY.test(value) ? 'inline value' : resolve(keys.baseDir, value);
+  return checkPeerPublicKey(parseKey(value, 'public key', keys), source);
 }
 
 function parseCidrList(value: string, hostBits: 'keep' | 'clear'): Cidr[] {

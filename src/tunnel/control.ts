@@ -2,13 +2,28 @@
 // reads it) answering one JSON request per connection with one JSON line.
 // `identify` is answered here, with this process's pid and start time: what
 // `down` checks before it signals anything (see process-identity.ts).
+// It stays reachable after the daemon drops to User=: the listening socket
+// was made as root, and a client needs neither the daemon's /proc entry nor
+// the right to signal it, so `down` and `reload` work from the systemd
+// unit, whose commands lack CAP_KILL.
 import { chmodSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { ownIdentity } from './process-identity.js';
 
-export type ControlRequest = { cmd: 'status' } | { cmd: 'identify' };
+export type ControlRequest =
+  | { cmd: 'status' }
+  | { cmd: 'identify' }
+  /** `view`: a ReloadView (reload.ts) read by the caller; absent: the daemon re-reads its config file. */
+  | { cmd: 'reload'; view?: unknown }
+  | { cmd: 'stop' };
 
-export function serveControl(path: string, handle: (req: { cmd: 'status' }) => unknown): Promise<Server> {
+/** A reload request carries a whole config's view; a config has at most a few hundred AllowedIPs. */
+const MAX_REQUEST_BYTES = 256 * 1024;
+
+/** What the daemon itself answers; `identify` never reaches it. */
+export type DaemonRequest = Exclude<ControlRequest, { cmd: 'identify' }>;
+
+export function serveControl(path: string, handle: (req: DaemonRequest) => unknown): Promise<Server> {
   const identity = ownIdentity();
   try {
     unlinkSync(path); // left by a daemon that was killed
@@ -17,23 +32,29 @@ export function serveControl(path: string, handle: (req: { cmd: 'status' }) => u
   }
   const server = createServer((sock) => {
     let buf = '';
+    let answered = false; // one request per connection
     sock.setEncoding('utf8');
     sock.on('data', (chunk: string) => {
+      if (answered) return;
       buf += chunk;
-      if (buf.length > 4096) {
+      if (buf.length > MAX_REQUEST_BYTES) {
         sock.destroy();
         return;
       }
       const nl = buf.indexOf('\n');
       if (nl < 0) return;
-      let reply: unknown;
-      try {
-        const req = JSON.parse(buf.slice(0, nl)) as ControlRequest;
-        reply = req.cmd === 'identify' ? identity : handle(req);
-      } catch (err) {
-        reply = { error: (err as Error).message };
-      }
-      sock.end(JSON.stringify(reply) + '\n');
+      const request = buf.slice(0, nl);
+      answered = true;
+      void (async () => {
+        let reply: unknown;
+        try {
+          const req = JSON.parse(request) as ControlRequest;
+          reply = req.cmd === 'identify' ? identity : await handle(req);
+        } catch (err) {
+          reply = { error: (err as Error).message };
+        }
+        sock.end(JSON.stringify(reply) + '\n');
+      })();
     });
     sock.on('error', () => sock.destroy());
   });

@@ -13,7 +13,8 @@ import { createLogger, type Level } from './log.js';
 import { PinnedProcess, type ProcessIdentity } from './process-identity.js';
 import { dropUser } from './privileges.js';
 import { controlSocket, logFile, pidFile, runDir } from './rundir.js';
-import { Tunnel, type TunnelStatus } from './tunnel.js';
+import { reloadView, type ReloadView } from './reload.js';
+import { Tunnel, type ReloadResult, type TunnelStatus } from './tunnel.js';
 
 /** A problem to report to the user in one line (the CLI exits 1). */
 export class UserError extends Error {
@@ -59,7 +60,7 @@ export async function runForeground(configPath: string, level: Level, user?: str
     process.removeListener('SIGHUP', ignoreHangup);
     process.on('SIGHUP', () => {
       log.info('SIGHUP: reloading the config');
-      void tunnel.reload();
+      void tunnel.reloadFile();
     });
   });
 }
@@ -203,10 +204,10 @@ export async function stopTunnel(configOrName: string, timeoutMs = 10_000): Prom
     throw new UserError(`${name}: no sealtun tunnel of that name is running${stale === null ? '' : ` (removed a stale pid file for pid ${stale})`}`);
   }
   try {
-    daemon.signal('SIGTERM');
+    await requestStop(name, daemon);
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
-      if (!daemon.signal(0) && !(await interfaceExists(name))) {
+      if (!stillRuns(daemon) && !(await interfaceExists(name))) {
         // A daemon that dropped privileges cannot unlink these itself.
         removeRunFiles(name);
         return name;
@@ -217,6 +218,60 @@ export async function stopTunnel(configOrName: string, timeoutMs = 10_000): Prom
     daemon.close();
   }
   throw new UserError(`${name}: pid ${who.pid} did not stop within ${timeoutMs / 1000} s`);
+}
+
+/**
+ * SIGTERM; a daemon that dropped to User= is beyond the signals of a root
+ * without CAP_KILL (the systemd unit's ExecStop: EPERM), so then it is asked
+ * to stop over its control socket, which it serves as before the drop.
+ */
+async function requestStop(name: string, daemon: PinnedProcess): Promise<void> {
+  try {
+    daemon.signal('SIGTERM');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+    try {
+      await queryControl(controlSocket(name), { cmd: 'stop' });
+    } catch (e) {
+      throw new UserError(`${name}: pid ${daemon.pid} may not be signalled by this user (EPERM) and its control socket does not answer: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** A daemon we may not signal (EPERM) is still there. */
+function stillRuns(daemon: PinnedProcess): boolean {
+  try {
+    return daemon.signal(0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EPERM') return true;
+    throw err;
+  }
+}
+
+/**
+ * `sealtun reload CONFIG|NAME`. A CONFIG is read here, as the caller
+ * (usually root, who can read it), and sent as a view without secrets
+ * (reload.ts); a NAME makes the daemon re-read its own config file, as
+ * SIGHUP does, with whatever rights it kept. Returns what the daemon did.
+ */
+export async function reloadTunnel(configOrName: string): Promise<{ name: string; notes: string[] }> {
+  let name = configOrName;
+  let view: ReloadView | undefined;
+  if (existsSync(configOrName) && statSync(configOrName).isFile()) {
+    const config = loadConfig(configOrName);
+    name = config.iface.name;
+    view = reloadView(config);
+    config.iface.privateKey.fill(0);
+    config.peer.presharedKey?.fill(0);
+  }
+  let reply: ReloadResult;
+  try {
+    reply = (await queryControl(controlSocket(name), view ? { cmd: 'reload', view } : { cmd: 'reload' }, 30_000)) as ReloadResult;
+  } catch {
+    throw new UserError(`${name}: no sealtun tunnel of that name is running`);
+  }
+  if ('error' in reply) throw new UserError(`${name}: ${reply.error}`);
+  return { name, notes: reply.notes };
 }
 
 function removeRunFiles(name: string): void {

@@ -79,7 +79,6 @@ export function effectiveSettings(config: TunnelConfig): EffectiveSettings {
 
   const ourPublic = encodeKey(publicKeyOf(iface.privateKey));
   const peerPublic = encodeKey(peer.publicKey);
-  if (ourPublic === peerPublic) warnings.push("the peer's PublicKey is this interface's own public key; use the peer's key");
 
   const endpoint = peer.endpoint
     ? `${peer.endpoint.family === 6 ? `[${peer.endpoint.host}]` : peer.endpoint.host}:${peer.endpoint.port}`

@@ -15,7 +15,7 @@
 // Credentials are per thread in the kernel; glibc's setgid/setuid (which
 // Node's process.setgid/setuid call) change every thread of the process, and
 // dropUser() checks /proc/self/task/*/status to prove that the data-path
-// workers are unprivileged too. Leaving uid 0 clears all capabilities.
+// workers are unprivileged too: uids, gids and all four capability sets.
 import { readdirSync, readFileSync } from 'node:fs';
 import koffi from 'koffi';
 
@@ -68,26 +68,80 @@ export function lookupUser(user: string): Credentials {
   return { name: e.pw_name, uid: e.pw_uid, gid: e.pw_gid };
 }
 
-/** Uid and gid lines (real, effective, saved, fs) and CapEff of every thread of this process. */
-export function threadCredentials(pid: number | 'self' = 'self'): Array<{ tid: string; uids: number[]; gids: number[]; capEff: bigint }> {
+/** One thread's credentials as /proc/PID/task/TID/status shows them. */
+export interface ThreadCredentials {
+  tid: string;
+  /** Real, effective, saved and file-system ids. */
+  uids: number[];
+  gids: number[];
+  capEff: bigint;
+  capPrm: bigint;
+  capInh: bigint;
+  capAmb: bigint;
+}
+
+/** The capability sets that must all be empty after the drop, with what each means. */
+const CAPABILITY_SETS = [
+  ['capEff', 'CapEff', 'effective'],
+  ['capPrm', 'CapPrm', 'permitted'],
+  ['capInh', 'CapInh', 'inheritable'],
+  ['capAmb', 'CapAmb', 'ambient'],
+] as const;
+
+/** Parses a task's status file; a missing capability line counts as a full set (never as empty). */
+export function parseTaskStatus(tid: string, status: string): ThreadCredentials {
+  const field = (name: string) => (status.match(new RegExp(`^${name}:\\s*(.*)$`, 'm'))?.[1] ?? '').trim();
+  const caps = (name: string) => {
+    const hex = field(name);
+    return /^[0-9a-f]+$/i.test(hex) ? BigInt(`0x${hex}`) : -1n;
+  };
+  return {
+    tid,
+    uids: field('Uid').split(/\s+/).map(Number),
+    gids: field('Gid').split(/\s+/).map(Number),
+    capEff: caps('CapEff'),
+    capPrm: caps('CapPrm'),
+    capInh: caps('CapInh'),
+    capAmb: caps('CapAmb'),
+  };
+}
+
+/** Credentials of every thread of this process (or of `pid`). */
+export function threadCredentials(pid: number | 'self' = 'self'): ThreadCredentials[] {
   const dir = `/proc/${pid}/task`;
-  return readdirSync(dir).map((tid) => {
-    const status = readFileSync(`${dir}/${tid}/status`, 'utf8');
-    const field = (name: string) => (status.match(new RegExp(`^${name}:\\s*(.*)$`, 'm'))?.[1] ?? '').trim();
-    return {
-      tid,
-      uids: field('Uid').split(/\s+/).map(Number),
-      gids: field('Gid').split(/\s+/).map(Number),
-      capEff: BigInt(`0x${field('CapEff') || '0'}`),
-    };
-  });
+  return readdirSync(dir).map((tid) => parseTaskStatus(tid, readFileSync(`${dir}/${tid}/status`, 'utf8')));
+}
+
+/**
+ * What `t` kept that a dropped thread must not have, or null: another uid
+ * or gid, or any capability in any set. The effective set alone is not
+ * enough: a permitted capability can be made effective again, and
+ * inheritable or ambient ones pass to a program it executes.
+ */
+export function privilegeLeft(t: ThreadCredentials, c: Credentials): string | null {
+  if (t.uids.some((u) => u !== c.uid) || t.gids.some((g) => g !== c.gid)) {
+    return `thread ${t.tid} still has uid ${t.uids.join(' ')} gid ${t.gids.join(' ')}`;
+  }
+  for (const [key, line, what] of CAPABILITY_SETS) {
+    if (t[key] !== 0n) {
+      const shown = t[key] < 0n ? 'unknown (no readable line)' : `0x${t[key].toString(16)}`;
+      return (
+        `thread ${t.tid} still has ${what} capabilities ${shown} (${line} in /proc/self/task/${t.tid}/status); ` +
+        'start sealtun without inheritable or ambient capabilities'
+      );
+    }
+  }
+  return null;
 }
 
 /**
  * Switches the whole process (every thread) to `user`: supplementary groups
  * (just the user's primary group), then gid, then uid (the other order would leave no right to change groups).
  * Throws PrivilegeError unless every thread ends up with only that uid and
- * gid and no effective capabilities.
+ * gid and all four capability sets empty. Leaving uid 0 clears the permitted,
+ * effective and ambient sets, but not the inheritable one: a daemon started
+ * with inheritable capabilities (capsh --inh, setpriv --inh-caps, systemd's
+ * CapabilityInheritable=... ) is refused here, not run with them.
  */
 export function dropUser(user: string): Credentials {
   const c = lookupUser(user);
@@ -99,9 +153,8 @@ export function dropUser(user: string): Credentials {
   setgid.call(process, c.gid);
   setuid.call(process, c.uid);
   for (const t of threadCredentials()) {
-    if (t.uids.some((u) => u !== c.uid) || t.gids.some((g) => g !== c.gid) || t.capEff !== 0n) {
-      throw new PrivilegeError(`thread ${t.tid} still has uid ${t.uids.join(' ')} gid ${t.gids.join(' ')}`);
-    }
+    const left = privilegeLeft(t, c);
+    if (left !== null) throw new PrivilegeError(left);
   }
   return c;
 }

@@ -57,7 +57,7 @@ export class PinnedProcess {
       if (libc.syscall(libc.SYS_pidfd_send_signal, 'int', this.fd, 'int', n, 'void *', null, 'unsigned int', 0) === 0) return true;
       const e = libc.errno();
       if (e === libc.ESRCH) return false;
-      throw new Error(`pid ${this.pid}: cannot signal it: ${libc.errnoName(e)}`);
+      throw signalError(this.pid, libc.errnoName(e));
     }
     if (startTimeOf(this.pid) !== this.startTime) return false;
     try {
@@ -65,7 +65,7 @@ export class PinnedProcess {
       return true;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ESRCH') return false;
-      throw new Error(`pid ${this.pid}: cannot signal it: ${(err as NodeJS.ErrnoException).code}`);
+      throw signalError(this.pid, (err as NodeJS.ErrnoException).code ?? 'unknown error');
     }
   }
 
@@ -73,4 +73,9 @@ export class PinnedProcess {
     if (this.fd >= 0) libc.close(this.fd);
     this.fd = -1;
   }
+}
+
+/** Carries the errno name as `code`, as Node's own errors do, so callers can tell EPERM. */
+function signalError(pid: number, code: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`pid ${pid}: cannot signal it: ${code}`), { code });
 }

@@ -1,11 +1,39 @@
-// What a reloaded config (SIGHUP) may change in a running tunnel.
+// What a reloaded config may change in a running tunnel.
 //
 // The peer's Endpoint and PersistentKeepalive apply at once, without
 // dropping the session or the interface. Everything else shapes the
 // interface, its routes, the sockets or the keys, which the daemon set up
 // as root (and may no longer be): those need `down` and `up`, and a reload
 // says which ones changed instead of half-applying them.
-import type { Cidr, Endpoint, TunnelConfig } from '../config/config.js';
+//
+// A reload compares two ReloadViews: a config as plain JSON with its secret
+// keys replaced by digests. A daemon that dropped root (User=) can usually
+// no longer read its config or key files (/etc/sealtun is 0700), so
+// `sealtun reload CONFIG`, run as root, reads the config itself and sends
+// the daemon its view over the control socket; SIGHUP makes the daemon read
+// the file as whatever user it now runs as.
+import { createHash } from 'node:crypto';
+import type { Endpoint, TunnelConfig } from '../config/config.js';
+import { encodeKey } from '../crypto/keys.js';
+
+export interface ReloadView {
+  name: string;
+  /** Digests (see secretDigest), never the keys themselves. */
+  privateKey: string;
+  presharedKey: string | null;
+  addresses: string[];
+  listenPort: number | null;
+  listenAddress: string | null;
+  transport: string;
+  mtu: number | null;
+  user: string | null;
+  keepWarmMs: number;
+  publicKey: string;
+  allowedIPs: string[];
+  endpoint: Endpoint | null;
+  persistentKeepalive: number | null;
+  initiates: boolean;
+}
 
 export interface ConfigChanges {
   /** Settings that changed but only take effect after a restart. */
@@ -14,33 +42,74 @@ export interface ConfigChanges {
   persistentKeepalive: boolean;
 }
 
-const bytesEqual = (a: Uint8Array | undefined, b: Uint8Array | undefined) =>
-  a === b || (a !== undefined && b !== undefined && a.length === b.length && a.every((v, i) => v === b[i]));
-const cidrsEqual = (a: Cidr[], b: Cidr[]) => a.map((c) => c.text).join() === b.map((c) => c.text).join();
-const endpointText = (e: Endpoint | undefined) => (e ? `${e.host}:${e.port}` : '');
+/** Tells two secrets apart without carrying them: SHA-256 of a label and the 32-byte key. */
+function secretDigest(key: Uint8Array): string {
+  return createHash('sha256').update('sealtun reload view\0').update(key).digest('hex');
+}
 
-export function configChanges(old: TunnelConfig, next: TunnelConfig): ConfigChanges {
-  const a = old.iface;
-  const b = next.iface;
-  const needRestart: string[] = [];
-  const check = (name: string, same: boolean) => {
-    if (!same) needRestart.push(name);
-  };
-  check('Name', a.name === b.name);
-  check('PrivateKey', bytesEqual(a.privateKey, b.privateKey));
-  check('Address', cidrsEqual(a.addresses, b.addresses));
-  check('ListenPort', a.listenPort === b.listenPort);
-  check('ListenAddress', a.listenAddress === b.listenAddress);
-  check('Transport', a.transport === b.transport);
-  check('MTU', a.mtu === b.mtu);
-  check('User', a.user === b.user);
-  check('KeepWarm', a.keepWarmMs === b.keepWarmMs);
-  check('PublicKey', bytesEqual(old.peer.publicKey, next.peer.publicKey));
-  check('PresharedKey', bytesEqual(old.peer.presharedKey, next.peer.presharedKey));
-  check('AllowedIPs', cidrsEqual(old.peer.allowedIPs, next.peer.allowedIPs));
+export function reloadView(config: TunnelConfig): ReloadView {
+  const { iface, peer } = config;
   return {
-    needRestart,
-    endpoint: endpointText(old.peer.endpoint) !== endpointText(next.peer.endpoint),
-    persistentKeepalive: (old.peer.persistentKeepalive ?? 0) !== (next.peer.persistentKeepalive ?? 0),
+    name: iface.name,
+    privateKey: secretDigest(iface.privateKey),
+    presharedKey: peer.presharedKey ? secretDigest(peer.presharedKey) : null,
+    addresses: iface.addresses.map((c) => c.text),
+    listenPort: iface.listenPort ?? null,
+    listenAddress: iface.listenAddress ?? null,
+    transport: iface.transport,
+    mtu: iface.mtu ?? null,
+    user: iface.user ?? null,
+    keepWarmMs: iface.keepWarmMs,
+    publicKey: encodeKey(peer.publicKey),
+    allowedIPs: peer.allowedIPs.map((c) => c.text),
+    endpoint: peer.endpoint ? { ...peer.endpoint } : null,
+    persistentKeepalive: peer.persistentKeepalive ?? null,
+    initiates: config.role.initiates,
   };
 }
+
+/**
+ * A view as received on the control socket (only root can connect to it):
+ * checked for shape, so a malformed request is refused rather than applied.
+ */
+export function parseReloadView(x: unknown): ReloadView {
+  const v = x as Record<string, unknown> | null;
+  const is = (key: string, type: string, nullable = false) =>
+    v !== null && typeof v === 'object' && ((nullable && v[key] === null) || typeof v[key] === type);
+  const strings = (key: string) => Array.isArray(v?.[key]) && (v[key] as unknown[]).every((s) => typeof s === 'string');
+  const ep = v?.['endpoint'] as Record<string, unknown> | null | undefined;
+  const ok =
+    is('name', 'string') && is('privateKey', 'string') && is('presharedKey', 'string', true) && strings('addresses') &&
+    is('listenPort', 'number', true) && is('listenAddress', 'string', true) && is('transport', 'string') &&
+    is('mtu', 'number', true) && is('user', 'string', true) && is('keepWarmMs', 'number') && is('publicKey', 'string') &&
+    strings('allowedIPs') && is('persistentKeepalive', 'number', true) && is('initiates', 'boolean') &&
+    (ep === null || (typeof ep === 'object' && typeof ep['host'] === 'string' && typeof ep['port'] === 'number'));
+  if (!ok) throw new Error('malformed reload request');
+  return v as unknown as ReloadView;
+}
+
+/** Settings that take a restart, by config key, in the order a reload names them. */
+const RESTART_KEYS: ReadonlyArray<readonly [configKey: string, field: keyof ReloadView]> = [
+  ['Name', 'name'],
+  ['PrivateKey', 'privateKey'],
+  ['Address', 'addresses'],
+  ['ListenPort', 'listenPort'],
+  ['ListenAddress', 'listenAddress'],
+  ['Transport', 'transport'],
+  ['MTU', 'mtu'],
+  ['User', 'user'],
+  ['KeepWarm', 'keepWarmMs'],
+  ['PublicKey', 'publicKey'],
+  ['PresharedKey', 'presharedKey'],
+  ['AllowedIPs', 'allowedIPs'],
+];
+
+export function configChanges(old: ReloadView, next: ReloadView): ConfigChanges {
+  return {
+    needRestart: RESTART_KEYS.filter(([, f]) => JSON.stringify(old[f]) !== JSON.stringify(next[f])).map(([k]) => k),
+    endpoint: endpointText(old.endpoint) !== endpointText(next.endpoint),
+    persistentKeepalive: (old.persistentKeepalive ?? 0) !== (next.persistentKeepalive ?? 0),
+  };
+}
+
+const endpointText = (e: Endpoint | null) => (e ? `${e.host}:${e.port}` : '');

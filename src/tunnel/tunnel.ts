@@ -4,7 +4,7 @@
 import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { loadConfig, type TunnelConfig } from '../config/config.js';
-import { encodeKey, publicKeyOf } from '../crypto/keys.js';
+import { encodeKey, KeyError, publicKeyOf, readKeyFile, type KeyKind } from '../crypto/keys.js';
 import { initSodium } from '../crypto/sodium.js';
 import { DATA_OVERHEAD } from '../crypto/data-packet.js';
 import { openTun, setOffloads, TSO_OFFLOADS, VNET_HDR_BYTES, type TunDevice } from '../tun/device.js';
@@ -12,9 +12,9 @@ import { configureInterface } from '../tun/netconfig.js';
 import type { SocketAddress } from '../transport/sockaddr.js';
 import { SocketError, type BindSpec } from '../transport/socket.js';
 import type { TransportKind } from '../transport/transport.js';
-import { serveControl } from './control.js';
+import { serveControl, type ControlRequest } from './control.js';
 import { DropLog } from './drop-log.js';
-import { configChanges } from './reload.js';
+import { configChanges, parseReloadView, reloadView, type ReloadView } from './reload.js';
 import { TIMERS } from './timers.js';
 import { Datapath } from './datapath.js';
 import { Handshake } from './handshake.js';
@@ -66,6 +66,9 @@ export interface TunnelStatus {
   dropped: Record<string, number>;
 }
 
+/** What a reload did (each line also logged), or why it did nothing. */
+export type ReloadResult = { notes: string[] } | { error: string };
+
 export class Tunnel {
   private control: Server | null = null;
   private stopped: Promise<void> | null = null;
@@ -75,6 +78,8 @@ export class Tunnel {
   private config: TunnelConfig;
   /** Ours, derived once: status never touches the private key. */
   private readonly publicKey: string;
+  /** The running config as reloads compare it (reload.ts): no secrets in it. */
+  private view: ReloadView;
 
   private constructor(
     config: TunnelConfig,
@@ -89,47 +94,110 @@ export class Tunnel {
   ) {
     this.config = config;
     this.publicKey = encodeKey(publicKeyOf(config.iface.privateKey));
+    this.view = reloadView(config);
     this.dropLog = new DropLog(() => this.status().dropped, log);
     this.dropTimer = setInterval(() => this.dropLog.report(), TIMERS.dropLogMs).unref();
   }
 
   /**
-   * SIGHUP: re-reads the config file. The peer's Endpoint and
-   * PersistentKeepalive apply without dropping anything; other changes are
-   * named in the log as needing a restart (see reload.ts). A config that no
-   * longer parses is reported and the tunnel runs on unchanged.
+   * SIGHUP, or `sealtun reload NAME`: re-reads the config file, as whatever
+   * user the daemon now runs as. A config that no longer parses, or can no
+   * longer be read, is reported and the tunnel runs on unchanged.
    */
-  async reload(): Promise<void> {
+  async reloadFile(): Promise<ReloadResult> {
+    const kept: string[] = [];
     let next: TunnelConfig;
     try {
-      next = loadConfig(this.config.file);
+      next = loadConfig(this.config.file, { readKey: (path, kind) => this.keyForReload(path, kind, kept) });
     } catch (err) {
-      this.log.error(`reload: ${(err as Error).message}; keeping the running configuration`);
-      return;
+      const uid = process.getuid?.() ?? 0;
+      const hint = uid === 0 ? '' : ` (running as uid ${uid} since the privilege drop: \`sealtun reload ${this.config.file}\`, run as root, reads the config itself)`;
+      const error = `reload: ${(err as Error).message}${hint}; keeping the running configuration`;
+      this.log.error(error);
+      return { error };
     }
-    const changes = configChanges(this.config, next);
+    for (const k of kept) this.log.info(k);
+    const view = reloadView(next);
+    next.iface.privateKey.fill(0);
+    next.peer.presharedKey?.fill(0);
+    const result = await this.reload(view);
+    return 'notes' in result ? { notes: [...kept, ...result.notes] } : result;
+  }
+
+  /**
+   * After the privilege drop the key files are usually readable by root
+   * only. A reload never applies a key (a new key takes a restart), so a key
+   * file that can no longer be read keeps the running key rather than
+   * failing the whole reload; `kept` says which, for the log.
+   */
+  private keyForReload(path: string, kind: KeyKind, kept: string[]): Uint8Array {
+    try {
+      return readKeyFile(path, kind);
+    } catch (err) {
+      const { iface, peer } = this.config;
+      const running = kind === 'private key' ? iface.privateKey : kind === 'public key' ? peer.publicKey : peer.presharedKey;
+      const uid = process.getuid?.() ?? 0;
+      if (!(err instanceof KeyError) || err.errno !== 'EACCES' || running === undefined || uid === 0) throw err;
+      kept.push(`reload: ${path}: not readable as uid ${uid} since the privilege drop; the running ${kind} is kept (a new key takes a restart)`);
+      return running.slice();
+    }
+  }
+
+  /**
+   * Applies a reloaded config (see reload.ts): the peer's Endpoint and
+   * PersistentKeepalive without dropping anything; other changes are named
+   * as needing a restart. Returns what it did, as logged.
+   */
+  async reload(next: ReloadView): Promise<ReloadResult> {
+    const notes: string[] = [];
+    const changes = configChanges(this.view, next);
     if (changes.needRestart.length > 0) {
-      this.log.warn(`reload: ${changes.needRestart.join(', ')} changed; that takes a restart (sealtun down, then up)`);
+      notes.push(`reload: ${changes.needRestart.join(', ')} changed; that takes a restart (sealtun down, then up)`);
+      this.log.warn(notes.at(-1)!);
     }
-    this.peer.reconfigure({ initiates: next.role.initiates, persistentKeepalive: next.peer.persistentKeepalive ?? 0 });
+    this.peer.reconfigure({ initiates: next.initiates, persistentKeepalive: next.persistentKeepalive ?? 0 });
     if (changes.endpoint) {
-      const ep = next.peer.endpoint;
-      this.log.info(`reload: peer endpoint ${ep ? `now ${ep.host}:${ep.port}` : 'removed'}`);
+      const ep = next.endpoint;
+      notes.push(`reload: peer endpoint ${ep ? `now ${ep.host}:${ep.port}` : 'removed'}`);
+      this.log.info(notes.at(-1)!);
       try {
         await this.link.setEndpoint(ep ? { host: ep.host, port: ep.port } : null);
       } catch (err) {
-        this.log.error(`reload: endpoint: ${(err as Error).message}`);
+        notes.push(`reload: endpoint: ${(err as Error).message}`);
+        this.log.error(notes.at(-1)!);
       }
     }
-    if (changes.persistentKeepalive) this.log.info(`reload: persistent keepalive ${next.peer.persistentKeepalive ?? 0} s`);
+    if (changes.persistentKeepalive) {
+      notes.push(`reload: persistent keepalive ${next.persistentKeepalive ?? 0} s`);
+      this.log.info(notes.at(-1)!);
+    }
     // Keep what needs a restart as it runs; take the rest.
-    next.iface.privateKey.fill(0);
-    next.peer.presharedKey?.fill(0);
+    const endpoint = next.endpoint ?? undefined;
+    const persistentKeepalive = next.persistentKeepalive ?? undefined;
     this.config = {
       ...this.config,
-      peer: { ...this.config.peer, endpoint: next.peer.endpoint, persistentKeepalive: next.peer.persistentKeepalive },
-      role: { ...this.config.role, initiates: next.role.initiates },
+      peer: { ...this.config.peer, endpoint, persistentKeepalive },
+      role: { ...this.config.role, initiates: next.initiates },
     };
+    this.view = { ...this.view, endpoint: next.endpoint, persistentKeepalive: next.persistentKeepalive, initiates: next.initiates };
+    return { notes };
+  }
+
+  /** The control socket's requests (control.ts); only root can connect. */
+  private onControl(req: ControlRequest): unknown {
+    switch (req.cmd) {
+      case 'status':
+        return this.status();
+      case 'reload':
+        return req.view === undefined ? this.reloadFile() : this.reload(parseReloadView(req.view));
+      case 'stop':
+        // The way `sealtun down` reaches a daemon it may not signal (it
+        // dropped to User=, and the caller lacks CAP_KILL): the same stop as SIGTERM.
+        process.kill(process.pid, 'SIGTERM');
+        return { stopping: process.pid };
+      default:
+        throw new Error('unknown request');
+    }
   }
 
   /** Brings the tunnel up; on any failure everything started so far is undone. */
@@ -235,7 +303,7 @@ export class Tunnel {
       await link.attach(datapath);
       if (udpLink?.resumed) p.resume();
       mkdirSync(runDir(), { recursive: true, mode: 0o700 });
-      t.control = await serveControl(controlSocket(tun.name), () => t.status());
+      t.control = await serveControl(controlSocket(tun.name), (req) => t.onControl(req));
       writeFileSync(pidFile(tun.name), `${process.pid}\n`);
       log.info(
         `${tun.name} up: ${transport}, mtu ${mtu}, ${link.listenText() ? `listening on ${link.listenText()}` : 'not listening'}` +

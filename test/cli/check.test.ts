@@ -115,14 +115,30 @@ describe('sealtun check', function () {
     expect(b.warnings).to.deep.equal([]);
   });
 
-  it('warns about an Endpoint inside AllowedIPs, an MTU above the default, and our own key as the peer', async () => {
+  it('warns about an Endpoint inside AllowedIPs and an MTU above the default', async () => {
     const path = join(dir, 'warn.conf');
-    writeFileSync(path, '[Interface]\nName = stc0\nPrivateKey = a.key\nAddress = 10.77.0.1/24\nMTU = 1500\n\n[Peer]\nPublicKey = a.pub\nEndpoint = 192.0.2.2:51820\nAllowedIPs = 0.0.0.0/0\n', { mode: 0o600 });
+    writeFileSync(path, '[Interface]\nName = stc0\nPrivateKey = a.key\nAddress = 10.77.0.1/24\nMTU = 1500\n\n[Peer]\nPublicKey = b.pub\nEndpoint = 192.0.2.2:51820\nAllowedIPs = 0.0.0.0/0\n', { mode: 0o600 });
     const r = await sealtun(['check', path]);
     expect(r.code, 'warnings do not fail the check').to.equal(0);
     expect(r.stdout).to.match(/warning: the Endpoint 192\.0\.2\.2 is inside AllowedIPs 0\.0\.0\.0\/0/);
     expect(r.stdout).to.match(/warning: MTU 1500 is above the 1420/);
-    expect(r.stdout).to.match(/warning: the peer's PublicKey is this interface's own public key/);
+  });
+
+  it('never prints a private key given as PublicKey; refuses our own key as the peer', async () => {
+    const privateText = readFileSync(join(dir, 'a.key'), 'utf8').trim();
+    for (const [peerKey, why] of [
+      ['a.key', `${join(dir, 'a.key')}: public key file is readable only by its owner (mode 0600), as private key files are`],
+      ['a.pub', "PublicKey: is this interface's own public key (from PrivateKey at line 3)"],
+    ] as const) {
+      const path = join(dir, 'self.conf');
+      writeFileSync(path, `[Interface]\nName = stc0\nPrivateKey = a.key\nAddress = 10.77.0.1/24\n\n[Peer]\nPublicKey = ${peerKey}\nEndpoint = 192.0.2.2:51820\nAllowedIPs = 10.77.0.2/32\n`, { mode: 0o600 });
+      for (const args of [['check', path], ['check', '--json', path]]) {
+        const r = await sealtun(args);
+        expect(r.code, peerKey).to.equal(1);
+        expect(r.stderr).to.include(`${path}:7: `).and.include(why);
+        expect(r.stdout + r.stderr, 'the private key is not shown').to.not.include(privateText.slice(0, 43));
+      }
+    }
   });
 
   it('reports config mistakes as FILE:LINE: Key: detail and exits 1, as `up` does', async () => {

@@ -1,7 +1,7 @@
 // The key commands as users run them: the real CLI in a child process.
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SEALTUN } from '../helpers/tunnel-pair.js';
@@ -52,6 +52,54 @@ describe('sealtun keygen / pubkey / genpsk', function () {
     const forced = await sealtun(['keygen', '--force', prefix]);
     expect(forced.code).to.equal(0);
     expect(readFileSync(`${prefix}.key`, 'utf8')).to.not.equal(first);
+  });
+
+  describe('keygen --force on a planted symlink', () => {
+    // Someone who can write to the key directory plants PREFIX.key -> a file
+    // of theirs (or of root's): keygen must not write through the link.
+    let victim: string;
+    const before = 'precious contents\n';
+    beforeEach(() => {
+      victim = join(dir, 'victim');
+      writeFileSync(victim, before, { mode: 0o644 });
+      symlinkSync(victim, join(dir, 'a.key'));
+    });
+
+    it('replaces the link with a new 0600 key file; the file it pointed to is untouched', async () => {
+      const r = await sealtun(['keygen', '--force', join(dir, 'a')]);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(readFileSync(victim, 'utf8')).to.equal(before);
+      expect(statSync(victim).mode & 0o777).to.equal(0o644);
+      const st = lstatSync(join(dir, 'a.key'));
+      expect(st.isFile(), 'a regular file, no longer a link').to.equal(true);
+      expect(st.mode & 0o777).to.equal(0o600);
+      const derived = await sealtun(['pubkey'], readFileSync(join(dir, 'a.key'), 'utf8'));
+      expect(derived.stdout.trim()).to.equal(r.stdout.trim());
+      expect(readdirSync(dir).filter((f) => f.endsWith('.tmp')), 'no temporary file left').to.deep.equal([]);
+    });
+
+    it('without --force refuses the link, even a dangling one, and leaves it as it was', async () => {
+      const r = await sealtun(['keygen', join(dir, 'a')]);
+      expect(r.code).to.equal(1);
+      expect(r.stderr).to.include('a.key: already exists (a symlink); use --force');
+      rmSync(victim);
+      const dangling = await sealtun(['keygen', join(dir, 'a')]);
+      expect(dangling.code).to.equal(1);
+      expect(readlinkSync(join(dir, 'a.key'))).to.equal(victim);
+      expect(() => statSync(victim), 'nothing created through the link').to.throw();
+    });
+  });
+
+  it('keygen under umask 077 still writes a 0644 public key and a 0600 private key', async () => {
+    const prefix = join(dir, 'u');
+    const r = await new Promise<Out>((resolve) => {
+      execFile('sh', ['-c', 'umask 077 && exec "$0" "$@"', process.execPath, SEALTUN, 'keygen', prefix], (err, stdout, stderr) =>
+        resolve({ code: err ? 1 : 0, stdout, stderr }),
+      );
+    });
+    expect(r.code, r.stderr).to.equal(0);
+    expect(statSync(`${prefix}.pub`).mode & 0o777).to.equal(0o644);
+    expect(statSync(`${prefix}.key`).mode & 0o777).to.equal(0o600);
   });
 
   it('pubkey matches a known X25519 pair (RFC 7748 §6.1)', async () => {

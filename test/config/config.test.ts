@@ -1,10 +1,10 @@
 import { expect } from 'chai';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, parseConfig, type TunnelConfig } from '../../src/config/config.js';
-import { encodeKey, generatePresharedKey, readKeyFile, writeKeyPair } from '../../src/crypto/keys.js';
-import { initSodium } from '../../src/crypto/sodium.js';
+import { encodeKey, generatePresharedKey, publicKeyOf, readKeyFile, smallOrderPoint, writeKeyPair } from '../../src/crypto/keys.js';
+import { initSodium, sodium } from '../../src/crypto/sodium.js';
 
 // Fixed inline keys (any 32 bytes are a valid key for parsing). None contains
 // "/", so every long run of them is plainly key text.
@@ -65,8 +65,8 @@ describe('config', () => {
 
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  /** Parses `src` as if it were `file`, expecting exactly this error. */
-  function expectError(src: string, message: string): ConfigError {
+  /** Parses `src` as if it were `file`, expecting exactly this error (or one matching the pattern). */
+  function expectError(src: string, message: string | RegExp): ConfigError {
     let thrown: unknown;
     try {
       parseConfig(src, file);
@@ -75,9 +75,10 @@ describe('config', () => {
     }
     expect(thrown, 'parseConfig should throw').to.be.instanceOf(ConfigError);
     const err = thrown as ConfigError;
-    expect(err.message).to.equal(message);
+    if (typeof message === 'string') expect(err.message).to.equal(message);
+    else expect(err.message).to.match(message);
     expect(err.file).to.equal(file);
-    const m = /^[^\n]*?:(\d+): ([^:]+): /.exec(message.slice(file.length));
+    const m = /^[^\n]*?:(\d+): ([^:]+): /.exec(err.message.slice(file.length));
     expect(m, 'expected FILE:LINE: Key: form').to.not.equal(null);
     expect(err.line).to.equal(Number(m![1]));
     expect(err.key).to.equal(m![2]);
@@ -340,7 +341,8 @@ describe('config', () => {
         const keyPath = join(loose, 'k.key');
         chmodSync(keyPath, 0o644);
         const conf = join(loose, 'loose.conf');
-        writeFileSync(conf, text({ 4: 'PrivateKey = k.key', 13: 'PublicKey = k.pub', 14: '' }));
+        const peer = join(dir, 'keys', 'b.pub');
+        writeFileSync(conf, text({ 4: 'PrivateKey = k.key', 13: `PublicKey = ${peer}`, 14: '' }));
         expect(() => loadConfig(conf)).to.throw(ConfigError,
           `${conf}:4: PrivateKey: ${keyPath}: private key file is readable by group or others (mode 0644); run: chmod 600 ${keyPath}`);
         chmodSync(keyPath, 0o600);
@@ -349,7 +351,7 @@ describe('config', () => {
         const pskPath = join(loose, 'p.psk');
         writeFileSync(pskPath, PSK + '\n', { mode: 0o640 });
         chmodSync(pskPath, 0o640);
-        writeFileSync(conf, text({ 4: 'PrivateKey = k.key', 13: 'PublicKey = k.pub', 14: 'PresharedKey = p.psk' }));
+        writeFileSync(conf, text({ 4: 'PrivateKey = k.key', 13: `PublicKey = ${peer}`, 14: 'PresharedKey = p.psk' }));
         expect(() => loadConfig(conf)).to.throw(ConfigError,
           `${conf}:14: PresharedKey: ${pskPath}: pre-shared key file is readable by group or others (mode 0640); run: chmod 600 ${pskPath}`);
       } finally {
@@ -369,6 +371,62 @@ describe('config', () => {
       } finally {
         rmSync(loose, { recursive: true, force: true });
       }
+    });
+
+    it('refuses a public key file readable only by its owner: the file, the mode and why, never its contents', () => {
+      // The classic slip: PublicKey names our own (or any) private key file.
+      const keyPath = join(dir, 'keys', 'a.key');
+      const err = expectError(text({ 13: 'PublicKey = keys/a.key' }),
+        `${file}:13: PublicKey: ${keyPath}: public key file is readable only by its owner (mode 0600), as private key files are; ` +
+          "refused so that a private key is never taken for the peer's public key (and shown); " +
+          `name the peer's .pub file, or if this is one, run: chmod 644 ${keyPath}`);
+      expect(err.message).to.not.include(encodeKey(keyA).slice(0, 43));
+      const tight = join(dir, 'keys', 'tight.pub');
+      writeFileSync(tight, readFileSync(join(dir, 'keys', 'b.pub')), { mode: 0o400 });
+      expectError(text({ 13: 'PublicKey = keys/tight.pub' }), new RegExp(`^${file}:13: PublicKey: ${tight}: public key file is readable only by its owner \\(mode 0400\\)`));
+      chmodSync(tight, 0o644);
+      expect(hex(parseConfig(text({ 13: 'PublicKey = keys/tight.pub' }), file).peer.publicKey)).to.equal(hex(keyB));
+    });
+
+    it("refuses our own public key, or our private key, as the peer's PublicKey", () => {
+      const ours = encodeKey(publicKeyOf(keyA));
+      writeFileSync(join(dir, 'keys', 'self.pub'), ours + '\n', { mode: 0o644 });
+      for (const value of ['keys/a.pub', 'keys/self.pub', ours]) {
+        expectError(text({ 13: `PublicKey = ${value}` }), `${file}:13: PublicKey: is this interface's own public key (from PrivateKey at line 4); use the peer's key`);
+      }
+      const err = expectError(text({ 4: `PrivateKey = ${PRIV}`, 13: `PublicKey = ${PRIV}` }),
+        `${file}:13: PublicKey: is this interface's private key (the same as PrivateKey at line 4), not the peer's public key; name the peer's .pub file`);
+      expect(err.message).to.not.include(PRIV.slice(0, 43));
+    });
+
+    it('refuses the all-zero key and every other small-order X25519 point as PublicKey, inline or from a file', () => {
+      const points = [
+        '00'.repeat(32),
+        '01' + '00'.repeat(31),
+        'e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800',
+        '5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157',
+        'ec' + 'ff'.repeat(30) + '7f',
+        'ed' + 'ff'.repeat(30) + '7f',
+        'ee' + 'ff'.repeat(30) + '7f',
+      ];
+      const secret = sodium().randombytes_buf(32);
+      for (const h of points) {
+        for (const top of [0, 0x80]) {
+          const key = Buffer.from(h, 'hex');
+          key[31]! |= top; // X25519 ignores bit 255 (RFC 7748 §5)
+          // The list is exactly what libsodium refuses: DH with the point gives zero.
+          expect(() => sodium().crypto_scalarmult(secret, key), h).to.throw();
+          expect(smallOrderPoint(key), h).to.not.equal(null);
+          const inline = encodeKey(key);
+          expectError(text({ 13: `PublicKey = ${inline}` }),
+            new RegExp(`^${file}:13: PublicKey: inline value: public key is .*: every key agreement with it gives zero, so it cannot be a real peer's key$`));
+        }
+      }
+      const zero = join(dir, 'keys', 'zero.pub');
+      writeFileSync(zero, encodeKey(new Uint8Array(32)) + '\n', { mode: 0o644 });
+      expectError(text({ 13: 'PublicKey = keys/zero.pub' }),
+        `${file}:13: PublicKey: ${zero}: public key is the all-zero key (order 4): every key agreement with it gives zero, so it cannot be a real peer's key`);
+      for (let i = 0; i < 200; i++) expect(smallOrderPoint(publicKeyOf(sodium().randombytes_buf(32)))).to.equal(null);
     });
 
     it('a config file that cannot be read', () => {

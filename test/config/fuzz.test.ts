@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, parseConfig } from '../../src/config/config.js';
+import { initSodium } from '../../src/crypto/sodium.js';
 
 // Fixed keys without "/" (see config.test.ts); parsing needs no libsodium.
 const PRIV = 'Y3Focer13HayYJa1WKZV3Q2RLB81c+O7CexCSuesOOs=';
@@ -117,7 +118,8 @@ describe('config fuzz', () => {
   let dir: string;
   let file: string;
 
-  before(() => {
+  before(async () => {
+    await initSodium(); // parseConfig derives our public key
     dir = mkdtempSync(join(tmpdir(), 'sealtun-fuzz-'));
     file = join(dir, 'fuzz.conf');
     mkdirSync(join(dir, 'keys'), { mode: 0o700 });

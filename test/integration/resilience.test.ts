@@ -298,7 +298,7 @@ for (const transport of ['udp', 'tcp'] as const) {
             for (const t of threads) {
               expect(t.uids, `thread ${t.tid}`).to.deep.equal([65534, 65534, 65534, 65534]);
               expect(t.gids, `thread ${t.tid}`).to.deep.equal([65534, 65534, 65534, 65534]);
-              expect(t.capEff).to.equal(0n);
+              expect([t.capEff, t.capPrm, t.capInh, t.capAmb], `thread ${t.tid}: CapEff, CapPrm, CapInh, CapAmb`).to.deep.equal([0n, 0n, 0n, 0n]);
             }
             expect(pair.log(name)).to.match(/privileges dropped: running as uid 65534/);
           }
