@@ -81,9 +81,13 @@ export class Peer {
   private readonly cookies: CookieChecker;
   private readonly jar: CookieJar;
   private readonly limiter = new RateLimiter();
-  /** Wall-clock time of the latest completed handshake, for status. */
+  /**
+   * Wall-clock time of the latest completed handshake, for status. As in
+   * WireGuard, a responder's handshake completes with the first authenticated
+   * data or keepalive under its keys (key confirmation), not with the response.
+   */
   lastHandshakeAt: number | null = null;
-  /** Handshakes completed (as initiator or responder). */
+  /** Handshakes completed (as initiator or responder; see lastHandshakeAt). */
   handshakeCount = 0;
   /** Handshake messages rejected, by reason. */
   readonly handshakeDrops = new Map<string, number>();
@@ -269,7 +273,8 @@ export class Peer {
     this.next = { localIndex: r.localIndex, remoteIndex: r.remoteIndex, createdAt: Date.now(), isInitiator: false, sendKey: r.sendKey, packetsAtStart: 0 };
     this.datapath.toRx({ t: 'receive-key-add', keypair: { localIndex: r.localIndex, key: r.recvKey } });
     r.recvKey.fill(0);
-    this.handshakeDone();
+    // Not a handshake yet: an initiator with another PresharedKey gets this
+    // far and no further. It counts once the initiator uses the keys (onFirstData).
   }
 
   private onFirstData(localIndex: number): void {
@@ -283,6 +288,7 @@ export class Peer {
     this.datapath.toTx({ t: 'send-key', keypair: { remoteIndex: kp.remoteIndex, key: kp.sendKey } });
     kp.sendKey.fill(0);
     kp.sendKey = null;
+    this.handshakeDone();
   }
 
   private handshakeDone(): void {
