@@ -3,12 +3,13 @@
 // that order and stopped in reverse.
 import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
-import { loadConfig, type TunnelConfig } from '../config/config.js';
+import { ConfigError, loadConfig, type TunnelConfig } from '../config/config.js';
 import { encodeKey, publicKeyOf } from '../crypto/keys.js';
 import { initSodium } from '../crypto/sodium.js';
 import { DATA_OVERHEAD } from '../crypto/data-packet.js';
 import { openTun, setOffloads, TSO_OFFLOADS, VNET_HDR_BYTES, type TunDevice } from '../tun/device.js';
 import { configureInterface } from '../tun/netconfig.js';
+import { isHostName, resolveEndpoint, ResolveError } from '../transport/resolve.js';
 import type { SocketAddress } from '../transport/sockaddr.js';
 import type { BindSpec } from '../transport/socket.js';
 import type { TransportKind } from '../transport/transport.js';
@@ -49,7 +50,12 @@ export interface TunnelStatus {
   publicKey: string;
   peer: {
     publicKey: string;
+    /** Where the peer is sought now (an address). */
     endpoint: string | null;
+    /** The configured Endpoint when it is a host name (HOST:PORT), else null. */
+    endpointName: string | null;
+    /** The address that name last resolved to (it differs from `endpoint` once the peer roamed). */
+    endpointResolved: string | null;
     allowedIPs: string[];
     latestHandshakeAgeSeconds: number | null;
     /** Handshakes completed since the daemon started (rekeys included). */
@@ -97,6 +103,7 @@ export class Tunnel {
     let next: TunnelConfig;
     try {
       next = loadConfig(this.config.file);
+      await checkEndpoint(next);
     } catch (err) {
       this.log.error(`reload: ${(err as Error).message}; keeping the running configuration`);
       return;
@@ -114,6 +121,11 @@ export class Tunnel {
       } catch (err) {
         this.log.error(`reload: endpoint: ${(err as Error).message}`);
       }
+    } else if (next.peer.endpoint && isHostName(next.peer.endpoint)) {
+      // The same name may point elsewhere now (the server moved): reloading is how an operator says so.
+      const host = next.peer.endpoint.host;
+      if (await this.link.reresolve()) this.peer.endpointMoved();
+      else this.log.info(`reload: Endpoint ${host} still resolves to ${this.link.resolvedText() ?? 'the same address'}`);
     }
     if (changes.persistentKeepalive) this.log.info(`reload: persistent keepalive ${next.peer.persistentKeepalive ?? 0} s`);
     // Keep what needs a restart as it runs; take the rest.
@@ -129,6 +141,7 @@ export class Tunnel {
   /** Brings the tunnel up; on any failure everything started so far is undone. */
   static async start(config: TunnelConfig, log: Logger): Promise<Tunnel> {
     await initSodium();
+    await checkEndpoint(config);
     const { iface, peer } = config;
     const transport = iface.transport;
     const mtu = iface.mtu ?? defaultMtu(mtuTransport(transport));
@@ -253,6 +266,7 @@ export class Tunnel {
     for (const [reason, slot] of DROP_REASONS) if (f[slot]! > 0) dropped[reason] = f[slot]!;
     for (const [reason, n] of this.peer.handshakeDrops) dropped[`handshake-${reason}`] = n;
     const hs = this.peer.lastHandshakeAt;
+    const ep = this.config.peer.endpoint;
     return {
       interface: this.tun.name,
       pid: process.pid,
@@ -265,6 +279,8 @@ export class Tunnel {
       peer: {
         publicKey: encodeKey(this.config.peer.publicKey),
         endpoint: this.link.endpointText(),
+        endpointName: ep && isHostName(ep) ? `${ep.host}:${ep.port}` : null,
+        endpointResolved: this.link.resolvedText(),
         allowedIPs: this.config.peer.allowedIPs.map((a) => a.text),
         latestHandshakeAgeSeconds: hs === null ? null : Math.round((Date.now() - hs) / 1000),
         handshakes: this.peer.handshakeCount,
@@ -296,5 +312,21 @@ export class Tunnel {
       this.log.info(`${this.tun.name} down`);
     })();
     return this.stopped;
+  }
+}
+
+/**
+ * A host-name Endpoint must resolve for `up` (and a reload) to go on: the
+ * resolver's answer is reported as FILE:LINE: Endpoint: ..., before anything
+ * is set up. (Later failures, while running, are logged and retried.)
+ */
+async function checkEndpoint(config: TunnelConfig): Promise<void> {
+  const ep = config.peer.endpoint;
+  if (!ep || !isHostName(ep)) return;
+  try {
+    await resolveEndpoint(ep);
+  } catch (err) {
+    if (err instanceof ResolveError) throw new ConfigError(config.file, ep.line ?? 0, 'Endpoint', err.message, { cause: err });
+    throw err;
   }
 }
