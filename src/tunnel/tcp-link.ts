@@ -1,8 +1,10 @@
 // TCP: the initiator keeps one connection to the Endpoint, reconnecting with
 // capped exponential backoff (the host name re-resolved each attempt) — or,
 // on standby (Transport = auto), only between connect() and disconnect(); the
-// listener accepts connections, which stay "pending" — read only for a
-// handshake, never trusted — until an initiation on them authenticates.
+// listener accepts connections, which stay "pending" until an initiation on
+// them authenticates. A pending connection is read like any other (its data
+// counts only if it authenticates under a session key), but nothing is sent
+// on it except cookie replies; the current connection carries our data.
 //
 // A descriptor is closed only after both workers have let go of it, so its
 // number cannot be reused while a worker still polls or sends on it.
