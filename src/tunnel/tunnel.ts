@@ -3,7 +3,7 @@
 // that order and stopped in reverse.
 import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
-import { ConfigError, loadConfig, type TunnelConfig } from '../config/config.js';
+import { ConfigError, loadConfig, type Endpoint, type TunnelConfig } from '../config/config.js';
 import { encodeKey, publicKeyOf } from '../crypto/keys.js';
 import { initSodium } from '../crypto/sodium.js';
 import { DATA_OVERHEAD } from '../crypto/data-packet.js';
@@ -103,9 +103,13 @@ export class Tunnel {
     let next: TunnelConfig;
     try {
       next = loadConfig(this.config.file);
-      await checkEndpoint(next);
     } catch (err) {
       this.log.error(`reload: ${(err as Error).message}; keeping the running configuration`);
+      return;
+    }
+    const problem = await endpointProblem(next.file, next.peer.endpoint);
+    if (problem) {
+      this.log.error(`reload: ${problem.message}; keeping the running configuration`);
       return;
     }
     const changes = configChanges(this.config, next);
@@ -122,10 +126,7 @@ export class Tunnel {
         this.log.error(`reload: endpoint: ${(err as Error).message}`);
       }
     } else if (next.peer.endpoint && isHostName(next.peer.endpoint)) {
-      // The same name may point elsewhere now (the server moved): reloading is how an operator says so.
-      const host = next.peer.endpoint.host;
-      if (await this.link.reresolve()) this.peer.endpointMoved();
-      else this.log.info(`reload: Endpoint ${host} still resolves to ${this.link.resolvedText() ?? 'the same address'}`);
+      await this.resolveAgain(next.peer.endpoint.host);
     }
     if (changes.persistentKeepalive) this.log.info(`reload: persistent keepalive ${next.peer.persistentKeepalive ?? 0} s`);
     // Keep what needs a restart as it runs; take the rest.
@@ -138,10 +139,24 @@ export class Tunnel {
     };
   }
 
+  /**
+   * A reload with the same host-name Endpoint: the name may point elsewhere
+   * now (the server moved), and reloading is how an operator says so.
+   * Returns what it did, as logged.
+   */
+  private async resolveAgain(host: string): Promise<string> {
+    const moved = await this.link.reresolve();
+    if (moved) this.peer.endpointMoved();
+    const note = `reload: Endpoint ${host} ${moved ? 'now resolves to' : 'still resolves to'} ${this.link.resolvedText() ?? 'the same address'}`;
+    this.log.info(note);
+    return note;
+  }
+
   /** Brings the tunnel up; on any failure everything started so far is undone. */
   static async start(config: TunnelConfig, log: Logger): Promise<Tunnel> {
     await initSodium();
-    await checkEndpoint(config);
+    const problem = await endpointProblem(config.file, config.peer.endpoint);
+    if (problem) throw problem;
     const { iface, peer } = config;
     const transport = iface.transport;
     const mtu = iface.mtu ?? defaultMtu(mtuTransport(transport));
@@ -317,16 +332,17 @@ export class Tunnel {
 
 /**
  * A host-name Endpoint must resolve for `up` (and a reload) to go on: the
- * resolver's answer is reported as FILE:LINE: Endpoint: ..., before anything
- * is set up. (Later failures, while running, are logged and retried.)
+ * resolver's answer as FILE:LINE: Endpoint: ..., found before anything is
+ * set up or changed; null when it resolves (or is an IP literal, or absent).
+ * Later failures, while running, are logged and retried.
  */
-async function checkEndpoint(config: TunnelConfig): Promise<void> {
-  const ep = config.peer.endpoint;
-  if (!ep || !isHostName(ep)) return;
+async function endpointProblem(file: string, ep: Endpoint | null | undefined): Promise<ConfigError | null> {
+  if (!ep || !isHostName(ep)) return null;
   try {
     await resolveEndpoint(ep);
+    return null;
   } catch (err) {
-    if (err instanceof ResolveError) throw new ConfigError(config.file, ep.line ?? 0, 'Endpoint', err.message, { cause: err });
+    if (err instanceof ResolveError) return new ConfigError(file, ep.line ?? 0, 'Endpoint', err.message, { cause: err });
     throw err;
   }
 }
