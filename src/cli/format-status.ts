@@ -27,7 +27,7 @@ export function formatStatus(s: TunnelStatus): string {
     `  listening: ${s.listen ?? 'no'}`,
     `  public key: ${s.publicKey}`,
     `peer: ${s.peer.publicKey}`,
-    `  endpoint: ${s.peer.endpoint ?? '(none yet)'}`,
+    `  endpoint: ${s.peer.endpoint ?? '(none yet)'}${s.peer.endpointName ? ` (${s.peer.endpointName} last resolved to ${s.peer.endpointResolved ?? 'nothing yet'})` : ''}`,
     `  allowed ips: ${s.peer.allowedIPs.join(', ')}`,
     `  latest handshake: ${age(s.peer.latestHandshakeAgeSeconds)}`,
     `  transfer: ${bytes(s.rx.bytes)} received (${s.rx.packets} packets), ${bytes(s.tx.bytes)} sent (${s.tx.packets} packets)`,

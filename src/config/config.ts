@@ -21,8 +21,10 @@ export interface Endpoint {
   /** An IP literal in canonical form (IPv6 without brackets, maybe with %zone), or a DNS name as written. */
   host: string;
   port: number;
-  /** Set when `host` is an IP literal; absent for a DNS name (resolved later, again on reconnect). */
+  /** Set when `host` is an IP literal; absent for a DNS name (resolved at start, on reconnect, unanswered handshakes and reload). */
   family?: 4 | 6;
+  /** The config line it was set on, for errors about it found later (a name that does not resolve). */
+  line?: number;
 }
 
 export interface InterfaceConfig {
@@ -304,7 +306,7 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
 
   const peerConfig: PeerConfig = { publicKey: publicKey.value, allowedIPs: allowedIPs.value };
   if (presharedKey) peerConfig.presharedKey = presharedKey.value;
-  if (endpoint) peerConfig.endpoint = endpoint.value;
+  if (endpoint) peerConfig.endpoint = { ...endpoint.value, line: endpoint.line };
   if (keepalive?.value !== undefined) peerConfig.persistentKeepalive = keepalive.value;
 
   return {

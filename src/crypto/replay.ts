@@ -11,10 +11,11 @@ const WORD_BITS = 32;
 export const RING_BITS = 8192;
 const RING_WORDS = RING_BITS / WORD_BITS;
 /**
- * Counters accepted behind the greatest one seen: 8160 (= 8192 - 32). One word
- * of the ring is given up because the word holding the newest counter is only
- * partly inside the window; keeping it whole lets a jump clear words, not bits.
- * So a packet still counts if it is overtaken by up to 8159 later ones.
+ * The window spans 8160 (= 8192 - 32) counters: the greatest one seen and the
+ * 8159 before it. One word of the ring is given up because the word holding
+ * the newest counter is only partly inside the window; keeping it whole lets
+ * a jump clear words, not bits. So a packet still counts if it is overtaken
+ * by up to 8159 later ones, and one WINDOW_SIZE (8160) or more behind is refused.
  */
 export const WINDOW_SIZE = RING_BITS - WORD_BITS;
 

@@ -186,6 +186,16 @@ export class AutoLink extends EventEmitter<LinkEvents> implements Link {
     return this.link(this.dataPath).endpointText() ?? this.udp.endpointText();
   }
 
+  /** Both links look the Endpoint's name up again; true when either moved. */
+  async reresolve(): Promise<boolean> {
+    const [udp, tcp] = await Promise.all([this.udp.reresolve(), this.tcp.reresolve()]);
+    return udp || tcp;
+  }
+
+  resolvedText(): string | null {
+    return this.link(this.dataPath).resolvedText() ?? this.udp.resolvedText();
+  }
+
   /**
    * Both links take the new Endpoint (null: none, this side then follows the
    * peer). A new Endpoint starts over on UDP: the path to it may differ.

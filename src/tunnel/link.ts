@@ -44,6 +44,14 @@ export interface Link {
    * from now on; TCP: the connection is re-made to it.
    */
   setEndpoint(endpoint: EndpointSpec | null): Promise<void>;
+  /**
+   * Looks a host-name Endpoint up again (handshakes go unanswered, or a
+   * reload): true when the peer is now sought at another address, which
+   * deserves a handshake at once. Never throws; a failed lookup is logged.
+   */
+  reresolve(): Promise<boolean>;
+  /** For status: the address the Endpoint's host name last resolved to (null: an IP literal, or none). */
+  resolvedText(): string | null;
   close(): Promise<void>;
   on<E extends keyof LinkEvents>(event: E, listener: (...args: LinkEvents[E]) => void): this;
 }

@@ -66,6 +66,7 @@ export class Peer {
   private next: Keypair | null = null;
   private pending: PendingInitiation | null = null;
   private tick: NodeJS.Timeout | null = null;
+  private stopped = false;
   private lastKeepaliveFor = 0;
   private lastPersistentKeepalive = 0;
   /** When a handshake message from the peer last authenticated (counts as hearing from it, as data does). */
@@ -81,9 +82,13 @@ export class Peer {
   private readonly cookies: CookieChecker;
   private readonly jar: CookieJar;
   private readonly limiter = new RateLimiter();
-  /** Wall-clock time of the latest completed handshake, for status. */
+  /**
+   * Wall-clock time of the latest completed handshake, for status. As in
+   * WireGuard, a responder's handshake completes with the first authenticated
+   * data or keepalive under its keys (key confirmation), not with the response.
+   */
   lastHandshakeAt: number | null = null;
-  /** Handshakes completed (as initiator or responder). */
+  /** Handshakes completed (as initiator or responder; see lastHandshakeAt). */
   handshakeCount = 0;
   /** Handshake messages rejected, by reason. */
   readonly handshakeDrops = new Map<string, number>();
@@ -122,6 +127,7 @@ export class Peer {
   }
 
   stop(): void {
+    this.stopped = true;
     if (this.tick) clearInterval(this.tick);
     for (const kp of [this.current, this.previous, this.next]) kp?.sendKey?.fill(0);
     this.cookies.destroy();
@@ -162,6 +168,24 @@ export class Peer {
       retryAfterMs: TIMERS.rekeyTimeoutMs + Math.random() * TIMERS.rekeyJitterMs,
     };
     this.log.debug(`handshake initiation sent (${why})`);
+  }
+
+  /**
+   * Handshakes go unanswered: the Endpoint's host name may point elsewhere
+   * now (the server moved). If it does, a handshake goes there at once
+   * instead of waiting out the retransmission timer.
+   */
+  private reresolve(): void {
+    void this.link.reresolve().then((moved) => {
+      if (moved) this.endpointMoved();
+    });
+  }
+
+  /** The link now seeks the peer at another address (re-resolved, or reloaded): start over there. */
+  endpointMoved(): void {
+    if (this.stopped || !this.options.initiates) return;
+    this.pending = null;
+    this.initiate('endpoint re-resolved');
   }
 
   /** Whether the handshake backlog says we are under load now (or were within TIMERS.underLoadMs). */
@@ -269,7 +293,8 @@ export class Peer {
     this.next = { localIndex: r.localIndex, remoteIndex: r.remoteIndex, createdAt: Date.now(), isInitiator: false, sendKey: r.sendKey, packetsAtStart: 0 };
     this.datapath.toRx({ t: 'receive-key-add', keypair: { localIndex: r.localIndex, key: r.recvKey } });
     r.recvKey.fill(0);
-    this.handshakeDone();
+    // Not a handshake yet: an initiator with another PresharedKey gets this
+    // far and no further. It counts once the initiator uses the keys (onFirstData).
   }
 
   private onFirstData(localIndex: number): void {
@@ -283,6 +308,7 @@ export class Peer {
     this.datapath.toTx({ t: 'send-key', keypair: { remoteIndex: kp.remoteIndex, key: kp.sendKey } });
     kp.sendKey.fill(0);
     kp.sendKey = null;
+    this.handshakeDone();
   }
 
   private handshakeDone(): void {
@@ -310,6 +336,7 @@ export class Peer {
         this.handshake.abandon(); // wipes the ephemeral key of the unanswered initiation
       } else if (now - this.pending.lastSentAt >= this.pending.retryAfterMs) {
         this.initiate('retransmit');
+        this.reresolve();
       }
     }
     // Keys expire: never send or accept on a key past its lifetime.
@@ -325,7 +352,10 @@ export class Peer {
       if (cur && cur.isInitiator && now - cur.createdAt > TIMERS.rekeyAfterMs) this.initiate('rekey');
       // Data went out, nothing authenticated came back for keepalive + rekey
       // timeout (the peer would have sent a keepalive by then): the session may be dead.
-      else if (unanswered) this.initiate('no reply');
+      else if (unanswered) {
+        this.initiate('no reply');
+        this.reresolve();
+      }
     }
     // Either side rekeys once its key has sealed rekeyAfterMessages messages (WireGuard's keep_key_fresh on send).
     // TX.counter is published on data sends only, so right after a key change it may still be the old

@@ -1,19 +1,22 @@
 // TCP: the initiator keeps one connection to the Endpoint, reconnecting with
 // capped exponential backoff (the host name re-resolved each attempt) — or,
 // on standby (Transport = auto), only between connect() and disconnect(); the
-// listener accepts connections, which stay "pending" — read only for a
-// handshake, never trusted — until an initiation on them authenticates.
+// listener accepts connections, which stay "pending" until an initiation on
+// them authenticates. A pending connection is read like any other (its data
+// counts only if it authenticates under a session key), but nothing is sent
+// on it except cookie replies; the current connection carries our data.
 //
 // A descriptor is closed only after both workers have let go of it, so its
 // number cannot be reused while a worker still polls or sends on it.
 import { EventEmitter } from 'node:events';
 import * as libc from '../sys/libc.js';
-import { resolveEndpoint, type EndpointSpec } from '../transport/resolve.js';
+import type { EndpointSpec } from '../transport/resolve.js';
 import { FRAME_HEADER_BYTES, writeFrameHeader } from '../transport/framing.js';
 import { encodeSockaddr, formatAddress, SOCKADDR_IN6_BYTES, type SocketAddress } from '../transport/sockaddr.js';
 import { connectTcp, TcpListener, type TcpConnection } from '../transport/tcp.js';
 import type { BindSpec } from '../transport/socket.js';
 import type { Datapath } from './datapath.js';
+import { EndpointName } from './endpoint-name.js';
 import type { Link, LinkEvents } from './link.js';
 import type { Logger } from './log.js';
 import { MAX_PENDING_TCP, MAX_PENDING_TCP_PER_SOURCE, TIMERS } from './timers.js';
@@ -45,6 +48,7 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
   private closed = false;
   /** Whether a connection to the Endpoint is wanted: always, unless on standby and not asked for. */
   private wanted: boolean;
+  private readonly name: EndpointName;
 
   /** `standby`: make no connection to the Endpoint until connect() (Transport = auto starts on UDP). */
   constructor(
@@ -55,6 +59,7 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
   ) {
     super();
     this.wanted = !opts.standby;
+    this.name = new EndpointName(log);
   }
 
   /** Opens the listener at once, so a bind error surfaces before the daemon reports ready. */
@@ -89,11 +94,33 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
 
   async setEndpoint(endpoint: EndpointSpec | null): Promise<void> {
     this.endpoint = endpoint;
+    this.name.forget();
     if (!endpoint) return;
     // Our own connection goes to the new place; one the peer made to us stays.
     const cur = this.current;
     if (cur && !cur.accepted) this.retire(cur, 'endpoint changed');
     else if (!cur && this.wanted) this.connect();
+  }
+
+  /**
+   * Looks a host-name Endpoint up again (handshakes unanswered, or a reload);
+   * when it now points away from our connection, that connection is closed
+   * and the next one goes to the new address. True when that happened.
+   */
+  async reresolve(): Promise<boolean> {
+    const ep = this.endpoint;
+    const cur = this.current;
+    const peer = ep ? await this.name.again(ep) : null;
+    // Without a connection of ours the next attempt resolves anyway; one the peer made to us stays.
+    if (!ep || !peer || ep !== this.endpoint || !cur || cur !== this.current || cur.accepted || !cur.remote) return false;
+    if (formatAddress(peer) === formatAddress(cur.remote)) return false;
+    this.log.info(`Endpoint ${ep.host} now resolves to ${formatAddress(peer)}; reconnecting`);
+    this.retire(cur, 'the Endpoint name resolves elsewhere', 'closed');
+    return true;
+  }
+
+  resolvedText(): string | null {
+    return this.name.text();
   }
 
   private accepted(c: TcpConnection): void {
@@ -127,7 +154,7 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
     if (this.closed || !this.wanted || this.connecting !== null || !this.endpoint) return;
     this.connecting = -1;
     try {
-      const peer = await resolveEndpoint(this.endpoint);
+      const peer = await this.name.resolve(this.endpoint);
       // disconnect() may have come while the name was resolving.
       if (this.closed || !this.wanted) return;
       const attempt = connectTcp(peer, TIMERS.tcpConnectTimeoutMs);

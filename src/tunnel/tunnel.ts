@@ -3,12 +3,13 @@
 // that order and stopped in reverse.
 import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
-import { loadConfig, type TunnelConfig } from '../config/config.js';
+import { ConfigError, loadConfig, type Endpoint, type TunnelConfig } from '../config/config.js';
 import { encodeKey, KeyError, publicKeyOf, readKeyFile, type KeyKind } from '../crypto/keys.js';
 import { initSodium } from '../crypto/sodium.js';
 import { DATA_OVERHEAD } from '../crypto/data-packet.js';
 import { openTun, setOffloads, TSO_OFFLOADS, VNET_HDR_BYTES, type TunDevice } from '../tun/device.js';
 import { configureInterface } from '../tun/netconfig.js';
+import { isHostName, resolveEndpoint, ResolveError } from '../transport/resolve.js';
 import type { SocketAddress } from '../transport/sockaddr.js';
 import { SocketError, type BindSpec } from '../transport/socket.js';
 import type { TransportKind } from '../transport/transport.js';
@@ -55,7 +56,12 @@ export interface TunnelStatus {
   publicKey: string;
   peer: {
     publicKey: string;
+    /** Where the peer is sought now (an address). */
     endpoint: string | null;
+    /** The configured Endpoint when it is a host name (HOST:PORT), else null. */
+    endpointName: string | null;
+    /** The address that name last resolved to (it differs from `endpoint` once the peer roamed). */
+    endpointResolved: string | null;
     allowedIPs: string[];
     latestHandshakeAgeSeconds: number | null;
     /** Handshakes completed since the daemon started (rekeys included). */
@@ -150,6 +156,12 @@ export class Tunnel {
    */
   async reload(next: ReloadView): Promise<ReloadResult> {
     const notes: string[] = [];
+    const problem = await endpointProblem(this.config.file, next.endpoint);
+    if (problem) {
+      const error = `reload: ${problem.message}; keeping the running configuration`;
+      this.log.error(error);
+      return { error };
+    }
     const changes = configChanges(this.view, next);
     if (changes.needRestart.length > 0) {
       notes.push(`reload: ${changes.needRestart.join(', ')} changed; that takes a restart (sealtun down, then up)`);
@@ -166,6 +178,8 @@ export class Tunnel {
         notes.push(`reload: endpoint: ${(err as Error).message}`);
         this.log.error(notes.at(-1)!);
       }
+    } else if (next.endpoint && isHostName(next.endpoint)) {
+      notes.push(await this.resolveAgain(next.endpoint.host));
     }
     if (changes.persistentKeepalive) {
       notes.push(`reload: persistent keepalive ${next.persistentKeepalive ?? 0} s`);
@@ -200,9 +214,24 @@ export class Tunnel {
     }
   }
 
+  /**
+   * A reload with the same host-name Endpoint: the name may point elsewhere
+   * now (the server moved), and reloading is how an operator says so.
+   * Returns what it did, as logged.
+   */
+  private async resolveAgain(host: string): Promise<string> {
+    const moved = await this.link.reresolve();
+    if (moved) this.peer.endpointMoved();
+    const note = `reload: Endpoint ${host} ${moved ? 'now resolves to' : 'still resolves to'} ${this.link.resolvedText() ?? 'the same address'}`;
+    this.log.info(note);
+    return note;
+  }
+
   /** Brings the tunnel up; on any failure everything started so far is undone. */
   static async start(config: TunnelConfig, log: Logger): Promise<Tunnel> {
     await initSodium();
+    const problem = await endpointProblem(config.file, config.peer.endpoint);
+    if (problem) throw problem;
     const { iface, peer } = config;
     const transport = iface.transport;
     const mtu = iface.mtu ?? defaultMtu(mtuTransport(transport));
@@ -329,6 +358,7 @@ export class Tunnel {
     // The receive worker and the main thread both count some handshake drops by the same name (handshake-bad-mac1).
     for (const [reason, n] of this.peer.handshakeDrops) dropped[`handshake-${reason}`] = (dropped[`handshake-${reason}`] ?? 0) + n;
     const hs = this.peer.lastHandshakeAt;
+    const ep = this.config.peer.endpoint;
     return {
       interface: this.tun.name,
       pid: process.pid,
@@ -341,6 +371,8 @@ export class Tunnel {
       peer: {
         publicKey: encodeKey(this.config.peer.publicKey),
         endpoint: this.link.endpointText(),
+        endpointName: ep && isHostName(ep) ? `${ep.host}:${ep.port}` : null,
+        endpointResolved: this.link.resolvedText(),
         allowedIPs: this.config.peer.allowedIPs.map((a) => a.text),
         latestHandshakeAgeSeconds: hs === null ? null : Math.round((Date.now() - hs) / 1000),
         handshakes: this.peer.handshakeCount,
@@ -372,5 +404,22 @@ export class Tunnel {
       this.log.info(`${this.tun.name} down`);
     })();
     return this.stopped;
+  }
+}
+
+/**
+ * A host-name Endpoint must resolve for `up` (and a reload) to go on: the
+ * resolver's answer as FILE:LINE: Endpoint: ..., found before anything is
+ * set up or changed; null when it resolves (or is an IP literal, or absent).
+ * Later failures, while running, are logged and retried.
+ */
+async function endpointProblem(file: string, ep: Endpoint | null | undefined): Promise<ConfigError | null> {
+  if (!ep || !isHostName(ep)) return null;
+  try {
+    await resolveEndpoint(ep);
+    return null;
+  } catch (err) {
+    if (err instanceof ResolveError) return new ConfigError(file, ep.line ?? 0, 'Endpoint', err.message, { cause: err });
+    throw err;
   }
 }

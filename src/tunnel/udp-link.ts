@@ -3,11 +3,12 @@
 // (roaming, WireGuard semantics: only authenticated packets move it).
 import { EventEmitter } from 'node:events';
 import * as libc from '../sys/libc.js';
-import { resolveEndpoint, type EndpointSpec } from '../transport/resolve.js';
+import type { EndpointSpec } from '../transport/resolve.js';
 import { decodeSockaddr, formatAddress, sameSockaddr } from '../transport/sockaddr.js';
 import { openBoundSocket, peerSockaddr, type BindSpec, type BoundSocket } from '../transport/socket.js';
 import type { Datapath } from './datapath.js';
 import { recall, remember, type EndpointMemory } from './endpoint-memory.js';
+import { EndpointName } from './endpoint-name.js';
 import type { Link, LinkEvents } from './link.js';
 import type { Logger } from './log.js';
 import type { FromWorker } from './worker-messages.js';
@@ -21,6 +22,7 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
   memory: EndpointMemory | null = null;
   /** The destination came from that memory, not from the config or the peer: worth a handshake of our own. */
   resumed = false;
+  private readonly name: EndpointName;
 
   private constructor(
     readonly socket: BoundSocket,
@@ -29,6 +31,7 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
     private readonly log: Logger,
   ) {
     super();
+    this.name = new EndpointName(log);
   }
 
   /** `listen.port` 0 (no ListenPort): an ephemeral port, as an initiator needs. */
@@ -38,19 +41,42 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
 
   async setEndpoint(endpoint: EndpointSpec | null): Promise<void> {
     this.endpoint = endpoint;
+    this.name.forget();
     if (!endpoint) return;
-    const peer = await resolveEndpoint(endpoint);
-    const { bytes, len } = peerSockaddr(peer, this.socket.family);
+    const { bytes, len } = peerSockaddr(await this.name.resolve(endpoint), this.socket.family);
     this.setPeer(bytes, len);
     this.emit('up');
+  }
+
+  /**
+   * Looks a host-name Endpoint up again (handshakes unanswered, or a reload);
+   * true when it now points elsewhere: sends go there from now on.
+   */
+  async reresolve(): Promise<boolean> {
+    const ep = this.endpoint;
+    const peer = ep ? await this.name.again(ep) : null;
+    if (!ep || !peer || ep !== this.endpoint) return false;
+    let moved: boolean;
+    try {
+      const { bytes, len } = peerSockaddr(peer, this.socket.family);
+      moved = this.setPeer(bytes, len);
+    } catch (err) {
+      this.log.warn(`Endpoint: ${(err as Error).message}`);
+      return false;
+    }
+    if (moved) this.log.info(`Endpoint ${ep.host} now resolves to ${formatAddress(peer)}`);
+    return moved;
+  }
+
+  resolvedText(): string | null {
+    return this.name.text();
   }
 
   /** Connects the link to the workers and, for an initiator, resolves the endpoint. */
   async attach(datapath: Datapath): Promise<void> {
     this.datapath = datapath;
     if (this.endpoint) {
-      const peer = await resolveEndpoint(this.endpoint);
-      const { bytes, len } = peerSockaddr(peer, this.socket.family);
+      const { bytes, len } = peerSockaddr(await this.name.resolve(this.endpoint), this.socket.family);
       this.setPeer(bytes, len);
     } else if (this.memory) {
       const last = recall(this.memory);
@@ -65,9 +91,12 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
     this.emit('up');
   }
 
-  /** `authenticated`: the address comes from the config or a verified message (then it is remembered). */
-  private setPeer(sockaddr: Uint8Array, len: number, authenticated = true): void {
-    if (this.hasPeer && sameSockaddr(sockaddr, this.current)) return;
+  /**
+   * `authenticated`: the address comes from the config or a verified message
+   * (then it is remembered). True when the destination changed.
+   */
+  private setPeer(sockaddr: Uint8Array, len: number, authenticated = true): boolean {
+    if (this.hasPeer && sameSockaddr(sockaddr, this.current)) return false;
     const first = !this.hasPeer;
     this.current.fill(0);
     this.current.set(sockaddr.subarray(0, len));
@@ -77,6 +106,7 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
     this.datapath?.toRx({ t: 'udp-peer', sockaddr: Uint8Array.from(this.current) });
     if (!first) this.log.info(`peer endpoint is now ${this.endpointText()}`);
     if (authenticated && this.memory && !this.endpoint) remember(this.memory, this.current.subarray(0, len));
+    return true;
   }
 
   send(message: Uint8Array): void {

@@ -104,7 +104,7 @@ describe('config', () => {
       expect(c.iface.keepWarmMs).to.equal(250);
       expect(hex(c.peer.publicKey)).to.equal(hex(keyB));
       expect(hex(c.peer.presharedKey)).to.equal(hex(psk));
-      expect(c.peer.endpoint).to.deep.equal({ host: '192.0.2.2', port: 51821, family: 4 });
+      expect(c.peer.endpoint).to.deep.equal({ host: '192.0.2.2', port: 51821, family: 4, line: 15 });
       expect(c.peer.allowedIPs.map((a) => a.text)).to.deep.equal(['10.77.0.2/32', 'fd77::2/128']);
       expect(c.peer.persistentKeepalive).to.equal(25);
       expect(c.role).to.deep.equal({ initiates: true, accepts: true });
@@ -182,11 +182,11 @@ describe('config', () => {
 
     it('parses endpoints: IPv4, bracketed IPv6 (with zone), host names', () => {
       const ep = (value: string) => parseConfig(text({ 15: `Endpoint = ${value}` }), file).peer.endpoint;
-      expect(ep('[2001:DB8::0:1]:51820')).to.deep.equal({ host: '2001:db8::1', port: 51820, family: 6 });
-      expect(ep('[fe80::1%eth0]:7')).to.deep.equal({ host: 'fe80::1%eth0', port: 7, family: 6 });
-      expect(ep('vpn.example.com:443')).to.deep.equal({ host: 'vpn.example.com', port: 443 });
-      expect(ep('localhost:65535')).to.deep.equal({ host: 'localhost', port: 65535 });
-      expect(ep('peer-2.example.:1')).to.deep.equal({ host: 'peer-2.example.', port: 1 });
+      expect(ep('[2001:DB8::0:1]:51820')).to.deep.equal({ host: '2001:db8::1', port: 51820, family: 6, line: 15 });
+      expect(ep('[fe80::1%eth0]:7')).to.deep.equal({ host: 'fe80::1%eth0', port: 7, family: 6, line: 15 });
+      expect(ep('vpn.example.com:443')).to.deep.equal({ host: 'vpn.example.com', port: 443, line: 15 });
+      expect(ep('localhost:65535')).to.deep.equal({ host: 'localhost', port: 65535, line: 15 });
+      expect(ep('peer-2.example.:1')).to.deep.equal({ host: 'peer-2.example.', port: 1, line: 15 });
     });
 
     it('takes ListenAddress as IPv4, IPv6 or bracketed IPv6', () => {

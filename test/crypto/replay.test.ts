@@ -1,4 +1,4 @@
-// The sliding replay window: a ring of 256 32-bit words, 8160 counters of slack.
+// The sliding replay window: a ring of 256 32-bit words; the newest counter and the 8159 before it.
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { REJECT_AFTER_MESSAGES } from '../../src/crypto/data-packet.js';
@@ -52,6 +52,19 @@ describe('ReplayWindow', () => {
     expect(w.accept(top - WINDOW_SIZE + 1)).to.equal(true);
     expect(w.accept(top - WINDOW_SIZE + 1)).to.equal(false);
     expect(w.accept(top - 1)).to.equal(true);
+  });
+
+  it('usable depth, as the docs state it: 8159 behind the newest is accepted, 8160 is refused, wherever the newest sits in its ring word', () => {
+    for (let top = 100_000; top < 100_000 + 32; top++) {
+      const w = new ReplayWindow();
+      expect(w.accept(top)).to.equal(true);
+      expect(w.accept(top - 8160), `8160 behind ${top}`).to.equal(false);
+      expect(w.accept(top - 8159), `8159 behind ${top}`).to.equal(true);
+      // Every counter in between is still taken once, too: no hole at a word boundary.
+      const refused: number[] = [];
+      for (let c = top - 8158; c < top; c++) if (!w.accept(c)) refused.push(top - c);
+      expect(refused, `depths refused behind ${top}`).to.deep.equal([]);
+    }
   });
 
   it('window edge right after the first counter: counter 0 stays acceptable until 8160', () => {

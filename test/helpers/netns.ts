@@ -5,6 +5,8 @@
 // interrupted: created names are remembered and swept on exit.
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export interface RunResult {
   code: number | null;
@@ -36,6 +38,8 @@ export class TestNet {
   readonly addr6A = '2001:db8::1';
   readonly addr6B = '2001:db8::2';
   private readonly children = new Set<ChildProcess>();
+  /** Namespaces given /etc/netns/NS files (setEtc). */
+  private readonly etcDirs = new Set<string>();
   private destroyed = false;
 
   private constructor(tag: string) {
@@ -73,6 +77,18 @@ export class TestNet {
       throw err;
     }
     return net;
+  }
+
+  /**
+   * Gives namespace `ns` its own /etc files (e.g. `hosts`, `nsswitch.conf`):
+   * `ip netns exec` bind-mounts /etc/netns/NS/FILE over /etc/FILE for what it
+   * starts. Rewriting a file later (same inode) changes what runs there sees.
+   * /etc/netns/NS is removed with the namespace, also on failure.
+   */
+  setEtc(ns: string, file: string, text: string): void {
+    this.etcDirs.add(ns);
+    mkdirSync(join('/etc/netns', ns), { recursive: true });
+    writeFileSync(join('/etc/netns', ns, file), text);
   }
 
   /** Runs a command inside namespace `ns` and collects its output. */
@@ -129,6 +145,14 @@ export class TestNet {
         execFileSync('ip', ['netns', 'del', ns], { stdio: 'pipe' });
       } catch {
         /* already gone */
+      }
+    }
+    for (const ns of this.etcDirs) rmSync(join('/etc/netns', ns), { recursive: true, force: true });
+    if (this.etcDirs.size > 0) {
+      try {
+        rmdirSync('/etc/netns'); // only when empty: other namespaces may have theirs
+      } catch {
+        /* not empty, or not there */
       }
     }
     live.delete(this);
