@@ -115,8 +115,10 @@ export type StreamResult = 'ok' | 'eof' | 'error' | FrameError;
 export class TcpStreamReceiver {
   readonly decoder: FrameDecoder;
 
+  /** `conn`: the id its owner gave this connection (the descriptor number outlives it). */
   constructor(
     readonly fd: number,
+    readonly conn: number,
     maxFrame: number,
   ) {
     this.decoder = new FrameDecoder(maxFrame);

@@ -143,14 +143,15 @@ export class RxLoop implements SteppedLoop {
         });
         break;
       case 'tcp-add':
-        this.conns.set(msg.fd, new TcpStreamReceiver(msg.fd, this.init.maxMessage));
+        this.conns.set(msg.fd, new TcpStreamReceiver(msg.fd, msg.conn, this.init.maxMessage));
         this.pollConnections();
         break;
       case 'tcp-remove':
         // The main thread may have moved its sends off this connection: report the next path afresh.
         this.dataPath = null;
-        if (this.conns.delete(msg.fd)) this.pollConnections();
-        post({ t: 'tcp-removed', fd: msg.fd });
+        // Only the connection named: this descriptor may already hold a newer one.
+        if (this.conns.get(msg.fd)?.conn === msg.conn && this.conns.delete(msg.fd)) this.pollConnections();
+        post({ t: 'tcp-removed', fd: msg.fd, conn: msg.conn });
         break;
       case 'stop':
         for (const k of this.keys) k.opener.destroy();
@@ -189,7 +190,7 @@ export class RxLoop implements SteppedLoop {
       this.conns.delete(fd);
       this.pollConnections();
       this.dataPath = null;
-      post({ t: 'tcp-closed', fd, reason: typeof result === 'string' ? result : result.reason });
+      post({ t: 'tcp-closed', fd, conn: conn.conn, reason: typeof result === 'string' ? result : result.reason });
     }
   }
 
