@@ -9,6 +9,7 @@ import { ReplayWindow } from '../crypto/replay.js';
 import * as libc from '../sys/libc.js';
 import { PacketBatch, MSG_OFFSET } from '../transport/batch.js';
 import { sameSockaddr } from '../transport/sockaddr.js';
+import { checkFrameBound } from '../transport/framing.js';
 import { TcpStreamReceiver } from '../transport/tcp-stream.js';
 import type { TransportKind } from '../transport/transport.js';
 import { UdpBatchReceiver } from '../transport/udp-batch.js';
@@ -95,6 +96,8 @@ export class RxLoop implements SteppedLoop {
       this.tunPtrs = this.batch.slotPtrs.map((p) => p + BigInt(MSG_OFFSET + DATA_HEADER_BYTES - front));
       this.udp = new UdpBatchReceiver(init.udpFd, this.batch);
     }
+    // Each TCP connection's decoder takes this bound: refused here, at start, rather than on the first connection.
+    if (init.transport !== 'udp') checkFrameBound(init.maxMessage);
     this.firstConn = this.udp ? 2 : 1;
     this.poller = new PollSet(this.fixedPollEntries());
   }
