@@ -66,6 +66,29 @@ describe('data-path workers', function () {
     expect(errors).to.have.length(3);
   });
 
+  it('the receive worker lets go only of the connection a tcp-remove names, not a newer one on its descriptor', async () => {
+    const dp = await Datapath.start(tcpInit(tun[0], 1406));
+    const stream = socketPair(libc.SOCK_STREAM);
+    const reports: FromWorker[] = [];
+    dp.on('message', (m: FromWorker) => reports.push(m));
+    try {
+      dp.toRx({ t: 'tcp-add', fd: stream[0], conn: 2 });
+      // A late tcp-remove for connection 1, which held this descriptor number before.
+      dp.toRx({ t: 'tcp-remove', fd: stream[0], conn: 1 });
+      await eventually(async () => reports.some((m) => m.t === 'tcp-removed'), 5000, 20);
+      // Connection 2 is still read: its end of stream is reported, as connection 2's.
+      libc.shutdown(stream[1], libc.SHUT_RDWR);
+      await eventually(async () => reports.some((m) => m.t === 'tcp-closed'), 5000, 20);
+      expect(reports.filter((m) => m.t.startsWith('tcp-'))).to.deep.equal([
+        { t: 'tcp-removed', fd: stream[0], conn: 1 },
+        { t: 'tcp-closed', fd: stream[0], conn: 2, reason: 'eof' },
+      ]);
+    } finally {
+      await dp.stop();
+      for (const fd of stream) libc.close(fd);
+    }
+  });
+
   it('refuses to start with a message bound no TCP frame can carry', async () => {
     let failure: Error | null = null;
     let dp: Datapath | null = null;
