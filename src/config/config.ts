@@ -10,6 +10,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { KeyError, checkPeerPublicKey, decodeKey, publicKeyOf, readKeyFile, type KeyKind } from '../crypto/keys.js';
+import { MTU_LIMITS } from '../tunnel/mtu.js';
 import { AddressError, parseAddress, parseCidr, type Cidr } from './cidr.js';
 import { IniSyntaxError, tokenizeIni, type IniEntry, type IniSection } from './ini.js';
 
@@ -289,6 +290,13 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
     const v6 = [...addresses.value, ...allowedIPs.value].find((c) => c.family === 6);
     if (v6 && mtu.value < 1280) {
       fail(mtu.line, 'MTU', `is ${mtu.value}, but IPv6 (${v6.text}) needs at least 1280 (RFC 8200 §5)`);
+    }
+    // Beyond its transport's limit no packet of that size could be sent, and
+    // over TCP the receiving worker could not even hold a frame that large.
+    const kind = transport?.value ?? 'udp';
+    const limit = MTU_LIMITS[kind];
+    if (mtu.value > limit.max) {
+      fail(mtu.line, 'MTU', `is ${mtu.value}, but Transport = ${kind} carries at most ${limit.max}: ${limit.why}`);
     }
   }
 

@@ -19,8 +19,23 @@ export class FrameError extends Error {
   }
 }
 
-/** Writes the length prefix for a message of `len` bytes at buf[off..off+2). */
+/**
+ * Throws unless messages of up to `maxFrame` bytes can be framed: a data
+ * path checks its bound when it starts, not on the first connection.
+ */
+export function checkFrameBound(maxFrame: number): void {
+  if (!(maxFrame >= 1 && maxFrame <= FRAME_LIMIT)) {
+    throw new RangeError(`TCP frames carry messages of 1 to ${FRAME_LIMIT} bytes; a bound of ${maxFrame} cannot be framed`);
+  }
+}
+
+/**
+ * Writes the length prefix for a message of `len` bytes at buf[off..off+2).
+ * A length the prefix cannot state (or 0, which the receiver refuses) throws:
+ * written modulo 2^16 it would desynchronise the stream.
+ */
 export function writeFrameHeader(buf: Uint8Array, off: number, len: number): void {
+  if (!(len >= 1 && len <= FRAME_LIMIT)) throw new RangeError(`a message of ${len} bytes cannot be framed (1 to ${FRAME_LIMIT})`);
   buf[off] = len >>> 8;
   buf[off + 1] = len & 0xff;
 }
@@ -34,7 +49,7 @@ export class FrameDecoder {
   frameOffset = 0;
 
   constructor(readonly maxFrame: number) {
-    if (maxFrame < 1 || maxFrame > FRAME_LIMIT) throw new RangeError(`maxFrame ${maxFrame} out of range`);
+    checkFrameBound(maxFrame);
     // Room for one whole frame plus as much again for the next recv().
     this.buf = new Uint8Array(2 * (FRAME_HEADER_BYTES + maxFrame));
   }

@@ -8,7 +8,7 @@
 // hand complete messages on in place.
 import * as libc from '../sys/libc.js';
 import { MSG_OFFSET, type PacketBatch } from './batch.js';
-import { FrameDecoder, FrameError, writeFrameHeader } from './framing.js';
+import { checkFrameBound, FrameDecoder, FrameError, writeFrameHeader } from './framing.js';
 
 const MSGHDR_IOV = 16;
 const MSGHDR_IOVLEN = 24;
@@ -27,6 +27,7 @@ export class TcpBatchSender {
   private moved = -1;
 
   constructor(private readonly batch: PacketBatch) {
+    checkFrameBound(batch.slotBytes - MSG_OFFSET);
     this.iov = libc.allocNative(batch.size * libc.SIZEOF_IOVEC);
     for (let i = 0; i < batch.size; i++) this.setBase(i);
   }
@@ -115,8 +116,10 @@ export type StreamResult = 'ok' | 'eof' | 'error' | FrameError;
 export class TcpStreamReceiver {
   readonly decoder: FrameDecoder;
 
+  /** `conn`: the id its owner gave this connection (the descriptor number outlives it). */
   constructor(
     readonly fd: number,
+    readonly conn: number,
     maxFrame: number,
   ) {
     this.decoder = new FrameDecoder(maxFrame);

@@ -131,6 +131,10 @@ export class AutoLink extends EventEmitter<LinkEvents> implements Link {
     if (source && this.initiates) this.decide.heardOverUdp();
   }
 
+  passedMac1(source: Uint8Array | null, fd: number): void {
+    if (!source) this.tcp.passedMac1(source, fd);
+  }
+
   confirmPeer(source: Uint8Array | null, fd: number, type: number): void {
     const path: TransportKind = source ? 'udp' : 'tcp';
     this.link(path).confirmPeer(source, fd);

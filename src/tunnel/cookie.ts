@@ -100,7 +100,8 @@ export function addressOf(source: Uint8Array): Uint8Array {
   return source.subarray(0, source.length - 2);
 }
 
-function isV4Mapped(a: Uint8Array): boolean {
+/** An IPv4-mapped IPv6 address (::ffff:a.b.c.d): how a dual-stack socket reports an IPv4 peer. */
+export function isV4Mapped(a: Uint8Array): boolean {
   for (let i = 0; i < 10; i++) if (a[i] !== 0) return false;
   return a[10] === 0xff && a[11] === 0xff;
 }

@@ -83,8 +83,10 @@ export class Datapath extends EventEmitter<DatapathEvents> {
       };
       const onExit = (why: string) => {
         dp.off('message', onMessage);
-        void dp.stop();
-        reject(new Error(`data path failed to start: ${why}`));
+        dp.off('exit', onExit);
+        // Settled once the other worker is gone too, so whoever undoes the
+        // start closes no descriptor a worker still uses.
+        void dp.stop().finally(() => reject(new Error(`data path failed to start: ${why}`)));
       };
       dp.on('message', onMessage);
       dp.on('exit', onExit);

@@ -23,6 +23,12 @@ export interface Link {
    * (UDP) or connection `fd` (TCP) authenticated: the peer is there now.
    */
   confirmPeer(source: Uint8Array | null, fd: number, type: number): void;
+  /**
+   * A handshake message from `source` (UDP) or connection `fd` (TCP) carried
+   * a valid mac1: its sender knows our public key (TCP: that connection is
+   * not evicted to make room for new ones, see pending-conns.ts).
+   */
+  passedMac1?(source: Uint8Array | null, fd: number): void;
   /** Something authenticated came from the peer that is not a handshake (a cookie reply), from `source` (UDP) or `fd` (TCP). */
   heardFrom?(source: Uint8Array | null, fd: number): void;
   /**

@@ -8,6 +8,7 @@
 // a 1500-byte underlay — and 1406 over TCP. Transport = auto takes the
 // smaller (TCP's), so the interface never changes when the path does.
 import { DATA_OVERHEAD } from '../crypto/data-packet.js';
+import { FRAME_LIMIT } from '../transport/framing.js';
 import type { TransportKind } from '../transport/transport.js';
 
 export const UNDERLAY_MTU = 1500;
@@ -19,6 +20,33 @@ export function mtuTransport(setting: TransportKind | 'auto'): TransportKind {
   if (setting !== 'auto') return setting;
   return defaultMtu('udp') < defaultMtu('tcp') ? 'udp' : 'tcp';
 }
+
+/**
+ * Largest TSO super-packet the TUN may hand us over TCP: with its 10-byte
+ * virtio_net_hdr and the 32 bytes of sealing (65042) it fits the 2-byte
+ * frame length. Its room is also where a plain packet is read, so over TCP
+ * it bounds the MTU too.
+ */
+export const GSO_MAX_SIZE = 65_000;
+
+/** The largest IPv4 UDP payload: 65535 − 20 (IP header) − 8 (UDP header). */
+const UDP_PAYLOAD_LIMIT = 65_535 - 20 - 8;
+
+/**
+ * The largest MTU each transport carries, and why (for the config check):
+ *   udp   a sealed packet fits one UDP datagram over IPv4: 65507 − 32 = 65475
+ *   tcp   a packet is read into the super-packet room: 65000
+ *   auto  both paths, without virtio_net_hdr: UDP's 65475 (a frame would take 65535 − 32 = 65503)
+ * Beyond them packets could not be sent, or (TCP) a frame's length would not fit its 2 bytes.
+ */
+export const MTU_LIMITS: Record<TransportKind | 'auto', { max: number; why: string }> = {
+  udp: { max: UDP_PAYLOAD_LIMIT - DATA_OVERHEAD, why: `a sealed packet (MTU + ${DATA_OVERHEAD}) must fit one UDP datagram over IPv4 (${UDP_PAYLOAD_LIMIT} bytes)` },
+  tcp: { max: GSO_MAX_SIZE, why: `a packet must fit the ${GSO_MAX_SIZE}-byte room a sealed TCP frame carries` },
+  auto: {
+    max: Math.min(UDP_PAYLOAD_LIMIT, FRAME_LIMIT) - DATA_OVERHEAD,
+    why: `a sealed packet (MTU + ${DATA_OVERHEAD}) must fit one UDP datagram over IPv4 (${UDP_PAYLOAD_LIMIT} bytes) and one TCP frame (${FRAME_LIMIT})`,
+  },
+};
 
 export function defaultMtu(kind: TransportKind): number {
   return UNDERLAY_MTU - OUTER_IP_WORST_CASE - TRANSPORT_HEADER[kind] - DATA_OVERHEAD;

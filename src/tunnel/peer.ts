@@ -216,6 +216,7 @@ export class Peer {
       this.dropHandshake('bad-mac1');
       return false;
     }
+    this.link.passedMac1?.(source, fd);
     if (!underLoad) return true;
     if (from === null) {
       this.dropHandshake('no-source');

@@ -1,8 +1,10 @@
 // Per-source rate limit for handshakes while under load (WireGuard's
-// ratelimiter.c): a token bucket per IP address (the port is ignored, so one
-// host cannot multiply its share by using many ports). The table is bounded:
+// ratelimiter.c): a token bucket per IPv4 address or IPv6 /64 (the port is
+// ignored, so one host cannot multiply its share by using many ports, nor by
+// using many addresses of its /64: see source-key.ts). The table is bounded:
 // entries idle for a second are swept, and a new address that finds the
 // table full is refused, so a spoofed-source flood costs bounded memory.
+import { sourceKey } from './source-key.js';
 import { RATE_LIMIT } from './timers.js';
 
 interface Bucket {
@@ -24,11 +26,11 @@ export class RateLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Takes a token for `address` (IP bytes); false when its bucket is empty or the table is full. */
+  /** Takes a token for `address` (IP bytes; IPv6 counts by /64); false when its bucket is empty or the table is full. */
   allow(address: Uint8Array): boolean {
     const t = this.now();
     if (t - this.lastSweep >= SWEEP_AFTER_MS) this.sweep(t);
-    const key = Buffer.from(address.buffer, address.byteOffset, address.byteLength).toString('latin1');
+    const key = sourceKey(address);
     let b = this.buckets.get(key);
     if (!b) {
       if (this.buckets.size >= this.maxEntries) return false;

@@ -10,6 +10,7 @@ import { ReplayWindow } from '../crypto/replay.js';
 import * as libc from '../sys/libc.js';
 import { PacketBatch, MSG_OFFSET } from '../transport/batch.js';
 import { sameSockaddr } from '../transport/sockaddr.js';
+import { checkFrameBound } from '../transport/framing.js';
 import { TcpStreamReceiver } from '../transport/tcp-stream.js';
 import type { TransportKind } from '../transport/transport.js';
 import { UdpBatchReceiver } from '../transport/udp-batch.js';
@@ -106,6 +107,8 @@ export class RxLoop implements SteppedLoop {
       this.tunPtrs = this.batch.slotPtrs.map((p) => p + BigInt(MSG_OFFSET + DATA_HEADER_BYTES - front));
       this.udp = new UdpBatchReceiver(init.udpFd, this.batch);
     }
+    // Each TCP connection's decoder takes this bound: refused here, at start, rather than on the first connection.
+    if (init.transport !== 'udp') checkFrameBound(init.maxMessage);
     this.firstConn = this.udp ? 2 : 1;
     this.poller = new PollSet(this.fixedPollEntries());
   }
@@ -154,14 +157,15 @@ export class RxLoop implements SteppedLoop {
         });
         break;
       case 'tcp-add':
-        this.conns.set(msg.fd, new TcpStreamReceiver(msg.fd, this.init.maxMessage));
+        this.conns.set(msg.fd, new TcpStreamReceiver(msg.fd, msg.conn, this.init.maxMessage));
         this.pollConnections();
         break;
       case 'tcp-remove':
         // The main thread may have moved its sends off this connection: report the next path afresh.
         this.dataPath = null;
-        if (this.conns.delete(msg.fd)) this.pollConnections();
-        post({ t: 'tcp-removed', fd: msg.fd });
+        // Only the connection named: this descriptor may already hold a newer one.
+        if (this.conns.get(msg.fd)?.conn === msg.conn && this.conns.delete(msg.fd)) this.pollConnections();
+        post({ t: 'tcp-removed', fd: msg.fd, conn: msg.conn });
         break;
       case 'udp-peer':
         this.peerSource.fill(0);
@@ -205,7 +209,7 @@ export class RxLoop implements SteppedLoop {
       this.conns.delete(fd);
       this.pollConnections();
       this.dataPath = null;
-      post({ t: 'tcp-closed', fd, reason: typeof result === 'string' ? result : result.reason });
+      post({ t: 'tcp-closed', fd, conn: conn.conn, reason: typeof result === 'string' ? result : result.reason });
     }
   }
 

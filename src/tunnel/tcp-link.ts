@@ -7,7 +7,15 @@
 // on it except cookie replies; the current connection carries our data.
 //
 // A descriptor is closed only after both workers have let go of it, so its
-// number cannot be reused while a worker still polls or sends on it.
+// number cannot be reused while a worker still polls or sends on it. Once
+// closed, the number is reused by the next connection at once, while reports
+// about the old one may still be on their way (the receive worker reports
+// both 'tcp-closed' and 'tcp-removed' when it sees the end of a connection
+// the main thread is retiring too): every message about a connection carries
+// its id, never reused, and a report whose id is not the current holder's
+// of that number is ignored. Handshake messages carry the descriptor alone:
+// the receive worker posts them before it lets go of the connection, so they
+// always arrive while the descriptor still names it.
 import { EventEmitter } from 'node:events';
 import * as libc from '../sys/libc.js';
 import type { EndpointSpec } from '../transport/resolve.js';
@@ -19,11 +27,19 @@ import type { Datapath } from './datapath.js';
 import { EndpointName } from './endpoint-name.js';
 import type { Link, LinkEvents } from './link.js';
 import type { Logger } from './log.js';
-import { MAX_PENDING_TCP, MAX_PENDING_TCP_PER_SOURCE, TIMERS } from './timers.js';
+import { admitPending } from './pending-conns.js';
+import { sourceKeyOf } from './source-key.js';
+import { TIMERS } from './timers.js';
 import type { FromWorker } from './worker-messages.js';
 
 interface Conn {
   fd: number;
+  /** Names this connection in worker messages: unlike `fd`, never reused. */
+  id: number;
+  /** sourceKey() of `remote` (an IPv4 address or IPv6 /64): what the pending caps count by. */
+  source: string;
+  /** A handshake message with a valid mac1 came over it: never evicted for a newcomer. */
+  vouched: boolean;
   remote: SocketAddress | null;
   /** `remote` as a sockaddr, made when first needed (cookies, rate limit). */
   sockaddr?: Uint8Array;
@@ -39,7 +55,9 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
   readonly kind = 'tcp' as const;
   private datapath: Datapath | null = null;
   private listener: TcpListener | null = null;
+  /** By descriptor, in the order accepted (pending-conns.ts evicts by age). */
   private readonly conns = new Map<number, Conn>();
+  private nextId = 1;
   private current: Conn | null = null;
   private backoffMs: number = TIMERS.tcpBackoffFirstMs;
   private reconnectTimer: NodeJS.Timeout | null = null;
@@ -128,25 +146,30 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
       libc.close(c.fd);
       return;
     }
-    // Unauthenticated connections are capped, in all and per source address.
-    // The oldest gives way to the newest, so idle connections cannot lock the
-    // real peer out: it only has to connect after them.
+    // Unauthenticated connections are capped, in all and per source; which
+    // one gives way is pending-conns.ts's choice.
+    const source = c.remote ? sourceKeyOf(c.remote) : '';
     const pending = [...this.conns.values()].filter((x) => x !== this.current && !x.closing);
-    const sameSource = pending.filter((x) => x.remote?.address === c.remote?.address);
-    if (sameSource.length >= MAX_PENDING_TCP_PER_SOURCE) this.retire(sameSource[0]!, 'too many unauthenticated connections from one address');
-    else if (pending.length >= MAX_PENDING_TCP) this.retire(pending[0]!, 'too many unauthenticated connections');
-    const conn = this.track(c, true);
+    const room = admitPending(pending, source);
+    const from = c.remote ? formatAddress(c.remote) : '?';
+    if (!room.admit) {
+      this.log.debug(`refused TCP connection from ${from}: every unauthenticated slot it could take holds a connection that showed a valid mac1`);
+      libc.close(c.fd);
+      return;
+    }
+    if (room.evict) this.retire(room.evict, `too many unauthenticated connections (${room.evict.source === source ? 'from one source' : 'in all'})`);
+    const conn = this.track(c, true, source);
     // An unauthenticated connection gets a few seconds to prove itself.
     conn.timer = setTimeout(() => {
       if (conn !== this.current) this.retire(conn, 'no handshake in time');
     }, TIMERS.tcpHandshakeTimeoutMs);
-    this.log.debug(`accepted TCP connection from ${c.remote ? formatAddress(c.remote) : '?'}`);
+    this.log.debug(`accepted TCP connection from ${from}`);
   }
 
-  private track(c: TcpConnection, accepted: boolean): Conn {
-    const conn: Conn = { fd: c.fd, remote: c.remote, inRx: true, inTx: false, closing: false, timer: null, accepted };
+  private track(c: TcpConnection, accepted: boolean, source: string): Conn {
+    const conn: Conn = { fd: c.fd, id: this.nextId++, source, vouched: false, remote: c.remote, inRx: true, inTx: false, closing: false, timer: null, accepted };
     this.conns.set(c.fd, conn);
-    this.datapath!.toRx({ t: 'tcp-add', fd: c.fd });
+    this.datapath!.toRx({ t: 'tcp-add', fd: c.fd, conn: conn.id });
     return conn;
   }
 
@@ -165,7 +188,7 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
         return;
       }
       this.log.info(`connected to ${formatAddress(peer)} over TCP`);
-      this.makeCurrent(this.track(c, false));
+      this.makeCurrent(this.track(c, false, ''));
       this.emit('up');
     } catch (err) {
       this.log.debug(`${(err as Error).message}; retrying in ${Math.round(this.backoffMs)} ms`);
@@ -191,7 +214,7 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
     const old = this.current;
     this.current = conn;
     conn.inTx = true;
-    this.datapath!.toTx({ t: 'tcp-connection', fd: conn.fd });
+    this.datapath!.toTx({ t: 'tcp-connection', fd: conn.fd, conn: conn.id });
     // The TX worker acknowledges the old descriptor with 'tcp-released'.
     if (old && old !== conn) this.retire(old, 'replaced by a newer connection');
   }
@@ -230,6 +253,11 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
     return this.current !== null;
   }
 
+  passedMac1(_source: Uint8Array | null, fd: number): void {
+    const conn = this.conns.get(fd);
+    if (conn && !conn.closing) conn.vouched = true;
+  }
+
   confirmPeer(_source: Uint8Array | null, fd: number): void {
     const conn = this.conns.get(fd);
     if (!conn || conn.closing) return;
@@ -240,7 +268,7 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
   onWorkerMessage(msg: FromWorker): boolean {
     switch (msg.t) {
       case 'tcp-closed': {
-        const conn = this.conns.get(msg.fd);
+        const conn = this.connection(msg);
         if (conn) {
           conn.inRx = false;
           this.retire(conn, msg.reason === 'eof' ? 'closed by the peer' : msg.reason);
@@ -249,7 +277,7 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
       }
       case 'tcp-removed':
       case 'tcp-released': {
-        const conn = this.conns.get(msg.fd);
+        const conn = this.connection(msg);
         if (conn) {
           if (msg.t === 'tcp-removed') conn.inRx = false;
           else conn.inTx = false;
@@ -258,7 +286,7 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
         return true;
       }
       case 'send-failed': {
-        const conn = this.conns.get(msg.fd);
+        const conn = this.connection(msg);
         if (conn) this.retire(conn, 'send failed');
         return true;
       }
@@ -267,16 +295,22 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
     }
   }
 
+  /** The connection a worker's report is about: null if that one is gone (its descriptor may be another's now). */
+  private connection(msg: { fd: number; conn: number }): Conn | null {
+    const conn = this.conns.get(msg.fd);
+    return conn?.id === msg.conn ? conn : null;
+  }
+
   /** Starts closing a connection: wakes any blocked call on it, asks the workers to let go. */
   private retire(conn: Conn, reason: string, how: 'lost' | 'closed' = 'lost'): void {
     if (conn.closing) return;
     conn.closing = true;
     if (conn.timer) clearTimeout(conn.timer);
     libc.shutdown(conn.fd, libc.SHUT_RDWR);
-    if (conn.inRx) this.datapath?.toRx({ t: 'tcp-remove', fd: conn.fd });
+    if (conn.inRx) this.datapath?.toRx({ t: 'tcp-remove', fd: conn.fd, conn: conn.id });
     if (conn === this.current) {
       this.current = null;
-      this.datapath?.toTx({ t: 'tcp-connection', fd: -1 });
+      this.datapath?.toTx({ t: 'tcp-connection', fd: -1, conn: 0 });
       this.log.info(`TCP connection ${how}: ${reason}`);
       this.emit('down', reason);
       this.scheduleReconnect();

@@ -73,9 +73,9 @@ export const TIMERS = {
   autoTcpLingerMs: s(2),
 } as const;
 
-/** Unauthenticated TCP connections held at once; a new one replaces the oldest. */
+/** Unauthenticated TCP connections held at once (which one gives way to a new one: pending-conns.ts). */
 export const MAX_PENDING_TCP = 8;
-/** The same, per source address. */
+/** The same, per source (an IPv4 address or IPv6 /64, source-key.ts). */
 export const MAX_PENDING_TCP_PER_SOURCE = 2;
 
 /**
@@ -90,7 +90,7 @@ export const UNDER_LOAD_BACKLOG = (() => {
   return Number.isInteger(v) && v >= 0 ? v : 8;
 })();
 
-/** Per source address, while under load: handshakes per second, and the burst allowed (WireGuard's ratelimiter.c). */
+/** Per source (IPv4 address, IPv6 /64), while under load: handshakes per second, and the burst allowed (WireGuard's ratelimiter.c). */
 export const RATE_LIMIT = {
   perSecond: 20,
   burst: 5,

@@ -22,7 +22,7 @@ import { Handshake } from './handshake.js';
 import type { Link } from './link.js';
 import type { Logger } from './log.js';
 import { FEATURE_VNET_HDR, MESSAGE_INITIATION_BYTES, mac1Key } from './messages.js';
-import { defaultMtu, mtuTransport } from './mtu.js';
+import { defaultMtu, GSO_MAX_SIZE, mtuTransport } from './mtu.js';
 import { Peer } from './peer.js';
 import { controlSocket, endpointFile, pidFile, runDir } from './rundir.js';
 import { createStats, DROP_REASONS, RX, TX, type Stats } from './stats.js';
@@ -30,12 +30,6 @@ import { AutoLink } from './auto-link.js';
 import { TcpLink } from './tcp-link.js';
 import { UdpLink } from './udp-link.js';
 import type { FromWorker } from './worker-messages.js';
-
-/**
- * Largest TSO super-packet the TUN may hand us over TCP: with its 10-byte
- * header and the 32 bytes of sealing it must fit the 2-byte frame length.
- */
-const GSO_MAX_SIZE = 65_000;
 
 /** A listening port someone else holds, named as the config names it. */
 function portInUse(err: unknown): unknown {

@@ -81,6 +81,8 @@ export class TxLoop implements SteppedLoop {
   /** Handshake messages for the TCP connection while a data batch waits for it. */
   private deferred: Uint8Array[] = [];
   private waitingForSocket = false;
+  /** The id of the TCP connection sent on (tcp-link.ts), echoed in reports about it. */
+  private tcpConn = 0;
   /** The last drain found at most one packet: the next one is sent on its own, at once. */
   private quiet = true;
 
@@ -144,10 +146,12 @@ export class TxLoop implements SteppedLoop {
         break;
       case 'tcp-connection': {
         const old = this.tcp?.[0].connection ?? -1;
+        const oldConn = this.tcpConn;
         for (const t of this.tcp ?? []) t.setConnection(msg.fd);
+        this.tcpConn = msg.conn;
         this.deferred = [];
         this.waitFor('tun');
-        if (old >= 0 && old !== msg.fd) post({ t: 'tcp-released', fd: old });
+        if (old >= 0 && oldConn !== msg.conn) post({ t: 'tcp-released', fd: old, conn: oldConn });
         break;
       }
       case 'path':
@@ -264,8 +268,8 @@ export class TxLoop implements SteppedLoop {
       const fd = this.tcp[0].connection;
       if (fd >= 0) {
         for (const t of this.tcp) t.setConnection(-1);
-        post({ t: 'send-failed', fd });
-        post({ t: 'tcp-released', fd });
+        post({ t: 'send-failed', fd, conn: this.tcpConn });
+        post({ t: 'tcp-released', fd, conn: this.tcpConn });
       }
     }
     if (result === 'blocked') this.waitFor('socket');

@@ -37,6 +37,9 @@ const SUPER_SEGMENTS = 8;
 /** Room for such a super-packet and its virtio_net_hdr (the code is the same as for 64 KB). */
 const WARM_UP_MAX_PLAINTEXT = 8192;
 
+/** The id of the stand-in connection (the main thread's start at 1; reports from a rehearsal are dropped anyway). */
+const REHEARSAL_CONN = 0;
+
 /** The throwaway pieces: a datagram pair for the TUN, a stream pair for the connection. */
 interface Rig {
   init: DatapathInit;
@@ -56,7 +59,7 @@ export function warmUpTcpSender(init: DatapathInit, make: (init: DatapathInit) =
   return withRig(init, (rig) => {
     const tx = make(rig.init);
     try {
-      rig.control.send({ t: 'tcp-connection', fd: rig.connection });
+      rig.control.send({ t: 'tcp-connection', fd: rig.connection, conn: REHEARSAL_CONN });
       return pumpSender(tx, rig);
     } finally {
       tx.apply({ t: 'stop' });
@@ -69,7 +72,7 @@ export function warmUpTcpReceiver(init: DatapathInit, aead: Aead, make: (init: D
   return withRig(init, (rig) => {
     const rx = make(rig.init);
     try {
-      rig.control.send({ t: 'tcp-add', fd: rig.connection });
+      rig.control.send({ t: 'tcp-add', fd: rig.connection, conn: REHEARSAL_CONN });
       return pumpReceiver(rx, aead, rig);
     } finally {
       rx.apply({ t: 'stop' });

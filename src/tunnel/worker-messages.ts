@@ -50,7 +50,8 @@ export interface ReceivingKeypair {
 export type ToTx =
   | { t: 'send-key'; keypair: SendingKeypair | null }
   | { t: 'udp-destination'; sockaddr: Uint8Array; len: number }
-  | { t: 'tcp-connection'; fd: number }
+  /** `conn`: the connection's id (tcp-link.ts), echoed in reports about it; 0 with fd -1 (none). */
+  | { t: 'tcp-connection'; fd: number; conn: number }
   /** A handshake message; `via` picks the path under Transport = auto (default: the data path). */
   | { t: 'send'; message: Uint8Array; via?: TransportKind }
   /** Transport = auto: data and keepalives go this way from now on. */
@@ -62,8 +63,9 @@ export type ToTx =
 export type ToRx =
   | { t: 'receive-key-add'; keypair: ReceivingKeypair }
   | { t: 'receive-key-remove'; localIndex: number }
-  | { t: 'tcp-add'; fd: number }
-  | { t: 'tcp-remove'; fd: number }
+  /** `conn`: the connection's id (tcp-link.ts); a descriptor number is reused once closed, an id never is. */
+  | { t: 'tcp-add'; fd: number; conn: number }
+  | { t: 'tcp-remove'; fd: number; conn: number }
   /**
    * The peer's UDP endpoint, each time the main thread moves it (a handshake
    * message, a reload, a report of ours): authenticated data from any other
@@ -76,13 +78,14 @@ export type ToRx =
 export type FromWorker =
   | { t: 'ready'; aead: string }
   | { t: 'need-handshake' }
-  | { t: 'send-failed'; fd: number }
+  | { t: 'send-failed'; fd: number; conn: number }
   | { t: 'handshake'; message: Uint8Array; source: Uint8Array | null; fd: number }
   | { t: 'first-data'; localIndex: number }
   | { t: 'endpoint'; sockaddr: Uint8Array }
   /** Transport = auto: authenticated data now arrives over this path (reported when it changes). */
   | { t: 'data-path'; kind: TransportKind }
-  | { t: 'tcp-closed'; fd: number; reason: string }
-  | { t: 'tcp-removed'; fd: number }
-  | { t: 'tcp-released'; fd: number }
+  /** TCP reports name the connection by descriptor and id (tcp-add's, tcp-connection's `conn`). */
+  | { t: 'tcp-closed'; fd: number; conn: number; reason: string }
+  | { t: 'tcp-removed'; fd: number; conn: number }
+  | { t: 'tcp-released'; fd: number; conn: number }
   | { t: 'error'; message: string };

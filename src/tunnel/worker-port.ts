@@ -14,12 +14,22 @@ export const WAKE = Buffer.from([1, 0, 0, 0, 0, 0, 0, 0]);
 let controlPort: MessagePort | null = parentPort;
 let muted = false;
 
-/** Clears the wake eventfd and applies each waiting control message; false once one says stop. */
-export function takeMessages<T>(wakeFd: number, apply: (msg: T) => boolean): boolean {
+/**
+ * Clears the wake eventfd and applies each waiting control message; false
+ * once one says stop. A message that throws is reported to the main thread
+ * and skipped: the data path goes on (an exception here would end the
+ * worker, and with it the tunnel).
+ */
+export function takeMessages<T extends { t: string }>(wakeFd: number, apply: (msg: T) => boolean): boolean {
   libc.read(wakeFd, wakeBuf, 8);
   const port = controlPort!;
   for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) {
-    if (!apply(m.message as T)) return false;
+    const msg = m.message as T;
+    try {
+      if (!apply(msg)) return false;
+    } catch (err) {
+      post({ t: 'error', message: `data path: control message '${msg.t}' failed: ${(err as Error).message}` });
+    }
   }
   return true;
 }

@@ -206,7 +206,10 @@ describe('config', () => {
       const v4only = { 5: 'Address = 10.77.0.1/24', 16: 'AllowedIPs = 10.77.0.2/32' };
       expect(parseConfig(text({ ...v4only, 9: 'MTU = 576' }), file).iface.mtu).to.equal(576);
       expect(parseConfig(text({ 9: 'MTU = 1280' }), file).iface.mtu).to.equal(1280);
-      expect(parseConfig(text({ 9: 'MTU = 65535' }), file).iface.mtu).to.equal(65535);
+      // The largest MTU each transport carries (line 8 is Transport = auto).
+      expect(parseConfig(text({ 9: 'MTU = 65475' }), file).iface.mtu).to.equal(65475);
+      expect(parseConfig(text({ 8: 'Transport = udp', 9: 'MTU = 65475' }), file).iface.mtu).to.equal(65475);
+      expect(parseConfig(text({ 8: 'Transport = tcp', 9: 'MTU = 65000' }), file).iface.mtu).to.equal(65000);
       expect(parseConfig(text({ 6: 'ListenPort = 1' }), file).iface.listenPort).to.equal(1);
       expect(parseConfig(text({ 17: 'PersistentKeepalive = 0' }), file).peer.persistentKeepalive).to.equal(undefined);
       expect(parseConfig(text({ 17: 'PersistentKeepalive = 65535' }), file).peer.persistentKeepalive).to.equal(65535);
@@ -271,6 +274,16 @@ describe('config', () => {
       expectError(text({ 6: '' }), `${file}:7: ListenAddress: is set but ListenPort is not; add ListenPort, or remove ListenAddress`);
     });
 
+    it('an MTU beyond what Transport carries, naming line, key and limit', () => {
+      expectError(text({ 8: 'Transport = tcp', 9: 'MTU = 65001' }),
+        `${file}:9: MTU: is 65001, but Transport = tcp carries at most 65000: a packet must fit the 65000-byte room a sealed TCP frame carries`);
+      expectError(text({ 8: 'Transport = udp', 9: 'MTU = 65476' }),
+        `${file}:9: MTU: is 65476, but Transport = udp carries at most 65475: a sealed packet (MTU + 32) must fit one UDP datagram over IPv4 (65507 bytes)`);
+      // No Transport line: UDP's limit.
+      expectError(text({ 8: '', 9: 'MTU = 65535' }),
+        `${file}:9: MTU: is 65535, but Transport = udp carries at most 65475: a sealed packet (MTU + 32) must fit one UDP datagram over IPv4 (65507 bytes)`);
+    });
+
     it('bad values', () => {
       const cases: Array<[number, string, string]> = [
         [3, 'Name =', 'Name: has no value'],
@@ -297,6 +310,9 @@ describe('config', () => {
         [9, 'MTU = 575', 'MTU: 575 is out of range; expected 576-65535'],
         [9, 'MTU = 65536', 'MTU: 65536 is out of range; expected 576-65535'],
         [9, 'MTU = 1279', 'MTU: is 1279, but IPv6 (fd77::1/64) needs at least 1280 (RFC 8200 §5)'],
+        // Beyond what the transport carries: over TCP (and auto) the receiving worker died on the first connection.
+        [9, 'MTU = 65535', 'MTU: is 65535, but Transport = auto carries at most 65475: a sealed packet (MTU + 32) must fit one UDP datagram over IPv4 (65507 bytes) and one TCP frame (65535)'],
+        [9, 'MTU = 65504', 'MTU: is 65504, but Transport = auto carries at most 65475: a sealed packet (MTU + 32) must fit one UDP datagram over IPv4 (65507 bytes) and one TCP frame (65535)'],
         [9, 'MTU = 1.5k', 'MTU: "1.5k" is not an MTU; expected a whole number 576-65535'],
         [10, 'User = no body', 'User: "no body" is not a user name or numeric uid'],
         [15, 'Endpoint = 2001:db8::1:51820', 'Endpoint: "2001:db8::1:51820": an IPv6 address needs brackets, e.g. [2001:db8::1]:51820'],

@@ -1,5 +1,6 @@
 // Hostile TCP clients for a sealtun TCP listener, for SECONDS seconds:
-//   node tcp-garbage.js HOST PORT SECONDS
+//   node tcp-garbage.js HOST PORT SECONDS [SOURCE...]
+// (SOURCE: local addresses to connect from, taken in turn; default: any).
 // Keeps up to 32 connections open at once, each doing one bad thing: random
 // bytes, a frame length beyond any bound, a well-framed but forged handshake,
 // or nothing at all (it must be closed for not completing a handshake).
@@ -8,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 
-const [host, port, seconds] = process.argv.slice(2);
+const [host, port, seconds, ...sources] = process.argv.slice(2);
 const end = Date.now() + Number(seconds) * 1000;
 let opened = 0;
 let closedByPeer = 0;
@@ -18,7 +19,8 @@ const MAX_OPEN = 32;
 function one(kind: number): void {
   open++;
   opened++;
-  const sock = connect({ host: host!, port: Number(port) });
+  const localAddress = sources.length > 0 ? sources[opened % sources.length] : undefined;
+  const sock = connect({ host: host!, port: Number(port), ...(localAddress ? { localAddress } : {}) });
   let mine = false;
   sock.on('connect', () => {
     if (kind === 0) sock.write(randomBytes(4096));

@@ -1,8 +1,12 @@
-// The TCP transport under a stalled peer and under idle connections that
-// never authenticate: neither may freeze or lock out the tunnel.
+// The TCP transport under a stalled peer, under idle connections that
+// never authenticate and under a flood of connections: none may freeze or
+// lock out the tunnel.
+import { join } from 'node:path';
 import { expect } from 'chai';
 import { TestNet } from '../helpers/netns.js';
-import { TunnelPair } from '../helpers/tunnel-pair.js';
+import { REPO, TunnelPair } from '../helpers/tunnel-pair.js';
+
+const TCP_GARBAGE = join(REPO, 'dist', 'test', 'helpers', 'tcp-garbage.js');
 
 describe('TCP transport robustness', function () {
   this.timeout(120_000);
@@ -47,5 +51,53 @@ describe('TCP transport robustness', function () {
     await pair.up(pair.net.a, pair.configA());
     await pair.waitConnected(15_000);
     for (const c of idle) c.kill('SIGKILL');
+  });
+});
+
+describe('TCP transport under a connection flood from one IPv6 /64', function () {
+  this.timeout(120_000);
+  let pair: TunnelPair;
+
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed') {
+      for (const name of [pair.nameA, pair.nameB]) process.stderr.write(`--- ${name} log ---\n${pair.log(name)}\n`);
+    }
+    await pair?.destroy();
+  });
+
+  it('the real peer connects during the flood, keeps its connection, and traffic flows', async () => {
+    pair = new TunnelPair(TestNet.create({ ipv6: true }), { transport: 'tcp' });
+    const { net } = pair;
+    await pair.keygen();
+    await pair.up(net.b, pair.configB());
+    // 64 addresses of one /64 on host A: one source to a limit that counts by
+    // /64, 64 sources to one that counts by address. The real peer connects over IPv4.
+    const sources = Array.from({ length: 64 }, (_, i) => `2001:db8::f:${(i + 1).toString(16)}`);
+    const batch = sources.map((a) => `address add ${a}/64 dev ${net.vethA} nodad`).join('\n');
+    expect((await net.run(net.a, ['ip', '-batch', '-'], { input: `${batch}\n` })).code).to.equal(0);
+    const flood = net.spawn(net.a, [process.execPath, TCP_GARBAGE, net.addr6B, String(pair.port), '20', ...sources]);
+    let floodOut = '';
+    flood.stdout!.on('data', (d: Buffer) => (floodOut += d.toString()));
+    await new Promise((r) => setTimeout(r, 2000));
+    const started = Date.now();
+    await pair.up(net.a, pair.configA());
+    await pair.waitConnected(20_000);
+    const connectedMs = Date.now() - started;
+    // Traffic while the flood goes on.
+    const ping = await net.run(net.a, ['ping', '-c', '20', '-i', '0.5', '-W', '1', pair.innerB], { timeoutMs: 30_000 });
+    const received = Number(/(\d+) received/.exec(ping.stdout)?.[1] ?? 0);
+    await new Promise<void>((r) => (flood.exitCode !== null ? r() : flood.on('exit', () => r())));
+    const counts = JSON.parse(floodOut.trim() || '{}') as { opened?: number; closedByPeer?: number };
+    const logA = pair.log(pair.nameA);
+    const connects = logA.split('\n').filter((l) => / connected to .* over TCP/.test(l)).length;
+    const losses = logA.split('\n').filter((l) => /TCP connection lost/.test(l)).length;
+    process.stdout.write(
+      `      flood: ${counts.opened} connections from ${sources.length} addresses of one /64, ${counts.closedByPeer} closed by the listener; ` +
+        `real peer: connected in ${connectedMs} ms, ${connects} connection(s), ${losses} lost, ${received}/20 pings answered during the flood\n`,
+    );
+    expect(counts.opened, 'the flood ran').to.be.above(100);
+    expect(connects, 'one connection, never evicted').to.equal(1);
+    expect(losses).to.equal(0);
+    expect(received).to.be.at.least(18);
   });
 });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { FrameDecoder, FrameError, writeFrameHeader } from '../../src/transport/framing.js';
+import { checkFrameBound, FrameDecoder, FrameError, writeFrameHeader } from '../../src/transport/framing.js';
 
 function frame(msg: Uint8Array): Uint8Array {
   const out = new Uint8Array(2 + msg.length);
@@ -32,6 +32,23 @@ describe('TCP framing (2-byte big-endian length)', () => {
     const b = new Uint8Array(2);
     writeFrameHeader(b, 0, 0x1234);
     expect(Array.from(b)).to.deep.equal([0x12, 0x34]);
+  });
+
+  it('refuses a length the 2-byte prefix cannot state, instead of writing it modulo 65536', () => {
+    const b = new Uint8Array(2);
+    writeFrameHeader(b, 0, 0xffff);
+    expect(Array.from(b)).to.deep.equal([0xff, 0xff]);
+    for (const len of [0x10000, 65567, 0, -1]) {
+      b.fill(7);
+      expect(() => writeFrameHeader(b, 0, len), String(len)).to.throw(RangeError, 'cannot be framed');
+      expect(Array.from(b), 'nothing written').to.deep.equal([7, 7]);
+    }
+  });
+
+  it('a decoder, or a data path, whose bound no frame can carry is refused when made', () => {
+    expect(() => new FrameDecoder(65567)).to.throw(RangeError, 'a bound of 65567 cannot be framed');
+    expect(() => checkFrameBound(0)).to.throw(RangeError);
+    expect(() => checkFrameBound(65535)).to.not.throw();
   });
 
   it('decodes frames split across reads at every byte boundary', () => {
