@@ -62,8 +62,13 @@ describe('a handshake is reported once confirmed by data (PresharedKey)', functi
       const s = await status('b');
       return s.peer.handshakes > 0 && s;
     }, 5000);
-    expect(b.peer.handshakes).to.equal(1);
+    const a = await status('a');
+    console.log(`      initiator: ${a.peer.handshakes} handshake(s) completed; responder: ${b.peer.handshakes} confirmed`);
+    // One handshake each, or more when a slow host made the initiator retry:
+    // the responder counts exactly those the initiator completed, never the
+    // earlier one with the wrong PresharedKey.
+    expect(a.peer.handshakes).to.be.at.least(1);
+    expect(b.peer.handshakes).to.equal(a.peer.handshakes);
     expect(b.peer.latestHandshakeAgeSeconds).to.be.a('number').and.at.most(15);
-    expect((await status('a')).peer.handshakes).to.equal(1);
   });
 });
