@@ -10,7 +10,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { KeyError, checkPeerPublicKey, decodeKey, publicKeyOf, readKeyFile, type KeyKind } from '../crypto/keys.js';
-import { MTU_LIMITS } from '../tunnel/mtu.js';
+import { MTU_LIMITS } from '../transport/mtu.js';
 import { AddressError, parseAddress, parseCidr, type Cidr } from './cidr.js';
 import { IniSyntaxError, tokenizeIni, type IniEntry, type IniSection } from './ini.js';
 

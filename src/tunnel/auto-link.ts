@@ -19,7 +19,7 @@ import type { TransportKind } from '../transport/transport.js';
 import { AutoPath } from './auto-path.js';
 import type { Datapath } from './datapath.js';
 import type { Link, LinkEvents } from './link.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../log.js';
 import { MESSAGE_INITIATION, MESSAGE_RESPONSE } from './messages.js';
 import type { TcpLink } from './tcp-link.js';
 import { TIMERS } from './timers.js';

@@ -19,6 +19,7 @@
 import { randomBytes } from 'node:crypto';
 import { sodium } from '../crypto/sodium.js';
 import { AF_INET, AF_INET6 } from '../sys/libc.js';
+import { isV4Mapped } from '../transport/sockaddr.js';
 import {
   COOKIE_REPLY,
   MAC_BYTES,
@@ -98,12 +99,6 @@ export function sourceBytes(sockaddr: Uint8Array): Uint8Array | null {
 /** The address part of sourceBytes() (no port): what the rate limiter keys on. */
 export function addressOf(source: Uint8Array): Uint8Array {
   return source.subarray(0, source.length - 2);
-}
-
-/** An IPv4-mapped IPv6 address (::ffff:a.b.c.d): how a dual-stack socket reports an IPv4 peer. */
-export function isV4Mapped(a: Uint8Array): boolean {
-  for (let i = 0; i < 10; i++) if (a[i] !== 0) return false;
-  return a[10] === 0xff && a[11] === 0xff;
 }
 
 function mac(key: Uint8Array, data: Uint8Array): Uint8Array {

@@ -9,7 +9,7 @@ import * as libc from '../sys/libc.js';
 import { loadConfig } from '../config/config.js';
 import { interfaceExists } from '../tun/netconfig.js';
 import { queryControl } from './control.js';
-import { createLogger, type Level } from './log.js';
+import { createLogger, type Level } from '../log.js';
 import { PinnedProcess, type ProcessIdentity } from './process-identity.js';
 import { dropUser } from './privileges.js';
 import { controlSocket, logFile, pidFile, runDir } from './rundir.js';

@@ -1,6 +1,6 @@
 // Drops are counted per packet but logged at most once a minute, summed by
 // reason: a flood of garbage must not turn into a flood of log lines.
-import type { Logger } from './log.js';
+import type { Logger } from '../log.js';
 
 export class DropLog {
   private last = new Map<string, number>();

@@ -26,7 +26,7 @@ import {
 import { RateLimiter } from './ratelimiter.js';
 import type { Datapath } from './datapath.js';
 import type { Link } from './link.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../log.js';
 import { HANDSHAKE_BACKLOG_SLOT, RX, TX, type Stats } from './stats.js';
 import { TIMERS, UNDER_LOAD_BACKLOG } from './timers.js';
 import type { FromWorker } from './worker-messages.js';

@@ -26,9 +26,9 @@ import type { BindSpec } from '../transport/socket.js';
 import type { Datapath } from './datapath.js';
 import { EndpointName } from './endpoint-name.js';
 import type { Link, LinkEvents } from './link.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../log.js';
 import { admitPending } from './pending-conns.js';
-import { sourceKeyOf } from './source-key.js';
+import { sourceKeyOf } from '../transport/source-key.js';
 import { TIMERS } from './timers.js';
 import type { FromWorker } from './worker-messages.js';
 

@@ -10,7 +10,7 @@ import type { Datapath } from './datapath.js';
 import { recall, remember, type EndpointMemory } from './endpoint-memory.js';
 import { EndpointName } from './endpoint-name.js';
 import type { Link, LinkEvents } from './link.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../log.js';
 import type { FromWorker } from './worker-messages.js';
 
 export class UdpLink extends EventEmitter<LinkEvents> implements Link {

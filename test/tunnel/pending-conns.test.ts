@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import ipaddr from 'ipaddr.js';
 import { admitPending, type PendingConn } from '../../src/tunnel/pending-conns.js';
-import { sourceKey } from '../../src/tunnel/source-key.js';
+import { sourceKey } from '../../src/transport/source-key.js';
 
 interface C extends PendingConn {
   name: string;

@@ -4,8 +4,7 @@
 // will, so keying by its full address would give it 2^64 shares; WireGuard's
 // ratelimiter.c masks IPv6 sources to /64 for the same reason.
 import ipaddr from 'ipaddr.js';
-import type { SocketAddress } from '../transport/sockaddr.js';
-import { isV4Mapped } from './cookie.js';
+import { isV4Mapped, type SocketAddress } from './sockaddr.js';
 
 /** Bytes of an IPv6 address that name its /64. */
 const IPV6_GROUP_BYTES = 8;

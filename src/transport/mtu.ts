@@ -8,8 +8,8 @@
 // a 1500-byte underlay — and 1406 over TCP. Transport = auto takes the
 // smaller (TCP's), so the interface never changes when the path does.
 import { DATA_OVERHEAD } from '../crypto/data-packet.js';
-import { FRAME_LIMIT } from '../transport/framing.js';
-import type { TransportKind } from '../transport/transport.js';
+import { FRAME_LIMIT } from './framing.js';
+import type { TransportKind } from './transport.js';
 
 export const UNDERLAY_MTU = 1500;
 const OUTER_IP_WORST_CASE = 40;

@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import ipaddr from 'ipaddr.js';
 import { RateLimiter } from '../../src/tunnel/ratelimiter.js';
-import { sourceKey, sourceKeyOf } from '../../src/tunnel/source-key.js';
+import { sourceKey, sourceKeyOf } from '../../src/transport/source-key.js';
 
 const bytes = (a: string) => Uint8Array.from(ipaddr.parse(a).toByteArray());
 
