@@ -3,7 +3,7 @@
 // unauthenticated TCP connections.
 import { expect } from 'chai';
 import ipaddr from 'ipaddr.js';
-import { RateLimiter } from '../../src/tunnel/ratelimiter.js';
+import { RateLimiter } from '../../src/tunnel/peer/ratelimiter.js';
 import { sourceKey, sourceKeyOf } from '../../src/transport/source-key.js';
 
 const bytes = (a: string) => Uint8Array.from(ipaddr.parse(a).toByteArray());

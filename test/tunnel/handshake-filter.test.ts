@@ -8,7 +8,7 @@ import { availableAeads } from '../../src/crypto/aead/select.js';
 import { keyedHashFor } from '../../src/crypto/keyed-hash.js';
 import { generatePrivateKey, publicKeyOf } from '../../src/crypto/keys.js';
 import { initSodium } from '../../src/crypto/sodium.js';
-import { Handshake } from '../../src/tunnel/handshake.js';
+import { Handshake } from '../../src/tunnel/peer/handshake.js';
 import { HandshakeFilter } from '../../src/tunnel/handshake-filter.js';
 import {
   INITIATION,

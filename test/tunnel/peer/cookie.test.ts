@@ -1,14 +1,14 @@
 // Cookies (mac2, cookie replies) and the per-address rate limiter.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { generatePrivateKey, publicKeyOf } from '../../src/crypto/keys.js';
-import { initSodium } from '../../src/crypto/sodium.js';
-import { encodeSockaddr } from '../../src/transport/sockaddr.js';
-import { CookieChecker, CookieJar, CookieReplyError, addressOf, sourceBytes } from '../../src/tunnel/cookie.js';
-import { Handshake } from '../../src/tunnel/handshake.js';
-import { INITIATION, MESSAGE_COOKIE_REPLY, MESSAGE_COOKIE_REPLY_BYTES, RESPONSE, mac1Key, slice, writeMac1 } from '../../src/tunnel/messages.js';
-import { RateLimiter } from '../../src/tunnel/ratelimiter.js';
-import { TIMERS } from '../../src/tunnel/timers.js';
+import { generatePrivateKey, publicKeyOf } from '../../../src/crypto/keys.js';
+import { initSodium } from '../../../src/crypto/sodium.js';
+import { encodeSockaddr } from '../../../src/transport/sockaddr.js';
+import { CookieChecker, CookieJar, CookieReplyError, addressOf, sourceBytes } from '../../../src/tunnel/peer/cookie.js';
+import { Handshake } from '../../../src/tunnel/peer/handshake.js';
+import { INITIATION, MESSAGE_COOKIE_REPLY, MESSAGE_COOKIE_REPLY_BYTES, RESPONSE, mac1Key, slice, writeMac1 } from '../../../src/tunnel/messages.js';
+import { RateLimiter } from '../../../src/tunnel/peer/ratelimiter.js';
+import { TIMERS } from '../../../src/tunnel/timers.js';
 
 function sockaddr(address: string, port: number): Uint8Array {
   const out = new Uint8Array(28);

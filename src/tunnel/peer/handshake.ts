@@ -10,10 +10,10 @@
 // instead of throwing, so the daemon can count drops per reason. Checks run
 // cheapest first: size and type, then mac1 (no DH for scanners that do not
 // know our public key), then Noise.
-import type { CipherState } from '../crypto/noise/cipher-state.js';
-import { HandshakeState, protocolName } from '../crypto/noise/handshake-state.js';
-import { IKpsk2 } from '../crypto/noise/patterns.js';
-import { HASHLEN, KEYLEN, NoiseError, PSKLEN, constantTimeEqual, keypairFromPrivate, type KeyPair } from '../crypto/noise/primitives.js';
+import type { CipherState } from '../../crypto/noise/cipher-state.js';
+import { HandshakeState, protocolName } from '../../crypto/noise/handshake-state.js';
+import { IKpsk2 } from '../../crypto/noise/patterns.js';
+import { HASHLEN, KEYLEN, NoiseError, PSKLEN, constantTimeEqual, keypairFromPrivate, type KeyPair } from '../../crypto/noise/primitives.js';
 import {
   INITIATION,
   INITIATION_NOISE,
@@ -39,7 +39,7 @@ import {
   writeMac2,
   writeType,
   writeU32,
-} from './messages.js';
+} from '../messages.js';
 
 /** The Noise protocol, and the prologue both sides mix in first (it must match, §6). */
 export const HANDSHAKE_PATTERN = IKpsk2;

@@ -22,14 +22,14 @@ import {
   MESSAGE_RESPONSE_BYTES,
   RESPONSE,
   readU32,
-} from './messages.js';
+} from '../messages.js';
 import { RateLimiter } from './ratelimiter.js';
-import type { Datapath } from './datapath.js';
-import type { Link } from './link.js';
-import type { Logger } from '../log.js';
-import { HANDSHAKE_BACKLOG_SLOT, RX, TX, type Stats } from './stats.js';
-import { TIMERS, UNDER_LOAD_BACKLOG } from './timers.js';
-import type { FromWorker } from './worker-messages.js';
+import type { Datapath } from '../datapath.js';
+import type { Link } from '../link.js';
+import type { Logger } from '../../log.js';
+import { HANDSHAKE_BACKLOG_SLOT, RX, TX, type Stats } from '../stats.js';
+import { TIMERS, UNDER_LOAD_BACKLOG } from '../timers.js';
+import type { FromWorker } from '../worker-messages.js';
 
 interface Keypair {
   localIndex: number;

@@ -17,9 +17,9 @@
 // address it cannot receive at; AD = mac1 ties the reply to one message, so
 // a forged reply cannot plant a cookie. MAC is keyed BLAKE2b-128 as for mac1.
 import { randomBytes } from 'node:crypto';
-import { sodium } from '../crypto/sodium.js';
-import { AF_INET, AF_INET6 } from '../sys/libc.js';
-import { isV4Mapped } from '../transport/sockaddr.js';
+import { sodium } from '../../crypto/sodium.js';
+import { AF_INET, AF_INET6 } from '../../sys/libc.js';
+import { isV4Mapped } from '../../transport/sockaddr.js';
 import {
   COOKIE_REPLY,
   MAC_BYTES,
@@ -33,8 +33,8 @@ import {
   writeType,
   writeU32,
   type Field,
-} from './messages.js';
-import { TIMERS } from './timers.js';
+} from '../messages.js';
+import { TIMERS } from '../timers.js';
 
 const COOKIE_LABEL = new TextEncoder().encode('cookie--');
 const KEY_BYTES = 32;

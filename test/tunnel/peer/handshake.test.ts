@@ -1,10 +1,10 @@
 // The sealtun handshake between two configured peers.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { availableAeads } from '../../src/crypto/aead/select.js';
-import { DATA_OVERHEAD, DataOpener, DataSealer } from '../../src/crypto/data-packet.js';
-import { generatePresharedKey, generatePrivateKey, publicKeyOf } from '../../src/crypto/keys.js';
-import { initSodium } from '../../src/crypto/sodium.js';
+import { availableAeads } from '../../../src/crypto/aead/select.js';
+import { DATA_OVERHEAD, DataOpener, DataSealer } from '../../../src/crypto/data-packet.js';
+import { generatePresharedKey, generatePrivateKey, publicKeyOf } from '../../../src/crypto/keys.js';
+import { initSodium } from '../../../src/crypto/sodium.js';
 import {
   Handshake,
   HandshakeUsageError,
@@ -12,7 +12,7 @@ import {
   PROTOCOL_NAME,
   type HandshakeResult,
   type Rejection,
-} from '../../src/tunnel/handshake.js';
+} from '../../../src/tunnel/peer/handshake.js';
 import {
   COOKIE_REPLY,
   FEATURE_VNET_HDR,
@@ -28,7 +28,7 @@ import {
   tai64n,
   writeMac1,
   type Field,
-} from '../../src/tunnel/messages.js';
+} from '../../../src/tunnel/messages.js';
 
 interface Party {
   priv: Uint8Array;

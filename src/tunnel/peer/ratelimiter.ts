@@ -4,8 +4,8 @@
 // using many addresses of its /64: see source-key.ts). The table is bounded:
 // entries idle for a second are swept, and a new address that finds the
 // table full is refused, so a spoofed-source flood costs bounded memory.
-import { sourceKey } from '../transport/source-key.js';
-import { RATE_LIMIT } from './timers.js';
+import { sourceKey } from '../../transport/source-key.js';
+import { RATE_LIMIT } from '../timers.js';
 
 interface Bucket {
   tokens: number;
