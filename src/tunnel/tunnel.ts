@@ -19,16 +19,16 @@ import { configChanges, parseReloadView, reloadView, type ReloadView } from './r
 import { TIMERS } from './timers.js';
 import { Datapath } from './datapath.js';
 import { Handshake } from './peer/handshake.js';
-import type { Link } from './link.js';
+import type { Link } from './link/link.js';
 import type { Logger } from '../log.js';
 import { FEATURE_VNET_HDR, MESSAGE_INITIATION_BYTES, mac1Key } from './messages.js';
 import { defaultMtu, GSO_MAX_SIZE, mtuTransport } from '../transport/mtu.js';
 import { Peer } from './peer/peer.js';
 import { controlSocket, endpointFile, pidFile, runDir } from './rundir.js';
 import { createStats, DROP_REASONS, RX, TX, type Stats } from './stats.js';
-import { AutoLink } from './auto-link.js';
-import { TcpLink } from './tcp-link.js';
-import { UdpLink } from './udp-link.js';
+import { AutoLink } from './link/auto-link.js';
+import { TcpLink } from './link/tcp-link.js';
+import { UdpLink } from './link/udp-link.js';
 import type { FromWorker } from './worker-messages.js';
 
 /** A listening port someone else holds, named as the config names it. */

@@ -25,7 +25,7 @@ import {
 } from '../messages.js';
 import { RateLimiter } from './ratelimiter.js';
 import type { Datapath } from '../datapath.js';
-import type { Link } from '../link.js';
+import type { Link } from '../link/link.js';
 import type { Logger } from '../../log.js';
 import { HANDSHAKE_BACKLOG_SLOT, RX, TX, type Stats } from '../stats.js';
 import { TIMERS, UNDER_LOAD_BACKLOG } from '../timers.js';

@@ -2,9 +2,9 @@
 // (status shows it), and looking it up again when the peer stops answering
 // or on reload, as wg's reresolve-dns and OpenVPN's resolv-retry do: a
 // server that moves to a new address is found again through its name.
-import { isHostName, resolveEndpoint, type EndpointSpec } from '../transport/resolve.js';
-import { formatAddress, type SocketAddress } from '../transport/sockaddr.js';
-import type { Logger } from '../log.js';
+import { isHostName, resolveEndpoint, type EndpointSpec } from '../../transport/resolve.js';
+import { formatAddress, type SocketAddress } from '../../transport/sockaddr.js';
+import type { Logger } from '../../log.js';
 
 export class EndpointName {
   /** What the name last resolved to; null for an IP literal or before the first lookup. */

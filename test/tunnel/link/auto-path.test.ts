@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { AutoPath } from '../../src/tunnel/auto-path.js';
+import { AutoPath } from '../../../src/tunnel/link/auto-path.js';
 
 const FALLBACK = 5000;
 const ANSWER = 2000;

@@ -2,8 +2,8 @@
 // one that showed a valid mac1, and the source holding the most slots first.
 import { expect } from 'chai';
 import ipaddr from 'ipaddr.js';
-import { admitPending, type PendingConn } from '../../src/tunnel/pending-conns.js';
-import { sourceKey } from '../../src/transport/source-key.js';
+import { admitPending, type PendingConn } from '../../../src/tunnel/link/pending-conns.js';
+import { sourceKey } from '../../../src/transport/source-key.js';
 
 interface C extends PendingConn {
   name: string;

@@ -6,11 +6,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { expect } from 'chai';
-import type { Datapath } from '../../src/tunnel/datapath.js';
-import type { Logger } from '../../src/log.js';
-import { TcpLink } from '../../src/tunnel/tcp-link.js';
-import type { ToRx, ToTx } from '../../src/tunnel/worker-messages.js';
-import { eventually } from '../helpers/netns.js';
+import type { Datapath } from '../../../src/tunnel/datapath.js';
+import type { Logger } from '../../../src/log.js';
+import { TcpLink } from '../../../src/tunnel/link/tcp-link.js';
+import type { ToRx, ToTx } from '../../../src/tunnel/worker-messages.js';
+import { eventually } from '../../helpers/netns.js';
 
 const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {} };
 

@@ -13,7 +13,7 @@
 // UDP gets through and restarts the wait. Only a handshake *response* over
 // UDP moves data back from TCP: it proves UDP works both ways — our
 // initiation reached the peer over UDP and its answer came back the same way.
-import type { TransportKind } from '../transport/transport.js';
+import type { TransportKind } from '../../transport/transport.js';
 
 export interface AutoPathTimers {
   /** At least this long since the first unanswered initiation over UDP. */

@@ -2,9 +2,9 @@
 // The data path (workers) does the per-packet I/O; a Link decides where
 // handshake messages go, which endpoint or connection is the peer's, and
 // keeps the connection alive.
-import type { EndpointSpec } from '../transport/resolve.js';
-import type { TransportKind } from '../transport/transport.js';
-import type { FromWorker } from './worker-messages.js';
+import type { EndpointSpec } from '../../transport/resolve.js';
+import type { TransportKind } from '../../transport/transport.js';
+import type { FromWorker } from '../worker-messages.js';
 
 export interface LinkEvents {
   /** A path to the peer is ready for a handshake (TCP: connected). */

@@ -11,7 +11,7 @@
 // connection that has delivered a message with a valid mac1 (its sender
 // knows our public key; it is then given up only by the handshake timeout)
 // is never evicted: when nothing else can go, the newcomer is refused.
-import { MAX_PENDING_TCP, MAX_PENDING_TCP_PER_SOURCE } from './timers.js';
+import { MAX_PENDING_TCP, MAX_PENDING_TCP_PER_SOURCE } from '../timers.js';
 
 export interface PendingConn {
   /** sourceKey() of the remote address. */
