@@ -17,7 +17,7 @@ import { serveControl, type ControlRequest } from './control.js';
 import { DropLog } from './drop-log.js';
 import { configChanges, parseReloadView, reloadView, type ReloadView } from './reload.js';
 import { TIMERS } from './timers.js';
-import { Datapath } from './datapath.js';
+import { Datapath } from './datapath/datapath.js';
 import { Handshake } from './peer/handshake.js';
 import type { Link } from './link/link.js';
 import type { Logger } from '../log.js';
@@ -29,7 +29,7 @@ import { createStats, DROP_REASONS, RX, TX, type Stats } from './stats.js';
 import { AutoLink } from './link/auto-link.js';
 import { TcpLink } from './link/tcp-link.js';
 import { UdpLink } from './link/udp-link.js';
-import type { FromWorker } from './worker-messages.js';
+import type { FromWorker } from './datapath/worker-messages.js';
 
 /** A listening port someone else holds, named as the config names it. */
 function portInUse(err: unknown): unknown {

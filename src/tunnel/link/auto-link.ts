@@ -17,14 +17,14 @@ import { EventEmitter } from 'node:events';
 import { resolveEndpoint, type EndpointSpec } from '../../transport/resolve.js';
 import type { TransportKind } from '../../transport/transport.js';
 import { AutoPath } from './auto-path.js';
-import type { Datapath } from '../datapath.js';
+import type { Datapath } from '../datapath/datapath.js';
 import type { Link, LinkEvents } from './link.js';
 import type { Logger } from '../../log.js';
 import { MESSAGE_INITIATION, MESSAGE_RESPONSE } from '../messages.js';
 import type { TcpLink } from './tcp-link.js';
 import { TIMERS } from '../timers.js';
 import type { UdpLink } from './udp-link.js';
-import type { FromWorker } from '../worker-messages.js';
+import type { FromWorker } from '../datapath/worker-messages.js';
 
 export class AutoLink extends EventEmitter<LinkEvents> implements Link {
   private datapath: Datapath | null = null;

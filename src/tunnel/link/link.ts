@@ -4,7 +4,7 @@
 // keeps the connection alive.
 import type { EndpointSpec } from '../../transport/resolve.js';
 import type { TransportKind } from '../../transport/transport.js';
-import type { FromWorker } from '../worker-messages.js';
+import type { FromWorker } from '../datapath/worker-messages.js';
 
 export interface LinkEvents {
   /** A path to the peer is ready for a handshake (TCP: connected). */

@@ -23,14 +23,14 @@ import { FRAME_HEADER_BYTES, writeFrameHeader } from '../../transport/framing.js
 import { encodeSockaddr, formatAddress, SOCKADDR_IN6_BYTES, type SocketAddress } from '../../transport/sockaddr.js';
 import { connectTcp, TcpListener, type TcpConnection } from '../../transport/tcp.js';
 import type { BindSpec } from '../../transport/socket.js';
-import type { Datapath } from '../datapath.js';
+import type { Datapath } from '../datapath/datapath.js';
 import { EndpointName } from './endpoint-name.js';
 import type { Link, LinkEvents } from './link.js';
 import type { Logger } from '../../log.js';
 import { admitPending } from './pending-conns.js';
 import { sourceKeyOf } from '../../transport/source-key.js';
 import { TIMERS } from '../timers.js';
-import type { FromWorker } from '../worker-messages.js';
+import type { FromWorker } from '../datapath/worker-messages.js';
 
 interface Conn {
   fd: number;

@@ -6,12 +6,12 @@ import * as libc from '../../sys/libc.js';
 import type { EndpointSpec } from '../../transport/resolve.js';
 import { decodeSockaddr, formatAddress, sameSockaddr } from '../../transport/sockaddr.js';
 import { openBoundSocket, peerSockaddr, type BindSpec, type BoundSocket } from '../../transport/socket.js';
-import type { Datapath } from '../datapath.js';
+import type { Datapath } from '../datapath/datapath.js';
 import { recall, remember, type EndpointMemory } from './endpoint-memory.js';
 import { EndpointName } from './endpoint-name.js';
 import type { Link, LinkEvents } from './link.js';
 import type { Logger } from '../../log.js';
-import type { FromWorker } from '../worker-messages.js';
+import type { FromWorker } from '../datapath/worker-messages.js';
 
 export class UdpLink extends EventEmitter<LinkEvents> implements Link {
   readonly kind = 'udp' as const;

@@ -24,12 +24,12 @@ import {
   readU32,
 } from '../messages.js';
 import { RateLimiter } from './ratelimiter.js';
-import type { Datapath } from '../datapath.js';
+import type { Datapath } from '../datapath/datapath.js';
 import type { Link } from '../link/link.js';
 import type { Logger } from '../../log.js';
 import { HANDSHAKE_BACKLOG_SLOT, RX, TX, type Stats } from '../stats.js';
 import { TIMERS, UNDER_LOAD_BACKLOG } from '../timers.js';
-import type { FromWorker } from '../worker-messages.js';
+import type { FromWorker } from '../datapath/worker-messages.js';
 
 interface Keypair {
   localIndex: number;

@@ -6,10 +6,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, fstatSync, openSync } from 'node:fs';
 import { expect } from 'chai';
-import type { Datapath } from '../../../src/tunnel/datapath.js';
+import type { Datapath } from '../../../src/tunnel/datapath/datapath.js';
 import type { Logger } from '../../../src/log.js';
 import { TcpLink } from '../../../src/tunnel/link/tcp-link.js';
-import type { ToRx, ToTx } from '../../../src/tunnel/worker-messages.js';
+import type { ToRx, ToTx } from '../../../src/tunnel/datapath/worker-messages.js';
 import { eventually } from '../../helpers/netns.js';
 
 const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {} };

@@ -3,27 +3,27 @@
 // Handshake messages are copied to the main thread (bounded backlog); data
 // messages never leave the data-path thread. It runs on a thread of its own
 // over TCP (rx-worker.ts) and shares one with TxLoop over UDP (udp-loop.ts).
-import type { Aead } from '../crypto/aead/aead.js';
-import { keyedHashFor } from '../crypto/keyed-hash.js';
-import { DataOpener, DATA_HEADER_BYTES, DATA_OVERHEAD, MESSAGE_DATA, readCounter, readReceiverIndex } from '../crypto/data-packet.js';
-import { ReplayWindow } from '../crypto/replay.js';
-import * as libc from '../sys/libc.js';
-import { PacketBatch, MSG_OFFSET } from '../transport/batch.js';
-import { sameSockaddr } from '../transport/sockaddr.js';
-import { checkFrameBound } from '../transport/framing.js';
-import { TcpStreamReceiver } from '../transport/tcp-stream.js';
-import type { TransportKind } from '../transport/transport.js';
-import { UdpBatchReceiver } from '../transport/udp-batch.js';
-import { AllowedIPs } from './allowed-ips.js';
+import type { Aead } from '../../crypto/aead/aead.js';
+import { keyedHashFor } from '../../crypto/keyed-hash.js';
+import { DataOpener, DATA_HEADER_BYTES, DATA_OVERHEAD, MESSAGE_DATA, readCounter, readReceiverIndex } from '../../crypto/data-packet.js';
+import { ReplayWindow } from '../../crypto/replay.js';
+import * as libc from '../../sys/libc.js';
+import { PacketBatch, MSG_OFFSET } from '../../transport/batch.js';
+import { sameSockaddr } from '../../transport/sockaddr.js';
+import { checkFrameBound } from '../../transport/framing.js';
+import { TcpStreamReceiver } from '../../transport/tcp-stream.js';
+import type { TransportKind } from '../../transport/transport.js';
+import { UdpBatchReceiver } from '../../transport/udp-batch.js';
+import { AllowedIPs } from '../allowed-ips.js';
 import { HandshakeFilter } from './handshake-filter.js';
-import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE } from './messages.js';
+import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE } from '../messages.js';
 import { PollSet } from './poll-set.js';
 import { runKeptWarm, type SteppedLoop, type WarmSpell } from './warm-spell.js';
 import { TcpCoalescer } from './gro.js';
 import { vnetHeaderAllowed } from './vnet-header.js';
 import { MssClamp } from './mss-clamp.js';
-import { VNET_HDR_BYTES } from '../tun/device.js';
-import { HANDSHAKE_BACKLOG_SLOT, RX, wrapStats } from './stats.js';
+import { VNET_HDR_BYTES } from '../../tun/device.js';
+import { HANDSHAKE_BACKLOG_SLOT, RX, wrapStats } from '../stats.js';
 import type { DatapathInit, ToRx } from './worker-messages.js';
 import { post, takeMessages } from './worker-port.js';
 

@@ -13,12 +13,12 @@
 // channel (worker-port.ts), and what the loops would report to the main
 // thread is dropped. Nothing reaches the real TUN, connection or peer.
 import { randomFillSync } from 'node:crypto';
-import type { Aead } from '../crypto/aead/aead.js';
-import { DATA_HEADER_BYTES, DATA_OVERHEAD, DataSealer } from '../crypto/data-packet.js';
-import * as libc from '../sys/libc.js';
-import { FRAME_HEADER_BYTES, writeFrameHeader } from '../transport/framing.js';
-import { VNET_HDR_BYTES } from '../tun/device.js';
-import { MESSAGE_INITIATION_BYTES } from './messages.js';
+import type { Aead } from '../../crypto/aead/aead.js';
+import { DATA_HEADER_BYTES, DATA_OVERHEAD, DataSealer } from '../../crypto/data-packet.js';
+import * as libc from '../../sys/libc.js';
+import { FRAME_HEADER_BYTES, writeFrameHeader } from '../../transport/framing.js';
+import { VNET_HDR_BYTES } from '../../tun/device.js';
+import { MESSAGE_INITIATION_BYTES } from '../messages.js';
 import type { RxLoop } from './rx-loop.js';
 import type { TxLoop } from './tx-loop.js';
 import { HANDSHAKE_TYPES, INNER_PAYLOAD, WARM_UP_BUDGET_MS, innerPacket, sessionIndex, socketPair, warmUpRoute, superPacket } from './warm-up-packets.js';

@@ -2,15 +2,15 @@
 // must move packets end to end (sealed, sent, received, opened, written) and
 // leave the tunnel's own counters and descriptors alone.
 import { expect } from 'chai';
-import { loadAead } from '../../src/crypto/aead/select.js';
-import { RxLoop } from '../../src/tunnel/rx-loop.js';
-import * as libc from '../../src/sys/libc.js';
-import { createStats, RX, TX } from '../../src/tunnel/stats.js';
-import { TxLoop } from '../../src/tunnel/tx-loop.js';
-import { UdpLoop } from '../../src/tunnel/udp-loop.js';
-import { warmUp } from '../../src/tunnel/warm-up.js';
-import { warmUpTcpReceiver, warmUpTcpSender } from '../../src/tunnel/warm-up-tcp.js';
-import type { DatapathInit } from '../../src/tunnel/worker-messages.js';
+import { loadAead } from '../../../src/crypto/aead/select.js';
+import { RxLoop } from '../../../src/tunnel/datapath/rx-loop.js';
+import * as libc from '../../../src/sys/libc.js';
+import { createStats, RX, TX } from '../../../src/tunnel/stats.js';
+import { TxLoop } from '../../../src/tunnel/datapath/tx-loop.js';
+import { UdpLoop } from '../../../src/tunnel/datapath/udp-loop.js';
+import { warmUp } from '../../../src/tunnel/datapath/warm-up.js';
+import { warmUpTcpReceiver, warmUpTcpSender } from '../../../src/tunnel/datapath/warm-up-tcp.js';
+import type { DatapathInit } from '../../../src/tunnel/datapath/worker-messages.js';
 
 describe('data-path warm-up', function () {
   this.timeout(10_000);

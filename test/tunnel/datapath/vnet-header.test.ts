@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { vnetHeaderAllowed } from '../../src/tunnel/vnet-header.js';
+import { vnetHeaderAllowed } from '../../../src/tunnel/datapath/vnet-header.js';
 
 /** virtio_net_hdr ‖ a 1000-byte IPv4 packet of protocol `proto`. */
 function packet(h: { flags?: number; gso?: number; hdrLen?: number; gsoSize?: number; start?: number; offset?: number }, proto = 6, version = 4): Uint8Array {

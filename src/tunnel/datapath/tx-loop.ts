@@ -5,20 +5,20 @@
 // Control messages from the main thread arrive on the port and are pulled
 // synchronously when the wake eventfd fires, so the loop never returns to an
 // event loop and nothing on the packet path allocates.
-import type { Aead } from '../crypto/aead/aead.js';
-import { DataSealer, DATA_HEADER_BYTES } from '../crypto/data-packet.js';
-import * as libc from '../sys/libc.js';
-import { VNET_HDR_BYTES } from '../tun/device.js';
-import { MSG_OFFSET, PacketBatch } from '../transport/batch.js';
-import { TcpBatchSender, type SendResult } from '../transport/tcp-stream.js';
-import type { TransportKind } from '../transport/transport.js';
-import { UdpBatchSender } from '../transport/udp-batch.js';
-import { AllowedIPs } from './allowed-ips.js';
-import { MESSAGE_INITIATION_BYTES } from './messages.js';
+import type { Aead } from '../../crypto/aead/aead.js';
+import { DataSealer, DATA_HEADER_BYTES } from '../../crypto/data-packet.js';
+import * as libc from '../../sys/libc.js';
+import { VNET_HDR_BYTES } from '../../tun/device.js';
+import { MSG_OFFSET, PacketBatch } from '../../transport/batch.js';
+import { TcpBatchSender, type SendResult } from '../../transport/tcp-stream.js';
+import type { TransportKind } from '../../transport/transport.js';
+import { UdpBatchSender } from '../../transport/udp-batch.js';
+import { AllowedIPs } from '../allowed-ips.js';
+import { MESSAGE_INITIATION_BYTES } from '../messages.js';
 import { MssClamp } from './mss-clamp.js';
 import { PollSet } from './poll-set.js';
 import { runKeptWarm, type SteppedLoop, type WarmSpell } from './warm-spell.js';
-import { wrapStats, TX } from './stats.js';
+import { wrapStats, TX } from '../stats.js';
 import type { DatapathInit, ToTx } from './worker-messages.js';
 import { post, takeMessages } from './worker-port.js';
 

@@ -2,8 +2,8 @@
 // they must reach the loop the way the main thread's do (through the wake
 // eventfd, structured-cloned) and nothing may reach the main thread.
 import { expect } from 'chai';
-import * as libc from '../../src/sys/libc.js';
-import { post, rehearse, takeMessages } from '../../src/tunnel/worker-port.js';
+import * as libc from '../../../src/sys/libc.js';
+import { post, rehearse, takeMessages } from '../../../src/tunnel/datapath/worker-port.js';
 
 type Msg = { t: string; key?: Uint8Array };
 

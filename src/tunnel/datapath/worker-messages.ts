@@ -2,7 +2,7 @@
 // thread over UDP, one each over TCP) say to each other.
 // Messages are rare (handshakes, rekeys, connections), never per packet.
 
-import type { TransportKind } from '../transport/transport.js';
+import type { TransportKind } from '../../transport/transport.js';
 
 /** A CIDR as the packet path needs it. */
 export interface RouteSpec {

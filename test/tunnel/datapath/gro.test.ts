@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { TcpCoalescer } from '../../src/tunnel/gro.js';
+import { TcpCoalescer } from '../../../src/tunnel/datapath/gro.js';
 
 const VNET = 10;
 

@@ -12,7 +12,7 @@
 // the next header), flags ACK (PSH allowed on the last), equal TCP options,
 // consecutive sequence numbers, equal payload sizes (the last may be shorter).
 // Everything else passes through unchanged, in order.
-import { VNET_HDR_BYTES } from '../tun/device.js';
+import { VNET_HDR_BYTES } from '../../tun/device.js';
 
 const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
 const VIRTIO_NET_HDR_GSO_TCPV4 = 1;

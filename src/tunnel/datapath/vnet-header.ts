@@ -1,6 +1,6 @@
 // The virtio_net_hdr that travels with each packet over the TCP transport
 // (see tunnel.ts: whole TSO super-packets), checked before it reaches our kernel.
-import { VNET_HDR_BYTES } from '../tun/device.js';
+import { VNET_HDR_BYTES } from '../../tun/device.js';
 
 /**
  * The virtio_net_hdr an authenticated peer sent with a TCP-transport packet

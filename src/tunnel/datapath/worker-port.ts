@@ -3,7 +3,7 @@
 // out. While a warm-up rehearses the loop (warm-up.ts), reports are dropped
 // and control messages come from the rehearsal's own channel.
 import { MessageChannel, parentPort, receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import * as libc from '../sys/libc.js';
+import * as libc from '../../sys/libc.js';
 import type { FromWorker } from './worker-messages.js';
 
 const wakeBuf = Buffer.alloc(8);

@@ -4,12 +4,12 @@
 // and mac1, so it never drops a real message and never queues a keyless one.
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { availableAeads } from '../../src/crypto/aead/select.js';
-import { keyedHashFor } from '../../src/crypto/keyed-hash.js';
-import { generatePrivateKey, publicKeyOf } from '../../src/crypto/keys.js';
-import { initSodium } from '../../src/crypto/sodium.js';
-import { Handshake } from '../../src/tunnel/peer/handshake.js';
-import { HandshakeFilter } from '../../src/tunnel/handshake-filter.js';
+import { availableAeads } from '../../../src/crypto/aead/select.js';
+import { keyedHashFor } from '../../../src/crypto/keyed-hash.js';
+import { generatePrivateKey, publicKeyOf } from '../../../src/crypto/keys.js';
+import { initSodium } from '../../../src/crypto/sodium.js';
+import { Handshake } from '../../../src/tunnel/peer/handshake.js';
+import { HandshakeFilter } from '../../../src/tunnel/datapath/handshake-filter.js';
 import {
   INITIATION,
   MESSAGE_COOKIE_REPLY,
@@ -19,7 +19,7 @@ import {
   MESSAGE_RESPONSE_BYTES,
   RESPONSE,
   mac1Key,
-} from '../../src/tunnel/messages.js';
+} from '../../../src/tunnel/messages.js';
 
 await initSodium();
 const aeads = await availableAeads();

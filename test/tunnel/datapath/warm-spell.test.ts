@@ -1,10 +1,10 @@
 // The keep-warm state of the data-path loops: when they tick, when they
 // block, and that its throwaway packet never disturbs anything.
 import { expect } from 'chai';
-import { loadAead } from '../../src/crypto/aead/select.js';
-import type { Aead } from '../../src/crypto/aead/aead.js';
-import { createStats, RX, TX } from '../../src/tunnel/stats.js';
-import { runKeptWarm, TICK_MS, WarmSpell, WarmUpSteps, type SteppedLoop } from '../../src/tunnel/warm-spell.js';
+import { loadAead } from '../../../src/crypto/aead/select.js';
+import type { Aead } from '../../../src/crypto/aead/aead.js';
+import { createStats, RX, TX } from '../../../src/tunnel/stats.js';
+import { runKeptWarm, TICK_MS, WarmSpell, WarmUpSteps, type SteppedLoop } from '../../../src/tunnel/datapath/warm-spell.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -6,7 +6,7 @@
 // message here and never takes one of the queue's slots from a real
 // initiation. The main thread checks everything again (handshake.ts,
 // cookie.ts): this is a filter, not the authority.
-import type { KeyedHash } from '../crypto/keyed-hash.js';
+import type { KeyedHash } from '../../crypto/keyed-hash.js';
 import {
   INITIATION,
   MAC_BYTES,
@@ -17,7 +17,7 @@ import {
   MESSAGE_RESPONSE,
   MESSAGE_RESPONSE_BYTES,
   RESPONSE,
-} from './messages.js';
+} from '../messages.js';
 
 export type FilterVerdict = 'ok' | 'bad-size' | 'bad-mac1';
 

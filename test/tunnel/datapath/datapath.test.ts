@@ -4,12 +4,12 @@
 // Transport = auto with MTU 65535 started, and the receive worker died on
 // the first TCP connection anyone made (`maxFrame 65567 out of range`).
 import { expect } from 'chai';
-import * as libc from '../../src/sys/libc.js';
-import { Datapath } from '../../src/tunnel/datapath.js';
-import { createStats } from '../../src/tunnel/stats.js';
-import { socketPair } from '../../src/tunnel/warm-up-packets.js';
-import type { DatapathInit, FromWorker } from '../../src/tunnel/worker-messages.js';
-import { eventually } from '../helpers/netns.js';
+import * as libc from '../../../src/sys/libc.js';
+import { Datapath } from '../../../src/tunnel/datapath/datapath.js';
+import { createStats } from '../../../src/tunnel/stats.js';
+import { socketPair } from '../../../src/tunnel/datapath/warm-up-packets.js';
+import type { DatapathInit, FromWorker } from '../../../src/tunnel/datapath/worker-messages.js';
+import { eventually } from '../../helpers/netns.js';
 
 function tcpInit(tunFd: number, mtu: number): Omit<DatapathInit, 'wakeFd'> {
   return {

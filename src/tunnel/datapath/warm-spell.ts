@@ -16,10 +16,10 @@
 // traffic is recent. While sparse traffic keeps it ticking it costs each end
 // about 5% of a core (measured in docs/performance.md); under load it costs
 // nothing, because poll() always finds work.
-import { KEY_BYTES, type Aead } from '../crypto/aead/aead.js';
-import { DataOpener, DataSealer, DATA_OVERHEAD } from '../crypto/data-packet.js';
-import { MSG_OFFSET, PacketBatch } from '../transport/batch.js';
-import { RX, TX, wrapStats } from './stats.js';
+import { KEY_BYTES, type Aead } from '../../crypto/aead/aead.js';
+import { DataOpener, DataSealer, DATA_OVERHEAD } from '../../crypto/data-packet.js';
+import { MSG_OFFSET, PacketBatch } from '../../transport/batch.js';
+import { RX, TX, wrapStats } from '../stats.js';
 import type { DatapathInit } from './worker-messages.js';
 
 /** Interval of the keep-warm wake-ups. */

@@ -1,9 +1,9 @@
 // What the warm-ups (warm-up.ts over UDP, warm-up-tcp.ts over TCP) push
 // through a throwaway data path: inner packets as the TUN would deliver them,
 // and the socketpair that stands in for the TUN.
-import * as libc from '../sys/libc.js';
-import { VNET_HDR_BYTES } from '../tun/device.js';
-import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE } from './messages.js';
+import * as libc from '../../sys/libc.js';
+import { VNET_HDR_BYTES } from '../../tun/device.js';
+import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE } from '../messages.js';
 import type { DatapathInit, RouteSpec } from './worker-messages.js';
 
 /** Packets pushed through; a few thousand runs of each function get V8 to optimize it. */

@@ -3,7 +3,7 @@
 // without an out-of-bounds read or an exception.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { clampMss, maxMssForMtu } from '../../src/tunnel/mss.js';
+import { clampMss, maxMssForMtu } from '../../../src/tunnel/datapath/mss.js';
 
 const SYN = 0x02;
 const ACK = 0x10;

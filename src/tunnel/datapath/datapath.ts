@@ -3,7 +3,7 @@
 // each worker's poll() through its eventfd) and relays what they report.
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import * as libc from '../sys/libc.js';
+import * as libc from '../../sys/libc.js';
 import type { DatapathInit, FromWorker, ToRx, ToTx } from './worker-messages.js';
 import { WAKE } from './worker-port.js';
 

@@ -19,14 +19,14 @@
 // statistics. If the throwaway descriptors cannot be made (no loopback in
 // this namespace) the worker simply starts cold.
 import { randomFillSync } from 'node:crypto';
-import * as libc from '../sys/libc.js';
-import { VNET_HDR_BYTES } from '../tun/device.js';
-import { encodeSockaddr } from '../transport/sockaddr.js';
+import * as libc from '../../sys/libc.js';
+import { VNET_HDR_BYTES } from '../../tun/device.js';
+import { encodeSockaddr } from '../../transport/sockaddr.js';
 import type { UdpLoop } from './udp-loop.js';
 import type { DatapathInit, RouteSpec, ToRx, ToTx } from './worker-messages.js';
 import { WarmUpSteps } from './warm-spell.js';
 import { rehearse, type Rehearsal } from './worker-port.js';
-import { MESSAGE_INITIATION_BYTES } from './messages.js';
+import { MESSAGE_INITIATION_BYTES } from '../messages.js';
 import { HANDSHAKE_TYPES, INNER_PAYLOAD, WARM_UP_BUDGET_MS, WARM_UP_PACKETS, innerPacket, sessionIndex, socketPair, warmUpRoute } from './warm-up-packets.js';
 
 /** Packets per round: a batch, as under load, and single packets, as when idle. */

@@ -1,5 +1,5 @@
 // A poll() set in native memory, for the workers' blocking waits.
-import * as libc from '../sys/libc.js';
+import * as libc from '../../sys/libc.js';
 
 /** [descriptor, events]; events default to POLLIN. */
 export type PollEntry = number | readonly [number, number];
