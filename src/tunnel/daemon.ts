@@ -14,7 +14,8 @@ import { PinnedProcess, type ProcessIdentity } from './process-identity.js';
 import { dropUser } from './privileges.js';
 import { controlSocket, logFile, pidFile, runDir } from './rundir.js';
 import { reloadView, type ReloadView } from './reload.js';
-import { Tunnel, type ReloadResult, type TunnelStatus } from './tunnel.js';
+import { ServedTunnel, type ReloadResult } from './served-tunnel.js';
+import type { TunnelStatus } from './tunnel.js';
 
 /** A problem to report to the user in one line (the CLI exits 1). */
 export class UserError extends Error {
@@ -37,7 +38,7 @@ export async function runForeground(configPath: string, level: Level, user?: str
   const config = loadConfig(configPath);
   await refuseRunning(config.iface.name);
   const log = createLogger(`sealtun[${config.iface.name}]`, level);
-  const tunnel = await Tunnel.start(config, log);
+  const tunnel = await ServedTunnel.start(config, log);
   const runAs = user ?? config.iface.user;
   if (runAs !== undefined) {
     try {

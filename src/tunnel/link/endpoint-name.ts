@@ -2,7 +2,8 @@
 // (status shows it), and looking it up again when the peer stops answering
 // or on reload, as wg's reresolve-dns and OpenVPN's resolv-retry do: a
 // server that moves to a new address is found again through its name.
-import { isHostName, resolveEndpoint, type EndpointSpec } from '../../transport/resolve.js';
+import { ConfigError, type Endpoint } from '../../config/config.js';
+import { isHostName, resolveEndpoint, ResolveError, type EndpointSpec } from '../../transport/resolve.js';
 import { formatAddress, type SocketAddress } from '../../transport/sockaddr.js';
 import type { Logger } from '../../log.js';
 
@@ -52,5 +53,22 @@ export class EndpointName {
 
   text(): string | null {
     return this.resolved ? formatAddress(this.resolved) : null;
+  }
+}
+
+/**
+ * A host-name Endpoint must resolve for `up` (and a reload) to go on: the
+ * resolver's answer as FILE:LINE: Endpoint: ..., found before anything is
+ * set up or changed; null when it resolves (or is an IP literal, or absent).
+ * Later failures, while running, are logged and retried.
+ */
+export async function endpointProblem(file: string, ep: Endpoint | null | undefined): Promise<ConfigError | null> {
+  if (!ep || !isHostName(ep)) return null;
+  try {
+    await resolveEndpoint(ep);
+    return null;
+  } catch (err) {
+    if (err instanceof ResolveError) return new ConfigError(file, ep.line ?? 0, 'Endpoint', err.message, { cause: err });
+    throw err;
   }
 }
