@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { DropLog } from '../../src/tunnel/drop-log.js';
+import { DropLog } from '../../src/daemon/drop-log.js';
 
 describe('drop log', () => {
   it('logs one line with what was dropped since the last report, nothing when quiet', () => {

@@ -13,9 +13,9 @@ import { serveControl, type DaemonRequest } from './control.js';
 import { DropLog } from './drop-log.js';
 import { configChanges, parseReloadView, reloadView, type ReloadView } from './reload.js';
 import { controlSocket, endpointFile, pidFile, runDir } from './rundir.js';
-import { TIMERS } from './timers.js';
-import { endpointProblem } from './link/endpoint-name.js';
-import { Tunnel, type PeerChange } from './tunnel.js';
+import { TIMERS } from '../tunnel/timers.js';
+import { endpointProblem } from '../tunnel/link/endpoint-name.js';
+import { Tunnel, type PeerChange } from '../tunnel/tunnel.js';
 
 /** What a reload did (each line also logged), or why it did nothing. */
 export type ReloadResult = { notes: string[] } | { error: string };

@@ -1,7 +1,7 @@
 // The check after dropping root: uids, gids and all four capability sets
 // of a thread, read from its /proc status text.
 import { expect } from 'chai';
-import { parseTaskStatus, privilegeLeft } from '../../src/tunnel/privileges.js';
+import { parseTaskStatus, privilegeLeft } from '../../src/daemon/privileges.js';
 
 const NOBODY = { name: 'nobody', uid: 65534, gid: 65534 };
 

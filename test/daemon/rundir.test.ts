@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { namespaceSubdir } from '../../src/tunnel/rundir.js';
+import { namespaceSubdir } from '../../src/daemon/rundir.js';
 
 describe('run directory per network namespace', () => {
   let child: ChildProcess;

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { parseConfig } from '../../src/config/config.js';
 import { encodeKey, generatePresharedKey, generatePrivateKey, publicKeyOf } from '../../src/crypto/keys.js';
 import { initSodium } from '../../src/crypto/sodium.js';
-import { configChanges, parseReloadView, reloadView } from '../../src/tunnel/reload.js';
+import { configChanges, parseReloadView, reloadView } from '../../src/daemon/reload.js';
 
 describe('reload views (reload.ts)', () => {
   let priv: string;

@@ -15,7 +15,7 @@ import { dropUser } from './privileges.js';
 import { controlSocket, logFile, pidFile, runDir } from './rundir.js';
 import { reloadView, type ReloadView } from './reload.js';
 import { ServedTunnel, type ReloadResult } from './served-tunnel.js';
-import type { TunnelStatus } from './tunnel.js';
+import type { TunnelStatus } from '../tunnel/tunnel.js';
 
 /** A problem to report to the user in one line (the CLI exits 1). */
 export class UserError extends Error {
