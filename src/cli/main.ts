@@ -5,8 +5,8 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/config.js';
 import { decodeKey, encodeKey, generatePresharedKey, KeyError, publicKeyOf, writeKeyPair } from '../crypto/keys.js';
 import { initSodium } from '../crypto/sodium.js';
-import { reloadTunnel, runDaemon, runForeground, runningTunnels, stopTunnel, tunnelStatus, UserError } from '../tunnel/daemon.js';
-import type { Level } from '../tunnel/log.js';
+import { reloadTunnel, runDaemon, runForeground, runningTunnels, stopTunnel, tunnelStatus, UserError } from '../daemon/daemon.js';
+import type { Level } from '../log.js';
 import { runCheck } from './check.js';
 import { formatStatus } from './format-status.js';
 

@@ -10,7 +10,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { KeyError, checkPeerPublicKey, decodeKey, publicKeyOf, readKeyFile, type KeyKind } from '../crypto/keys.js';
-import { MTU_LIMITS } from '../tunnel/mtu.js';
+import { MTU_LIMITS } from '../transport/mtu.js';
 import { AddressError, parseAddress, parseCidr, type Cidr } from './cidr.js';
 import { IniSyntaxError, tokenizeIni, type IniEntry, type IniSection } from './ini.js';
 
@@ -161,7 +161,7 @@ const EXAMPLES: Record<string, string> = {
 const MAX_CONFIG_BYTES = 1 << 20;
 /**
  * KeepWarm: how long after traffic the data path keeps itself warm with
- * cheap wake-ups every millisecond (src/tunnel/warm-spell.ts), so that a
+ * cheap wake-ups every millisecond (src/tunnel/datapath/warm-spell.ts), so that a
  * lone packet after a pause is not slowed by cold caches. "off" or 0 saves
  * that CPU where latency matters less.
  */

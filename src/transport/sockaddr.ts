@@ -55,3 +55,9 @@ export function sameSockaddr(a: Uint8Array, b: Uint8Array): boolean {
 export function formatAddress(a: SocketAddress): string {
   return a.family === 6 ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
 }
+
+/** An IPv4-mapped IPv6 address (::ffff:a.b.c.d): how a dual-stack socket reports an IPv4 peer. */
+export function isV4Mapped(a: Uint8Array): boolean {
+  for (let i = 0; i < 10; i++) if (a[i] !== 0) return false;
+  return a[10] === 0xff && a[11] === 0xff;
+}

@@ -7,7 +7,7 @@ import { networkBytes, parseAddress, type Cidr } from '../config/cidr.js';
 import type { TunnelConfig } from '../config/config.js';
 import { encodeKey, publicKeyOf } from '../crypto/keys.js';
 import type { TransportKind } from '../transport/transport.js';
-import { defaultMtu, defaultMtuTerms, mtuTransport } from './mtu.js';
+import { defaultMtu, defaultMtuTerms, mtuTransport } from '../transport/mtu.js';
 
 export type Role = 'initiates' | 'accepts' | 'both';
 

@@ -1,35 +1,31 @@
-// One running tunnel: the TUN interface, the link to the peer, the two
-// data-path workers, the peer's sessions and the control socket, started in
-// that order and stopped in reverse.
-import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:net';
-import { ConfigError, loadConfig, type Endpoint, type TunnelConfig } from '../config/config.js';
-import { encodeKey, KeyError, publicKeyOf, readKeyFile, type KeyKind } from '../crypto/keys.js';
+// One running tunnel: the TUN interface, the link to the peer, the
+// data-path workers and the peer's sessions, started in that order and
+// stopped in reverse. It offers what the daemon above it needs (status(),
+// apply() for a reload's live changes, stop()) and knows nothing of control
+// sockets, run files or config files: the daemon (src/daemon/) owns those.
+import type { Endpoint, TunnelConfig } from '../config/config.js';
+import { encodeKey, publicKeyOf } from '../crypto/keys.js';
 import { initSodium } from '../crypto/sodium.js';
 import { DATA_OVERHEAD } from '../crypto/data-packet.js';
 import { openTun, setOffloads, TSO_OFFLOADS, VNET_HDR_BYTES, type TunDevice } from '../tun/device.js';
 import { configureInterface } from '../tun/netconfig.js';
-import { isHostName, resolveEndpoint, ResolveError } from '../transport/resolve.js';
+import { isHostName } from '../transport/resolve.js';
 import type { SocketAddress } from '../transport/sockaddr.js';
 import { SocketError, type BindSpec } from '../transport/socket.js';
+import { defaultMtu, GSO_MAX_SIZE, mtuTransport } from '../transport/mtu.js';
 import type { TransportKind } from '../transport/transport.js';
-import { serveControl, type ControlRequest } from './control.js';
-import { DropLog } from './drop-log.js';
-import { configChanges, parseReloadView, reloadView, type ReloadView } from './reload.js';
-import { TIMERS } from './timers.js';
-import { Datapath } from './datapath.js';
-import { Handshake } from './handshake.js';
-import type { Link } from './link.js';
-import type { Logger } from './log.js';
+import type { Logger } from '../log.js';
+import { Datapath } from './datapath/datapath.js';
+import { endpointProblem } from './link/endpoint-name.js';
+import { Handshake } from './peer/handshake.js';
+import type { Link } from './link/link.js';
 import { FEATURE_VNET_HDR, MESSAGE_INITIATION_BYTES, mac1Key } from './messages.js';
-import { defaultMtu, GSO_MAX_SIZE, mtuTransport } from './mtu.js';
-import { Peer } from './peer.js';
-import { controlSocket, endpointFile, pidFile, runDir } from './rundir.js';
+import { Peer } from './peer/peer.js';
 import { createStats, DROP_REASONS, RX, TX, type Stats } from './stats.js';
-import { AutoLink } from './auto-link.js';
-import { TcpLink } from './tcp-link.js';
-import { UdpLink } from './udp-link.js';
-import type { FromWorker } from './worker-messages.js';
+import { AutoLink } from './link/auto-link.js';
+import { TcpLink } from './link/tcp-link.js';
+import { UdpLink } from './link/udp-link.js';
+import type { FromWorker } from './datapath/worker-messages.js';
 
 /** A listening port someone else holds, named as the config names it. */
 function portInUse(err: unknown): unknown {
@@ -66,20 +62,29 @@ export interface TunnelStatus {
   dropped: Record<string, number>;
 }
 
-/** What a reload did (each line also logged), or why it did nothing. */
-export type ReloadResult = { notes: string[] } | { error: string };
+/**
+ * What a running tunnel takes without a restart (see apply). `endpoint` and
+ * `persistentKeepalive` are present only when they changed.
+ */
+export interface PeerChange {
+  initiates: boolean;
+  endpoint?: Endpoint | null;
+  persistentKeepalive?: number | null;
+}
+
+export interface TunnelOptions {
+  /** Where a listener's UDP link remembers its peer's last address (endpoint-memory.ts); none: not remembered. */
+  endpointMemoryFile?: string;
+  /** The data path died: called once the tunnel has stopped itself. */
+  onFailure(): void;
+}
 
 export class Tunnel {
-  private control: Server | null = null;
   private stopped: Promise<void> | null = null;
-  private readonly dropLog: DropLog;
-  private readonly dropTimer: NodeJS.Timeout;
-  /** The config as last (re)loaded: what `status` shows and reloads compare with. */
+  /** The config as last applied: what `status` shows. */
   private config: TunnelConfig;
   /** Ours, derived once: status never touches the private key. */
   private readonly publicKey: string;
-  /** The running config as reloads compare it (reload.ts): no secrets in it. */
-  private view: ReloadView;
 
   private constructor(
     config: TunnelConfig,
@@ -94,76 +99,21 @@ export class Tunnel {
   ) {
     this.config = config;
     this.publicKey = encodeKey(publicKeyOf(config.iface.privateKey));
-    this.view = reloadView(config);
-    this.dropLog = new DropLog(() => this.status().dropped, log);
-    this.dropTimer = setInterval(() => this.dropLog.report(), TIMERS.dropLogMs).unref();
   }
 
   /**
-   * SIGHUP, or `sealtun reload NAME`: re-reads the config file, as whatever
-   * user the daemon now runs as. A config that no longer parses, or can no
-   * longer be read, is reported and the tunnel runs on unchanged.
+   * Applies a reload's live changes (the daemon's reload.ts works out which):
+   * the peer's Endpoint and PersistentKeepalive without dropping anything;
+   * the same host-name Endpoint is looked up again. Returns what it did, as
+   * logged.
    */
-  async reloadFile(): Promise<ReloadResult> {
-    const kept: string[] = [];
-    let next: TunnelConfig;
-    try {
-      next = loadConfig(this.config.file, { readKey: (path, kind) => this.keyForReload(path, kind, kept) });
-    } catch (err) {
-      const uid = process.getuid?.() ?? 0;
-      const hint = uid === 0 ? '' : ` (running as uid ${uid} since the privilege drop: \`sealtun reload ${this.config.file}\`, run as root, reads the config itself)`;
-      const error = `reload: ${(err as Error).message}${hint}; keeping the running configuration`;
-      this.log.error(error);
-      return { error };
-    }
-    for (const k of kept) this.log.info(k);
-    const view = reloadView(next);
-    next.iface.privateKey.fill(0);
-    next.peer.presharedKey?.fill(0);
-    const result = await this.reload(view);
-    return 'notes' in result ? { notes: [...kept, ...result.notes] } : result;
-  }
-
-  /**
-   * After the privilege drop the key files are usually readable by root
-   * only. A reload never applies a key (a new key takes a restart), so a key
-   * file that can no longer be read keeps the running key rather than
-   * failing the whole reload; `kept` says which, for the log.
-   */
-  private keyForReload(path: string, kind: KeyKind, kept: string[]): Uint8Array {
-    try {
-      return readKeyFile(path, kind);
-    } catch (err) {
-      const { iface, peer } = this.config;
-      const running = kind === 'private key' ? iface.privateKey : kind === 'public key' ? peer.publicKey : peer.presharedKey;
-      const uid = process.getuid?.() ?? 0;
-      if (!(err instanceof KeyError) || err.errno !== 'EACCES' || running === undefined || uid === 0) throw err;
-      kept.push(`reload: ${path}: not readable as uid ${uid} since the privilege drop; the running ${kind} is kept (a new key takes a restart)`);
-      return running.slice();
-    }
-  }
-
-  /**
-   * Applies a reloaded config (see reload.ts): the peer's Endpoint and
-   * PersistentKeepalive without dropping anything; other changes are named
-   * as needing a restart. Returns what it did, as logged.
-   */
-  async reload(next: ReloadView): Promise<ReloadResult> {
+  async apply(change: PeerChange): Promise<string[]> {
     const notes: string[] = [];
-    const problem = await endpointProblem(this.config.file, next.endpoint);
-    if (problem) {
-      const error = `reload: ${problem.message}; keeping the running configuration`;
-      this.log.error(error);
-      return { error };
-    }
-    const changes = configChanges(this.view, next);
-    if (changes.needRestart.length > 0) {
-      notes.push(`reload: ${changes.needRestart.join(', ')} changed; that takes a restart (sealtun down, then up)`);
-      this.log.warn(notes.at(-1)!);
-    }
-    this.peer.reconfigure({ initiates: next.initiates, persistentKeepalive: next.persistentKeepalive ?? 0 });
-    if (changes.endpoint) {
-      const ep = next.endpoint;
+    const persistentKeepalive = 'persistentKeepalive' in change ? change.persistentKeepalive : this.config.peer.persistentKeepalive;
+    const endpoint = 'endpoint' in change ? change.endpoint : this.config.peer.endpoint;
+    this.peer.reconfigure({ initiates: change.initiates, persistentKeepalive: persistentKeepalive ?? 0 });
+    if ('endpoint' in change) {
+      const ep = change.endpoint;
       notes.push(`reload: peer endpoint ${ep ? `now ${ep.host}:${ep.port}` : 'removed'}`);
       this.log.info(notes.at(-1)!);
       try {
@@ -172,40 +122,19 @@ export class Tunnel {
         notes.push(`reload: endpoint: ${(err as Error).message}`);
         this.log.error(notes.at(-1)!);
       }
-    } else if (next.endpoint && isHostName(next.endpoint)) {
-      notes.push(await this.resolveAgain(next.endpoint.host));
+    } else if (endpoint && isHostName(endpoint)) {
+      notes.push(await this.resolveAgain(endpoint.host));
     }
-    if (changes.persistentKeepalive) {
-      notes.push(`reload: persistent keepalive ${next.persistentKeepalive ?? 0} s`);
+    if ('persistentKeepalive' in change) {
+      notes.push(`reload: persistent keepalive ${persistentKeepalive ?? 0} s`);
       this.log.info(notes.at(-1)!);
     }
-    // Keep what needs a restart as it runs; take the rest.
-    const endpoint = next.endpoint ?? undefined;
-    const persistentKeepalive = next.persistentKeepalive ?? undefined;
     this.config = {
       ...this.config,
-      peer: { ...this.config.peer, endpoint, persistentKeepalive },
-      role: { ...this.config.role, initiates: next.initiates },
+      peer: { ...this.config.peer, endpoint: endpoint ?? undefined, persistentKeepalive: persistentKeepalive ?? undefined },
+      role: { ...this.config.role, initiates: change.initiates },
     };
-    this.view = { ...this.view, endpoint: next.endpoint, persistentKeepalive: next.persistentKeepalive, initiates: next.initiates };
-    return { notes };
-  }
-
-  /** The control socket's requests (control.ts); only root can connect. */
-  private onControl(req: ControlRequest): unknown {
-    switch (req.cmd) {
-      case 'status':
-        return this.status();
-      case 'reload':
-        return req.view === undefined ? this.reloadFile() : this.reload(parseReloadView(req.view));
-      case 'stop':
-        // The way `sealtun down` reaches a daemon it may not signal (it
-        // dropped to User=, and the caller lacks CAP_KILL): the same stop as SIGTERM.
-        process.kill(process.pid, 'SIGTERM');
-        return { stopping: process.pid };
-      default:
-        throw new Error('unknown request');
-    }
+    return notes;
   }
 
   /**
@@ -222,7 +151,7 @@ export class Tunnel {
   }
 
   /** Brings the tunnel up; on any failure everything started so far is undone. */
-  static async start(config: TunnelConfig, log: Logger): Promise<Tunnel> {
+  static async start(config: TunnelConfig, log: Logger, options: TunnelOptions): Promise<Tunnel> {
     await initSodium();
     const problem = await endpointProblem(config.file, config.peer.endpoint);
     if (problem) throw problem;
@@ -318,16 +247,13 @@ export class Tunnel {
       datapath.on('message', (m) => t.onWorkerMessage(m));
       datapath.on('exit', (why) => {
         log.error(why);
-        void t.stop().then(() => process.exit(1));
+        void t.stop().then(() => options.onFailure());
       });
       p.start();
       const udpLink = link instanceof AutoLink ? link.udp : link instanceof UdpLink ? link : null;
-      if (udpLink) udpLink.memory = { path: endpointFile(iface.name), peer: encodeKey(peer.publicKey) };
+      if (udpLink && options.endpointMemoryFile) udpLink.memory = { path: options.endpointMemoryFile, peer: encodeKey(peer.publicKey) };
       await link.attach(datapath);
       if (udpLink?.resumed) p.resume();
-      mkdirSync(runDir(), { recursive: true, mode: 0o700 });
-      t.control = await serveControl(controlSocket(tun.name), (req) => t.onControl(req));
-      writeFileSync(pidFile(tun.name), `${process.pid}\n`);
       log.info(
         `${tun.name} up: ${transport}, mtu ${mtu}, ${link.listenText() ? `listening on ${link.listenText()}` : 'not listening'}` +
           `${endpoint ? `, peer endpoint ${endpoint.host}:${endpoint.port}` : ''}, aead ${datapath.aead}`,
@@ -380,19 +306,10 @@ export class Tunnel {
   /** Stops everything; the interface (and its routes) go when the TUN closes. */
   stop(): Promise<void> {
     this.stopped ??= (async () => {
-      clearInterval(this.dropTimer);
       this.peer.stop();
-      this.control?.close();
       await this.datapath.stop();
       await this.link.close();
       this.tun.close();
-      for (const f of [pidFile(this.tun.name), controlSocket(this.tun.name)]) {
-        try {
-          unlinkSync(f);
-        } catch {
-          /* already gone */
-        }
-      }
       this.config.iface.privateKey.fill(0);
       this.config.peer.presharedKey?.fill(0);
       this.log.info(`${this.tun.name} down`);
@@ -401,19 +318,3 @@ export class Tunnel {
   }
 }
 
-/**
- * A host-name Endpoint must resolve for `up` (and a reload) to go on: the
- * resolver's answer as FILE:LINE: Endpoint: ..., found before anything is
- * set up or changed; null when it resolves (or is an IP literal, or absent).
- * Later failures, while running, are logged and retried.
- */
-async function endpointProblem(file: string, ep: Endpoint | null | undefined): Promise<ConfigError | null> {
-  if (!ep || !isHostName(ep)) return null;
-  try {
-    await resolveEndpoint(ep);
-    return null;
-  } catch (err) {
-    if (err instanceof ResolveError) return new ConfigError(file, ep.line ?? 0, 'Endpoint', err.message, { cause: err });
-    throw err;
-  }
-}

@@ -14,7 +14,7 @@ const INDEX = 0x01020304;
 
 type Verdict = 'short' | 'unknown-index' | 'forged' | 'replay' | 'ok';
 
-/** The RX worker's checks for one message, in its order (src/tunnel/rx-loop.ts handle()). */
+/** The RX worker's checks for one message, in its order (src/tunnel/datapath/rx-loop.ts handle()). */
 function receive(opener: DataOpener, replay: ReplayWindow, msg: Uint8Array, len: number): Verdict {
   if (len < DATA_OVERHEAD) return 'short';
   if (readReceiverIndex(msg) !== INDEX) return 'unknown-index';

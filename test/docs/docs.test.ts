@@ -5,7 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ReplayWindow } from '../../src/crypto/replay.js';
-import { endpointFile } from '../../src/tunnel/rundir.js';
+import { endpointFile } from '../../src/daemon/rundir.js';
 
 const REPO = fileURLToPath(new URL('../../..', import.meta.url));
 const DOCS = ['README.md', ...readdirSync(join(REPO, 'docs')).filter((f) => f.endsWith('.md')).map((f) => join('docs', f))];

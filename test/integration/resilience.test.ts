@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { eventually, TestNet } from '../helpers/netns.js';
 import { readPcap, records, tcpStream } from '../helpers/pcap.js';
 import { REPO, rssKb, TunnelPair, withPair } from '../helpers/tunnel-pair.js';
-import { threadCredentials } from '../../src/tunnel/privileges.js';
+import { threadCredentials } from '../../src/daemon/privileges.js';
 
 const HELPERS = join(REPO, 'dist', 'test', 'helpers');
 const FLOOD = join(REPO, 'dist', 'bench', 'flood.js');

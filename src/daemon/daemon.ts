@@ -1,0 +1,317 @@
+// Running a tunnel as a process: in the foreground until a signal, or as a
+// daemon (a detached child that reports when it is up), and finding a
+// running one again for `down` and `status`.
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as libc from '../sys/libc.js';
+import { loadConfig } from '../config/config.js';
+import { interfaceExists } from '../tun/netconfig.js';
+import { queryControl } from './control.js';
+import { createLogger, type Level } from '../log.js';
+import { PinnedProcess, type ProcessIdentity } from './process-identity.js';
+import { dropUser } from './privileges.js';
+import { controlSocket, logFile, pidFile, runDir } from './rundir.js';
+import { reloadView, type ReloadView } from './reload.js';
+import { ServedTunnel, type ReloadResult } from './served-tunnel.js';
+import type { TunnelStatus } from '../tunnel/tunnel.js';
+
+/** A problem to report to the user in one line (the CLI exits 1). */
+export class UserError extends Error {
+  override readonly name = 'UserError';
+}
+
+const DAEMON_CHILD_ENV = 'SEALTUN_DAEMON_CHILD';
+
+/**
+ * `sealtun up CONFIG`: runs until SIGINT/SIGTERM, then removes the interface.
+ * With `user` (--user, else the config's User) root is dropped once the
+ * tunnel is up; see privileges.ts for what still works afterwards.
+ */
+export async function runForeground(configPath: string, level: Level, user?: string): Promise<void> {
+  process.on('SIGHUP', ignoreHangup);
+  // glibc gives each thread that allocates its own arena, and each keeps what
+  // it freed; the data-path workers, V8's helper threads and libuv's pool
+  // share two instead (docs/performance.md, "Resident memory").
+  libc.mallopt(libc.M_ARENA_MAX, 2);
+  const config = loadConfig(configPath);
+  await refuseRunning(config.iface.name);
+  const log = createLogger(`sealtun[${config.iface.name}]`, level);
+  const tunnel = await ServedTunnel.start(config, log);
+  const runAs = user ?? config.iface.user;
+  if (runAs !== undefined) {
+    try {
+      const c = dropUser(runAs);
+      log.info(`privileges dropped: running as uid ${c.uid} gid ${c.gid}${c.name ? ` (${c.name})` : ''}`);
+    } catch (err) {
+      await tunnel.stop();
+      throw new UserError(`${config.iface.name}: could not drop privileges to ${runAs}: ${(err as Error).message}`);
+    }
+  }
+  process.send?.({ ready: true });
+  if (process.env[DAEMON_CHILD_ENV]) process.disconnect?.();
+  await new Promise<void>((done) => {
+    const stop = (sig: string) => {
+      log.info(`${sig}: stopping`);
+      void tunnel.stop().then(done);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.removeListener('SIGHUP', ignoreHangup);
+    process.on('SIGHUP', () => {
+      log.info('SIGHUP: reloading the config');
+      void tunnel.reloadFile();
+    });
+  });
+}
+
+/** Until the tunnel is up, a SIGHUP (e.g. systemd's reload) must not end the process. */
+function ignoreHangup(): void {}
+
+/** `sealtun up --daemon CONFIG`: returns once the detached child reports the tunnel is up. */
+export async function runDaemon(configPath: string, level: Level, user?: string): Promise<{ pid: number; log: string; name: string }> {
+  const config = loadConfig(configPath); // report config errors here, not in a log file
+  const name = config.iface.name;
+  await refuseRunning(name);
+  mkdirSync(runDir(), { recursive: true, mode: 0o700 });
+  const log = logFile(name);
+  const out = openSync(log, 'a', 0o600);
+  // The log keeps earlier runs (a crash's last words survive a restart); a
+  // failed start reports only what this run wrote.
+  const thisRun = fstatSync(out).size;
+  const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+  const args = [
+    cli,
+    'up',
+    resolve(configPath),
+    ...(level === 'debug' ? ['--verbose'] : level === 'warn' ? ['--quiet'] : []),
+    ...(user !== undefined ? ['--user', user] : []),
+  ];
+  const child = spawn(process.execPath, args, {
+    detached: true,
+    stdio: ['ignore', out, out, 'ipc'],
+    env: { ...process.env, [DAEMON_CHILD_ENV]: '1' },
+  });
+  return new Promise((resolvePromise, reject) => {
+    child.once('message', () => {
+      child.unref();
+      child.channel?.unref();
+      resolvePromise({ pid: child.pid!, log, name });
+    });
+    child.once('exit', (code) => {
+      const tail = readFrom(log, thisRun).trim().split('\n').slice(-5).join('\n');
+      reject(new UserError(`${name}: daemon exited with code ${code} before the tunnel was up:\n${tail}`));
+    });
+  });
+}
+
+function readPid(name: string): number | null {
+  try {
+    const pid = Number(readFileSync(pidFile(name), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** What was written to `path` from byte `offset` on. */
+function readFrom(path: string, offset: number): string {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(Math.max(0, fstatSync(fd).size - offset));
+    return buf.subarray(0, readSync(fd, buf, 0, buf.length, offset)).toString('utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Who answers on NAME's control socket: the daemon's pid and start time, or
+ * null when nothing listens there (no socket, or one a killed daemon left).
+ * `what` names the command, for the error when the socket cannot be reached.
+ */
+async function daemonOf(name: string, what: string): Promise<ProcessIdentity | null> {
+  const sock = controlSocket(name);
+  let reply: Partial<ProcessIdentity>;
+  try {
+    reply = (await queryControl(sock, { cmd: 'identify' })) as Partial<ProcessIdentity>;
+  } catch (err) {
+    if (noDaemon(err)) return null;
+    throw unreachable(name, sock, err, what);
+  }
+  if (typeof reply.pid !== 'number' || typeof reply.startTime !== 'string') {
+    throw new UserError(`${name}: the daemon on ${sock} does not say who it is (an older sealtun?); stop it with: kill ${reply.pid ?? readPid(name) ?? 'PID'}`);
+  }
+  return { pid: reply.pid, startTime: reply.startTime };
+}
+
+function noDaemon(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ECONNREFUSED';
+}
+
+function unreachable(name: string, sock: string, err: unknown, what: string): UserError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new UserError(`${name}: cannot reach ${sock}: permission denied; ${what} needs root (the run directory and control sockets are root's alone)`);
+  }
+  return new UserError(`${name}: ${(err as Error).message}; a daemon may be stuck there (pid file: ${readPid(name) ?? 'none'}), left untouched`);
+}
+
+/** `up` of a Name that already runs here would take over its run files: refused before anything changes. */
+async function refuseRunning(name: string): Promise<void> {
+  const running = await daemonOf(name, '`up`');
+  if (running) throw new UserError(`${name}: already running (pid ${running.pid}); stop it first with: sealtun down ${name}`);
+}
+
+/** CONFIG (a file) or NAME → interface name. */
+export function tunnelName(configOrName: string): string {
+  if (existsSync(configOrName) && statSync(configOrName).isFile()) return loadConfig(configOrName).iface.name;
+  return checkedName(configOrName);
+}
+
+/** A name becomes a path in the run directory: "../x" must not reach outside it. */
+function checkedName(name: string): string {
+  if (name.includes('/')) throw new UserError(`${name}: no such config file, and not a tunnel name (names cannot contain "/")`);
+  return name;
+}
+
+/**
+ * `sealtun down`: signals the daemon and waits until it and its interface are
+ * gone. The daemon is the process that answers on the control socket, pinned
+ * by pid and start time; the pid file alone is never trusted with a signal.
+ */
+export async function stopTunnel(configOrName: string, timeoutMs = 10_000): Promise<string> {
+  const name = tunnelName(configOrName);
+  const who = await daemonOf(name, '`down`');
+  const daemon = who && PinnedProcess.open(who);
+  if (who && !daemon && (await daemonOf(name, '`down`'))) {
+    // It answers, yet its pid is not the process it names here: another pid namespace.
+    throw new UserError(`${name}: the daemon on ${controlSocket(name)} says it is pid ${who.pid}, which is another process here (a daemon in another pid namespace?); not signalling anything`);
+  }
+  if (!daemon) {
+    const stale = readPid(name);
+    removeRunFiles(name);
+    throw new UserError(`${name}: no sealtun tunnel of that name is running${stale === null ? '' : ` (removed a stale pid file for pid ${stale})`}`);
+  }
+  try {
+    await requestStop(name, daemon);
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (!stillRuns(daemon) && !(await interfaceExists(name))) {
+        // A daemon that dropped privileges cannot unlink these itself.
+        removeRunFiles(name);
+        return name;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    daemon.close();
+  }
+  throw new UserError(`${name}: pid ${who.pid} did not stop within ${timeoutMs / 1000} s`);
+}
+
+/**
+ * SIGTERM; a daemon that dropped to User= is beyond the signals of a root
+ * without CAP_KILL (the systemd unit's ExecStop: EPERM), so then it is asked
+ * to stop over its control socket, which it serves as before the drop.
+ */
+async function requestStop(name: string, daemon: PinnedProcess): Promise<void> {
+  try {
+    daemon.signal('SIGTERM');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+    try {
+      await queryControl(controlSocket(name), { cmd: 'stop' });
+    } catch (e) {
+      throw new UserError(`${name}: pid ${daemon.pid} may not be signalled by this user (EPERM) and its control socket does not answer: ${(e as Error).message}`);
+    }
+  }
+}
+
+/** A daemon we may not signal (EPERM) is still there. */
+function stillRuns(daemon: PinnedProcess): boolean {
+  try {
+    return daemon.signal(0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EPERM') return true;
+    throw err;
+  }
+}
+
+/**
+ * `sealtun reload CONFIG|NAME`. A CONFIG is read here, as the caller
+ * (usually root, who can read it), and sent as a view without secrets
+ * (reload.ts); a NAME makes the daemon re-read its own config file, as
+ * SIGHUP does, with whatever rights it kept. Returns what the daemon did.
+ */
+export async function reloadTunnel(configOrName: string): Promise<{ name: string; notes: string[] }> {
+  let name = configOrName;
+  let view: ReloadView | undefined;
+  if (existsSync(configOrName) && statSync(configOrName).isFile()) {
+    const config = loadConfig(configOrName);
+    name = config.iface.name;
+    view = reloadView(config);
+    config.iface.privateKey.fill(0);
+    config.peer.presharedKey?.fill(0);
+  }
+  let reply: ReloadResult;
+  try {
+    reply = (await queryControl(controlSocket(name), view ? { cmd: 'reload', view } : { cmd: 'reload' }, 30_000)) as ReloadResult;
+  } catch {
+    throw new UserError(`${name}: no sealtun tunnel of that name is running`);
+  }
+  if ('error' in reply) throw new UserError(`${name}: ${reply.error}`);
+  return { name, notes: reply.notes };
+}
+
+function removeRunFiles(name: string): void {
+  for (const f of [pidFile(name), controlSocket(name)]) {
+    try {
+      unlinkSync(f);
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** Names of the tunnels with a control socket in the run directory and a live daemon (stale entries are skipped). */
+export function runningTunnels(): string[] {
+  let files: string[];
+  try {
+    files = readdirSync(runDir());
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return [];
+    if (code === 'EACCES') throw new UserError(`cannot read ${runDir()}: permission denied; status needs root (the run directory is root's alone)`);
+    throw err;
+  }
+  return files
+    .filter((f) => f.endsWith('.sock'))
+    .map((f) => f.slice(0, -'.sock'.length))
+    .filter((name) => {
+      const pid = readPid(name);
+      return pid !== null && alive(pid);
+    })
+    .sort();
+}
+
+export async function tunnelStatus(name: string): Promise<TunnelStatus> {
+  const sock = controlSocket(checkedName(name));
+  try {
+    return (await queryControl(sock, { cmd: 'status' })) as TunnelStatus;
+  } catch (err) {
+    if (noDaemon(err)) throw new UserError(`${name}: no sealtun tunnel of that name is running`);
+    throw unreachable(name, sock, err, 'status');
+  }
+}

@@ -1,0 +1,312 @@
+// The receiving half of the data path:
+//   batched receive → open in place → replay window → AllowedIPs → TUN write.
+// Handshake messages are copied to the main thread (bounded backlog); data
+// messages never leave the data-path thread. It runs on a thread of its own
+// over TCP (rx-worker.ts) and shares one with TxLoop over UDP (udp-loop.ts).
+import type { Aead } from '../../crypto/aead/aead.js';
+import { keyedHashFor } from '../../crypto/keyed-hash.js';
+import { DataOpener, DATA_HEADER_BYTES, DATA_OVERHEAD, MESSAGE_DATA, readCounter, readReceiverIndex } from '../../crypto/data-packet.js';
+import { ReplayWindow } from '../../crypto/replay.js';
+import * as libc from '../../sys/libc.js';
+import { PacketBatch, MSG_OFFSET } from '../../transport/batch.js';
+import { sameSockaddr } from '../../transport/sockaddr.js';
+import { checkFrameBound } from '../../transport/framing.js';
+import { TcpStreamReceiver } from '../../transport/tcp-stream.js';
+import type { TransportKind } from '../../transport/transport.js';
+import { UdpBatchReceiver } from '../../transport/udp-batch.js';
+import { AllowedIPs } from '../allowed-ips.js';
+import { HandshakeFilter } from './handshake-filter.js';
+import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE } from '../messages.js';
+import { PollSet } from './poll-set.js';
+import { runKeptWarm, type SteppedLoop, type WarmSpell } from './warm-spell.js';
+import { TcpCoalescer } from './gro.js';
+import { vnetHeaderAllowed } from './vnet-header.js';
+import { MssClamp } from './mss-clamp.js';
+import { VNET_HDR_BYTES } from '../../tun/device.js';
+import { HANDSHAKE_BACKLOG_SLOT, RX, wrapStats } from '../stats.js';
+import type { DatapathInit, ToRx } from './worker-messages.js';
+import { post, takeMessages } from './worker-port.js';
+
+/** Handshake messages waiting for the main thread; beyond this they are dropped (a flood costs no memory). */
+const HANDSHAKE_BACKLOG_LIMIT = 64;
+/** Receiving keypairs kept: current, previous and next, as WireGuard does across a rekey. */
+const MAX_RECEIVE_KEYS = 3;
+
+interface ReceiveKey {
+  localIndex: number;
+  opener: DataOpener;
+  replay: ReplayWindow;
+  confirmed: boolean;
+}
+
+class TunFdWriter {
+  constructor(private readonly fd: number) {}
+
+  write(buf: Uint8Array, len: number): void {
+    libc.write(this.fd, buf, len);
+  }
+}
+
+export class RxLoop implements SteppedLoop {
+  private readonly stats: Float64Array;
+  private readonly backlog: Int32Array;
+  private readonly allowed: AllowedIPs;
+  private readonly mss: MssClamp;
+  /** Size and mac1 of handshake messages, checked before they take a slot of the backlog. */
+  private readonly handshakeFilter: HandshakeFilter;
+  private readonly poller: PollSet;
+  /** Where the IP header starts in a plaintext (after the virtio_net_hdr, if any). */
+  private readonly ipOffset: number;
+  private keys: ReceiveKey[] = [];
+  /** Merges TCP segments of a receive batch into super-packets (UDP transport with a VNET TUN). */
+  private readonly coalescer: TcpCoalescer | null = null;
+  // UDP
+  private readonly batch: PacketBatch | null = null;
+  /** Per slot: where the TUN write starts (the packet, or the zeroed vnet header before it). */
+  private readonly tunPtrs: libc.Pointer[] = [];
+  /** Time of the current batch, read once per batch rather than per packet. */
+  private now = 0;
+  private readonly udp: UdpBatchReceiver | null = null;
+  /**
+   * The peer's current endpoint: as the main thread last set it ('udp-peer'),
+   * or as this loop last reported it. An authenticated datagram from anywhere
+   * else moves it (roaming, WireGuard semantics), so a move the main thread
+   * made on a handshake message from a forged source is undone by the peer's
+   * next authenticated packet.
+   */
+  private readonly peerSource = Buffer.alloc(libc.SIZEOF_SOCKADDR_STORAGE);
+  // TCP
+  private readonly conns = new Map<number, TcpStreamReceiver>();
+  /** Poll entries before the TCP connections': the wake eventfd, and the UDP socket if any. */
+  private readonly firstConn: number;
+  /** Transport = auto: both paths receive, and the path of the latest authenticated data is reported when it changes. */
+  private readonly auto: boolean;
+  /** The path last reported (null: none yet, or forgotten when a TCP connection went). */
+  private dataPath: TransportKind | null = null;
+
+  constructor(
+    private readonly init: DatapathInit,
+    private readonly aead: Aead,
+  ) {
+    const s = wrapStats(init.stats);
+    this.stats = s.f64;
+    this.backlog = s.i32;
+    this.allowed = new AllowedIPs(init.allowedIPs);
+    this.mss = new MssClamp(init.mtu);
+    this.handshakeFilter = new HandshakeFilter(init.mac1Key, keyedHashFor(aead));
+    this.ipOffset = init.wireVnetHdr ? VNET_HDR_BYTES : 0;
+    if (init.tunVnetHdr && !init.wireVnetHdr) {
+      this.coalescer = new TcpCoalescer(new TunFdWriter(init.tunFd));
+    }
+    this.auto = init.transport === 'auto';
+    if (init.transport !== 'tcp') {
+      this.batch = new PacketBatch(MSG_OFFSET + init.maxMessage);
+      // Where a packet is written from: a zeroed virtio_net_hdr goes in the
+      // (by then unused) data header room just before it.
+      const front = init.tunVnetHdr && !init.wireVnetHdr ? VNET_HDR_BYTES : 0;
+      this.tunPtrs = this.batch.slotPtrs.map((p) => p + BigInt(MSG_OFFSET + DATA_HEADER_BYTES - front));
+      this.udp = new UdpBatchReceiver(init.udpFd, this.batch);
+    }
+    // Each TCP connection's decoder takes this bound: refused here, at start, rather than on the first connection.
+    if (init.transport !== 'udp') checkFrameBound(init.maxMessage);
+    this.firstConn = this.udp ? 2 : 1;
+    this.poller = new PollSet(this.fixedPollEntries());
+  }
+
+  private fixedPollEntries(): number[] {
+    return this.udp ? [this.init.wakeFd, this.init.udpFd] : [this.init.wakeFd];
+  }
+
+  run(): void {
+    runKeptWarm(this.aead, this.init, this);
+  }
+
+  /**
+   * Waits up to `timeoutMs` (-1: no limit) and handles what is ready; false
+   * when the loop must end. `warm`: the running loop's keep-warm state.
+   */
+  step(timeoutMs: number, warm?: WarmSpell): boolean {
+    if (this.poller.wait(timeoutMs) === 0) {
+      // Nothing ready: the work a message would cause, on nothing, to keep that path warm (warm-spell.ts).
+      warm?.exercise();
+      if (this.udp) this.receiveUdp();
+      if (this.conns.size > 0) this.receiveTcp(true);
+      return true;
+    }
+    if (this.poller.ready(0) && !takeMessages(this.init.wakeFd, (m: ToRx) => this.apply(m))) return false;
+    if (this.udp && this.poller.ready(1)) this.receiveUdp();
+    if (this.conns.size > 0) this.receiveTcp(false);
+    return true;
+  }
+
+
+  apply(msg: ToRx): boolean {
+    switch (msg.t) {
+      case 'receive-key-add': {
+        const { localIndex, key } = msg.keypair;
+        this.keys.push({ localIndex, opener: new DataOpener(this.aead, key), replay: new ReplayWindow(), confirmed: false });
+        key.fill(0);
+        while (this.keys.length > MAX_RECEIVE_KEYS) this.keys.shift()!.opener.destroy();
+        break;
+      }
+      case 'receive-key-remove':
+        this.keys = this.keys.filter((k) => {
+          if (k.localIndex !== msg.localIndex) return true;
+          k.opener.destroy();
+          return false;
+        });
+        break;
+      case 'tcp-add':
+        this.conns.set(msg.fd, new TcpStreamReceiver(msg.fd, msg.conn, this.init.maxMessage));
+        this.pollConnections();
+        break;
+      case 'tcp-remove':
+        // The main thread may have moved its sends off this connection: report the next path afresh.
+        this.dataPath = null;
+        // Only the connection named: this descriptor may already hold a newer one.
+        if (this.conns.get(msg.fd)?.conn === msg.conn && this.conns.delete(msg.fd)) this.pollConnections();
+        post({ t: 'tcp-removed', fd: msg.fd, conn: msg.conn });
+        break;
+      case 'udp-peer':
+        this.peerSource.fill(0);
+        this.peerSource.set(msg.sockaddr.subarray(0, this.peerSource.length));
+        break;
+      case 'stop':
+        for (const k of this.keys) k.opener.destroy();
+        return false;
+    }
+    return true;
+  }
+
+  private pollConnections(): void {
+    this.poller.set([...this.fixedPollEntries(), ...this.conns.keys()]);
+  }
+
+  receiveUdp(): void {
+    const batch = this.batch!;
+    const n = this.udp!.receive();
+    this.now = Date.now();
+    this.stats[RX.dropSocketOverflow] = this.udp!.kernelDrops;
+    for (let i = 0; i < n; i++) {
+      this.handle(batch.messages[i]!, batch.lens[i]!, i, this.udp!.sources[i]!, -1);
+    }
+    this.coalescer?.flush();
+  }
+
+  /** Reads the connections poll found ready, or (`all`) every one. */
+  private receiveTcp(all: boolean): void {
+    const fds = this.poller.descriptors;
+    for (let i = this.firstConn; i < fds.length; i++) {
+      if (!all && !this.poller.ready(i)) continue;
+      const fd = fds[i]!;
+      const conn = this.conns.get(fd);
+      if (!conn) continue;
+      this.now = Date.now();
+      const result = conn.receive((buf, off, len) => this.handle(buf.subarray(off, off + len), len, -1, null, fd));
+      this.coalescer?.flush();
+      if (result === 'ok') continue;
+      if (typeof result !== 'string') this.stats[RX.dropBadFrame]!++;
+      this.conns.delete(fd);
+      this.pollConnections();
+      this.dataPath = null;
+      post({ t: 'tcp-closed', fd, conn: conn.conn, reason: typeof result === 'string' ? result : result.reason });
+    }
+  }
+
+  /**
+   * One wire message: data is opened and delivered here, handshakes go to
+   * the main thread. `slot` is the UDP batch slot holding it (-1 over TCP).
+   */
+  private handle(msg: Uint8Array, len: number, slot: number, source: Buffer | null, fd: number): void {
+    const s = this.stats;
+    if (len < 4) {
+      s[RX.dropShort]!++;
+      return;
+    }
+    const type = msg[0]!;
+    if (type !== MESSAGE_DATA) {
+      if (type === MESSAGE_INITIATION || type === MESSAGE_RESPONSE || type === MESSAGE_COOKIE_REPLY) this.toMain(msg, len, source, fd);
+      else s[RX.dropUnknownType]!++;
+      return;
+    }
+    if (len < DATA_OVERHEAD) {
+      s[RX.dropShort]!++;
+      return;
+    }
+    const key = this.findKey(readReceiverIndex(msg));
+    if (!key) {
+      s[RX.dropUnknownIndex]!++;
+      return;
+    }
+    const plain = key.opener.open(msg, len);
+    if (plain < 0) {
+      s[RX.dropForged]!++;
+      return;
+    }
+    // Only an authenticated counter may move the window.
+    if (!key.replay.accept(readCounter(msg))) {
+      s[RX.dropReplay]!++;
+      return;
+    }
+    const now = this.now;
+    s[RX.lastAuthMs] = now;
+    if (!key.confirmed) {
+      key.confirmed = true;
+      post({ t: 'first-data', localIndex: key.localIndex });
+    }
+    if (source && !sameSockaddr(source, this.peerSource)) {
+      this.peerSource.set(source);
+      post({ t: 'endpoint', sockaddr: Uint8Array.from(source) });
+    }
+    if (this.auto && this.dataPath !== (source ? 'udp' : 'tcp')) {
+      this.dataPath = source ? 'udp' : 'tcp';
+      post({ t: 'data-path', kind: this.dataPath });
+    }
+    s[RX.packets]!++;
+    s[RX.bytes]! += len;
+    if (plain === 0) return; // keepalive
+    const ip = DATA_HEADER_BYTES + this.ipOffset;
+    if (!this.allowed.containsSource(msg, ip, plain - this.ipOffset)) {
+      s[RX.dropSourceNotAllowed]!++;
+      return;
+    }
+    s[RX.lastDataMs] = now;
+    this.mss.apply(msg, ip, plain - this.ipOffset, this.ipOffset ? msg[DATA_HEADER_BYTES]! : 0);
+    if (this.init.wireVnetHdr) {
+      // TCP: the plaintext is virtio_net_hdr ‖ packet, written whole once the header is one we allow.
+      if (!vnetHeaderAllowed(msg, DATA_HEADER_BYTES, plain)) {
+        s[RX.dropBadVnetHeader]!++;
+        return;
+      }
+      libc.write(this.init.tunFd, msg.subarray(DATA_HEADER_BYTES, DATA_HEADER_BYTES + plain), plain);
+    } else if (!this.coalescer?.offer(msg, DATA_HEADER_BYTES, plain)) {
+      // A plain packet; a zeroed virtio_net_hdr goes in the (by then unused) data header room before it.
+      const front = this.coalescer ? VNET_HDR_BYTES : 0;
+      if (front) msg.fill(0, DATA_HEADER_BYTES - front, DATA_HEADER_BYTES);
+      if (slot >= 0) libc.write(this.init.tunFd, this.tunPtrs[slot]!, plain + front);
+      else libc.write(this.init.tunFd, msg.subarray(DATA_HEADER_BYTES - front, DATA_HEADER_BYTES + plain), plain + front);
+    }
+  }
+
+  private findKey(index: number): ReceiveKey | null {
+    const keys = this.keys;
+    for (let i = keys.length - 1; i >= 0; i--) if (keys[i]!.localIndex === index) return keys[i]!;
+    return null;
+  }
+
+  private toMain(msg: Uint8Array, len: number, source: Buffer | null, fd: number): void {
+    const verdict = this.handshakeFilter.check(msg, len);
+    if (verdict !== 'ok') {
+      this.stats[verdict === 'bad-size' ? RX.dropHandshakeBadSize : RX.dropHandshakeBadMac1]!++;
+      return;
+    }
+    if (Atomics.add(this.backlog, HANDSHAKE_BACKLOG_SLOT, 1) >= HANDSHAKE_BACKLOG_LIMIT) {
+      Atomics.sub(this.backlog, HANDSHAKE_BACKLOG_SLOT, 1);
+      this.stats[RX.dropHandshakeBacklog]!++;
+      return;
+    }
+    // A copy of just this message: Buffer.slice would be a view, and posting
+    // a view copies the whole batch buffer behind it (other packets' plaintexts).
+    post({ t: 'handshake', message: Uint8Array.prototype.slice.call(msg, 0, len), source: source ? Uint8Array.from(source) : null, fd });
+  }
+}

@@ -1,0 +1,91 @@
+// What the main thread and the data-path loops (TxLoop, RxLoop; one worker
+// thread over UDP, one each over TCP) say to each other.
+// Messages are rare (handshakes, rekeys, connections), never per packet.
+
+import type { TransportKind } from '../../transport/transport.js';
+
+/** A CIDR as the packet path needs it. */
+export interface RouteSpec {
+  family: 4 | 6;
+  bytes: Uint8Array;
+  prefix: number;
+}
+
+export interface DatapathInit {
+  /** 'auto': both a UDP socket and TCP connections, data over the one chosen by a 'path' message (UDP at first). */
+  transport: TransportKind | 'auto';
+  tunFd: number;
+  /** eventfd the main thread (in a warm-up, its rehearsal) writes after posting, to wake the worker's poll(). */
+  wakeFd: number;
+  /** UDP socket (both workers), -1 for TCP alone. */
+  udpFd: number;
+  stats: SharedArrayBuffer;
+  allowedIPs: RouteSpec[];
+  mtu: number;
+  /** The TUN has IFF_VNET_HDR: every read and write starts with a virtio_net_hdr. */
+  tunVnetHdr: boolean;
+  /** Plaintexts on the wire are virtio_net_hdr ‖ packet, up to a GSO super-packet (TCP transport). */
+  wireVnetHdr: boolean;
+  /** Largest plaintext read from the TUN (MTU, or header + GSO super-packet). */
+  maxPlaintext: number;
+  /** Largest wire message accepted (data header + MTU + tag, or a handshake message). */
+  maxMessage: number;
+  /** mac1 key of handshake messages to us (messages.ts mac1Key of our public key; nothing secret): checked before queuing. */
+  mac1Key: Uint8Array;
+  /** KeepWarm: how long after traffic the loops keep their path warm (warm-spell.ts); 0: never. */
+  keepWarmMs: number;
+}
+
+export interface SendingKeypair {
+  remoteIndex: number;
+  key: Uint8Array;
+}
+
+export interface ReceivingKeypair {
+  localIndex: number;
+  key: Uint8Array;
+}
+
+/** Main thread → TxLoop. */
+export type ToTx =
+  | { t: 'send-key'; keypair: SendingKeypair | null }
+  | { t: 'udp-destination'; sockaddr: Uint8Array; len: number }
+  /** `conn`: the connection's id (tcp-link.ts), echoed in reports about it; 0 with fd -1 (none). */
+  | { t: 'tcp-connection'; fd: number; conn: number }
+  /** A handshake message; `via` picks the path under Transport = auto (default: the data path). */
+  | { t: 'send'; message: Uint8Array; via?: TransportKind }
+  /** Transport = auto: data and keepalives go this way from now on. */
+  | { t: 'path'; kind: TransportKind }
+  | { t: 'keepalive' }
+  | { t: 'stop' };
+
+/** Main thread → RxLoop. */
+export type ToRx =
+  | { t: 'receive-key-add'; keypair: ReceivingKeypair }
+  | { t: 'receive-key-remove'; localIndex: number }
+  /** `conn`: the connection's id (tcp-link.ts); a descriptor number is reused once closed, an id never is. */
+  | { t: 'tcp-add'; fd: number; conn: number }
+  | { t: 'tcp-remove'; fd: number; conn: number }
+  /**
+   * The peer's UDP endpoint, each time the main thread moves it (a handshake
+   * message, a reload, a report of ours): authenticated data from any other
+   * address is reported as an 'endpoint', whoever moved it last.
+   */
+  | { t: 'udp-peer'; sockaddr: Uint8Array }
+  | { t: 'stop' };
+
+/** Workers → main thread. */
+export type FromWorker =
+  | { t: 'ready'; aead: string }
+  | { t: 'need-handshake' }
+  | { t: 'send-failed'; fd: number; conn: number }
+  | { t: 'handshake'; message: Uint8Array; source: Uint8Array | null; fd: number }
+  | { t: 'first-data'; localIndex: number }
+  | { t: 'endpoint'; sockaddr: Uint8Array }
+  /** Transport = auto: authenticated data now arrives over this path (reported when it changes). */
+  | { t: 'data-path'; kind: TransportKind }
+  /** TCP reports name the connection by descriptor and id (tcp-add's, tcp-connection's `conn`). */
+  | { t: 'tcp-closed'; fd: number; conn: number; reason: string }
+  | { t: 'tcp-removed'; fd: number; conn: number }
+  | { t: 'tcp-released'; fd: number; conn: number }
+  | { t: 'error'; message: string };

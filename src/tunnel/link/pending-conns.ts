@@ -1,0 +1,51 @@
+// Admission of unauthenticated TCP connections: how many the listener holds
+// while they have not yet brought an authenticated initiation, and which one
+// gives way when a new one arrives and there is no room.
+//
+// Oldest-first eviction let a flood of connections push out the real peer's
+// connection milliseconds after it was accepted (before its initiation was
+// read), and the peer's reconnect backoff (up to 30 s) turned that into an
+// outage. So room is made at the expense of whoever holds the most: a source
+// (an IPv4 address or IPv6 /64, source-key.ts) at its own cap gives up its
+// oldest connection, otherwise the source holding the most slots does. A
+// connection that has delivered a message with a valid mac1 (its sender
+// knows our public key; it is then given up only by the handshake timeout)
+// is never evicted: when nothing else can go, the newcomer is refused.
+import { MAX_PENDING_TCP, MAX_PENDING_TCP_PER_SOURCE } from '../timers.js';
+
+export interface PendingConn {
+  /** sourceKey() of the remote address. */
+  readonly source: string;
+  /** A message with a valid mac1 came over this connection. */
+  readonly vouched: boolean;
+}
+
+/** A newcomer is refused, or admitted after `evict` (if not null) is closed. */
+export type Admission<T> = { admit: false } | { admit: true; evict: T | null };
+
+/**
+ * Decides on a new connection from `source`, given the pending ones in the
+ * order they were accepted (oldest first).
+ */
+export function admitPending<T extends PendingConn>(
+  pending: readonly T[],
+  source: string,
+  limits: { total: number; perSource: number } = { total: MAX_PENDING_TCP, perSource: MAX_PENDING_TCP_PER_SOURCE },
+): Admission<T> {
+  const held = new Map<string, number>();
+  for (const c of pending) held.set(c.source, (held.get(c.source) ?? 0) + 1);
+  let evict: T | null = null;
+  if ((held.get(source) ?? 0) >= limits.perSource) {
+    // The newcomer's own source is at its cap: its oldest evictable one goes.
+    evict = pending.find((c) => c.source === source && !c.vouched) ?? null;
+  } else if (pending.length >= limits.total) {
+    // The source holding the most slots gives one up (its oldest evictable;
+    // among equals, the oldest connection of all).
+    for (const c of pending) {
+      if (!c.vouched && (evict === null || held.get(c.source)! > held.get(evict.source)!)) evict = c;
+    }
+  } else {
+    return { admit: true, evict: null };
+  }
+  return evict ? { admit: true, evict } : { admit: false };
+}

@@ -1,0 +1,139 @@
+// The TCP link's bookkeeping of connections across threads, driven through
+// its worker-report handler with a stand-in for the workers and real
+// connections from socat (child processes, so this process's descriptor
+// numbers are the listener's alone and a closed one is reused by the next
+// accepted connection, as in the daemon).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { expect } from 'chai';
+import type { Datapath } from '../../../src/tunnel/datapath/datapath.js';
+import type { Logger } from '../../../src/log.js';
+import { TcpLink } from '../../../src/tunnel/link/tcp-link.js';
+import type { ToRx, ToTx } from '../../../src/tunnel/datapath/worker-messages.js';
+import { eventually } from '../../helpers/netns.js';
+
+const quiet: Logger = { error() {}, warn() {}, info() {}, debug() {} };
+
+/** Stands in for the data-path workers: records what the link tells them. */
+class Workers {
+  readonly rx: ToRx[] = [];
+  readonly tx: ToTx[] = [];
+  toRx(m: ToRx): void {
+    this.rx.push(m);
+  }
+  toTx(m: ToTx): void {
+    this.tx.push(m);
+  }
+  added(): Array<{ fd: number; conn: number }> {
+    return this.rx.flatMap((m) => (m.t === 'tcp-add' ? [{ fd: m.fd, conn: m.conn }] : []));
+  }
+  removed(fd: number): boolean {
+    return this.rx.some((m) => m.t === 'tcp-remove' && m.fd === fd);
+  }
+}
+
+function isOpen(fd: number): boolean {
+  try {
+    fstatSync(fd);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Holds every free descriptor number below `fd` (so the kernel's next one is
+ * `fd`, as in a daemon whose numbers are all in use); returns them to close.
+ */
+function holdNumbersBelow(fd: number): number[] {
+  const held: number[] = [];
+  for (;;) {
+    const n = openSync('/dev/null', 'r');
+    if (n >= fd) {
+      closeSync(n);
+      return held;
+    }
+    held.push(n);
+  }
+}
+
+describe('TCP link: connections across threads', function () {
+  this.timeout(30_000);
+  let link: TcpLink;
+  let workers: Workers;
+  let port = 0;
+  const clients: ChildProcess[] = [];
+
+  beforeEach(async () => {
+    link = new TcpLink({ address: { family: 4, address: '127.0.0.1', port: 0 }, port: 0 }, null, quiet);
+    link.bind();
+    workers = new Workers();
+    await link.attach(workers as unknown as Datapath);
+    port = Number(link.listenText()!.split(':').pop());
+  });
+
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.kill('SIGKILL');
+    await link.close();
+  });
+
+  /** Connects from `source` (a loopback address) and resolves with what the link handed the receive worker. */
+  async function connectFrom(source: string): Promise<{ fd: number; conn: number }> {
+    const before = workers.added().length;
+    clients.push(spawn('socat', ['-u', `TCP:127.0.0.1:${port},bind=${source}`, 'OPEN:/dev/null'], { stdio: 'ignore' }));
+    await eventually(async () => workers.added().length > before, 5000, 10);
+    return workers.added()[before]!;
+  }
+
+  it('a late report about a closed connection never touches a newer one holding the same descriptor', async () => {
+    const old = await connectFrom('127.0.0.2');
+    link.confirmPeer(null, old.fd);
+    // The peer reconnects: the new connection authenticates and replaces the old one.
+    const peer = await connectFrom('127.0.0.3');
+    link.confirmPeer(null, peer.fd);
+    expect(workers.removed(old.fd), 'the receive worker is asked to let go of the old connection').to.equal(true);
+    // Both workers let go of it: the receive worker saw the end of the stream (the
+    // link's shutdown) before the link's tcp-remove, the send worker moved on.
+    link.onWorkerMessage({ t: 'tcp-closed', fd: old.fd, conn: old.conn, reason: 'eof' });
+    link.onWorkerMessage({ t: 'tcp-released', fd: old.fd, conn: old.conn });
+    expect(isOpen(old.fd), 'closed once both workers let go').to.equal(false);
+    // A later connection gets the same descriptor number (not the next one:
+    // accept() takes its number when it starts waiting, which the listener
+    // did as soon as the previous connection came) ...
+    const held = holdNumbersBelow(old.fd);
+    await connectFrom('127.0.0.5');
+    const next = await connectFrom('127.0.0.4');
+    for (const n of held) closeSync(n);
+    expect(next.fd, 'the descriptor number is reused').to.equal(old.fd);
+    // ... and then the receive worker's answer to that tcp-remove arrives.
+    link.onWorkerMessage({ t: 'tcp-removed', fd: old.fd, conn: old.conn });
+    // Retiring the newer connection (two more from its source evict it) must
+    // still ask the receive worker to let go of it, and keep its descriptor
+    // open until it has: closed earlier, the number could be reused under
+    // the worker's poll() and another connection's bytes read as this one's.
+    const sentBefore = workers.rx.filter((m) => m.t === 'tcp-remove').length;
+    await connectFrom('127.0.0.4');
+    await connectFrom('127.0.0.4');
+    const removes = workers.rx.filter((m) => m.t === 'tcp-remove').slice(sentBefore);
+    expect(removes, 'tcp-remove sent for the newer connection').to.deep.equal([{ t: 'tcp-remove', fd: next.fd, conn: next.conn }]);
+    expect(isOpen(next.fd), 'its descriptor stays open while the receive worker may poll it').to.equal(true);
+    link.onWorkerMessage({ t: 'tcp-removed', fd: next.fd, conn: next.conn });
+    expect(isOpen(next.fd)).to.equal(false);
+  });
+
+  it('never evicts a connection that delivered a valid mac1; refuses a newcomer when only such remain', async () => {
+    const vouched = await connectFrom('127.0.0.4');
+    link.passedMac1(null, vouched.fd);
+    const other = await connectFrom('127.0.0.4');
+    await connectFrom('127.0.0.4');
+    expect(workers.removed(vouched.fd), 'the one with a valid mac1 stays').to.equal(false);
+    expect(workers.removed(other.fd), 'the other from its source gives way').to.equal(true);
+    link.passedMac1(null, workers.added().at(-1)!.fd);
+    const accepted = workers.added().length;
+    clients.push(spawn('socat', ['-u', `TCP:127.0.0.1:${port},bind=127.0.0.4`, 'OPEN:/dev/null'], { stdio: 'ignore' }));
+    const refused = clients.at(-1)!;
+    // The link closes the newcomer at once: socat sees the end and exits.
+    await eventually(async () => refused.exitCode !== null, 5000, 20);
+    expect(workers.added().length, 'no connection handed to the workers').to.equal(accepted);
+  });
+});
