@@ -14,7 +14,10 @@ $(NODE_MODULES): package.json package-lock.json
 
 deps: $(NODE_MODULES)
 
+# Built afresh each time: a moved or deleted source must not leave its old
+# .js behind for mocha's dist/test/**/*.test.js to pick up.
 dist/.built: $(NODE_MODULES) tsconfig.json $(SOURCES)
+	rm -rf dist
 	npx tsc -p tsconfig.json
 	@touch $@
 
