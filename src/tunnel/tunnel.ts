@@ -3,7 +3,7 @@
 // that order and stopped in reverse.
 import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
-import { ConfigError, loadConfig, type Endpoint, type TunnelConfig } from '../config/config.js';
+import { ConfigError, loadConfig, refuseManyPeers, type Endpoint, type TunnelConfig } from '../config/config.js';
 import { encodeKey, KeyError, publicKeyOf, readKeyFile, type KeyKind } from '../crypto/keys.js';
 import { initSodium } from '../crypto/sodium.js';
 import { DATA_OVERHEAD } from '../crypto/data-packet.js';
@@ -109,6 +109,7 @@ export class Tunnel {
     let next: TunnelConfig;
     try {
       next = loadConfig(this.config.file, { readKey: (path, kind) => this.keyForReload(path, kind, kept) });
+      refuseManyPeers(next);
     } catch (err) {
       const uid = process.getuid?.() ?? 0;
       const hint = uid === 0 ? '' : ` (running as uid ${uid} since the privilege drop: \`sealtun reload ${this.config.file}\`, run as root, reads the config itself)`;
@@ -119,7 +120,7 @@ export class Tunnel {
     for (const k of kept) this.log.info(k);
     const view = reloadView(next);
     next.iface.privateKey.fill(0);
-    next.peer.presharedKey?.fill(0);
+    for (const p of next.peers) p.presharedKey?.fill(0);
     const result = await this.reload(view);
     return 'notes' in result ? { notes: [...kept, ...result.notes] } : result;
   }
@@ -134,7 +135,7 @@ export class Tunnel {
     try {
       return readKeyFile(path, kind);
     } catch (err) {
-      const { iface, peer } = this.config;
+      const { iface, peers: [peer] } = this.config;
       const running = kind === 'private key' ? iface.privateKey : kind === 'public key' ? peer.publicKey : peer.presharedKey;
       const uid = process.getuid?.() ?? 0;
       if (!(err instanceof KeyError) || err.errno !== 'EACCES' || running === undefined || uid === 0) throw err;
@@ -184,7 +185,7 @@ export class Tunnel {
     const persistentKeepalive = next.persistentKeepalive ?? undefined;
     this.config = {
       ...this.config,
-      peer: { ...this.config.peer, endpoint, persistentKeepalive },
+      peers: [{ ...this.config.peers[0], endpoint, persistentKeepalive }],
       role: { ...this.config.role, initiates: next.initiates },
     };
     this.view = { ...this.view, endpoint: next.endpoint, persistentKeepalive: next.persistentKeepalive, initiates: next.initiates };
@@ -224,9 +225,9 @@ export class Tunnel {
   /** Brings the tunnel up; on any failure everything started so far is undone. */
   static async start(config: TunnelConfig, log: Logger): Promise<Tunnel> {
     await initSodium();
-    const problem = await endpointProblem(config.file, config.peer.endpoint);
+    const problem = await endpointProblem(config.file, config.peers[0].endpoint);
     if (problem) throw problem;
-    const { iface, peer } = config;
+    const { iface, peers: [peer] } = config;
     const transport = iface.transport;
     const mtu = iface.mtu ?? defaultMtu(mtuTransport(transport));
     // Over TCP the stream has no datagram limit, so whole TSO super-packets
@@ -352,7 +353,7 @@ export class Tunnel {
     // The receive worker and the main thread both count some handshake drops by the same name (handshake-bad-mac1).
     for (const [reason, n] of this.peer.handshakeDrops) dropped[`handshake-${reason}`] = (dropped[`handshake-${reason}`] ?? 0) + n;
     const hs = this.peer.lastHandshakeAt;
-    const ep = this.config.peer.endpoint;
+    const ep = this.config.peers[0].endpoint;
     return {
       interface: this.tun.name,
       pid: process.pid,
@@ -363,11 +364,11 @@ export class Tunnel {
       listen: this.link.listenText(),
       publicKey: this.publicKey,
       peer: {
-        publicKey: encodeKey(this.config.peer.publicKey),
+        publicKey: encodeKey(this.config.peers[0].publicKey),
         endpoint: this.link.endpointText(),
         endpointName: ep && isHostName(ep) ? `${ep.host}:${ep.port}` : null,
         endpointResolved: this.link.resolvedText(),
-        allowedIPs: this.config.peer.allowedIPs.map((a) => a.text),
+        allowedIPs: this.config.peers[0].allowedIPs.map((a) => a.text),
         latestHandshakeAgeSeconds: hs === null ? null : Math.round((Date.now() - hs) / 1000),
         handshakes: this.peer.handshakeCount,
       },
@@ -394,7 +395,7 @@ export class Tunnel {
         }
       }
       this.config.iface.privateKey.fill(0);
-      this.config.peer.presharedKey?.fill(0);
+      for (const p of this.config.peers) p.presharedKey?.fill(0);
       this.log.info(`${this.tun.name} down`);
     })();
     return this.stopped;
