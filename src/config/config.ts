@@ -1,6 +1,7 @@
 // The tunnel config file: WireGuard-style INI with one [Interface] and one
-// or more [Peer] sections. This file gives the keys their meaning and checks every value, so
-// that everything after parseConfig() can trust a TunnelConfig.
+// or more [Peer] sections. This file gives the keys their meaning and checks
+// every value, so that everything after parseConfig() can trust a
+// TunnelConfig.
 //
 // Every problem is a ConfigError whose message is `FILE:LINE: Key: what is
 // wrong` (a stable contract: scripts grep for it). Values are repeated in
