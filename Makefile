@@ -4,7 +4,7 @@
 NODE_MODULES := node_modules/.package-lock.json
 SOURCES := $(shell find src test bench -name '*.ts' 2>/dev/null)
 
-.PHONY: all build test demo bench bench-quick bench-crypto deps clean
+.PHONY: all build test demo bench bench-quick bench-crypto bench-routing deps clean
 
 all: build
 
@@ -42,6 +42,9 @@ bench-quick: build
 
 bench-crypto: build
 	node dist/bench/crypto.js
+
+bench-routing: build
+	node dist/bench/routing-table.js
 
 clean:
 	rm -rf dist

@@ -17,47 +17,20 @@ import { availableAeads } from '../src/crypto/aead/select.js';
 import { isSodiumNativeBinding, type SodiumNativeBinding } from '../src/crypto/aead/sodium-native.js';
 import { DATA_HEADER_BYTES, DATA_OVERHEAD, DataOpener, DataSealer } from '../src/crypto/data-packet.js';
 import { initSodium, type Sodium } from '../src/crypto/sodium.js';
+import { compareRates } from './measure/calls.js';
 
 const SIZES = [64, 1420] as const;
 const RUNS = 5;
 const RUN_MS = 500;
 const WARMUP_MS = 200;
 const MIN_RATIO = 0.8;
-/** Calls between clock reads, so reading the clock costs nothing measurable. */
-const BATCH = 256;
 
 type Op = 'seal' | 'open';
 
-/** Calls `fn` in batches for about `ms` milliseconds; returns calls per second. */
-function rate(fn: () => void, ms: number): number {
-  const start = process.hrtime.bigint();
-  const limit = BigInt(ms) * 1_000_000n;
-  let calls = 0;
-  let elapsed = 0n;
-  do {
-    for (let i = 0; i < BATCH; i++) fn();
-    calls += BATCH;
-    elapsed = process.hrtime.bigint() - start;
-  } while (elapsed < limit);
-  return calls / (Number(elapsed) / 1e9);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
 /** Median rates of raw and project, measured in alternating rounds. */
 function compare(raw: () => void, project: () => void): { raw: number; project: number } {
-  rate(raw, WARMUP_MS);
-  rate(project, WARMUP_MS);
-  const rawRates: number[] = [];
-  const projectRates: number[] = [];
-  for (let r = 0; r < RUNS; r++) {
-    rawRates.push(rate(raw, RUN_MS));
-    projectRates.push(rate(project, RUN_MS));
-  }
-  return { raw: median(rawRates), project: median(projectRates) };
+  const [rawRate, projectRate] = compareRates(raw, project, { runs: RUNS, runMs: RUN_MS, warmupMs: WARMUP_MS });
+  return { raw: rawRate, project: projectRate };
 }
 
 /** The library call itself, with preallocated buffers where the library allows it. */

@@ -1,6 +1,7 @@
 // The tunnel config file: WireGuard-style INI with one [Interface] and one
-// [Peer]. This file gives the keys their meaning and checks every value, so
-// that everything after parseConfig() can trust a TunnelConfig.
+// or more [Peer] sections. This file gives the keys their meaning and checks
+// every value, so that everything after parseConfig() can trust a
+// TunnelConfig.
 //
 // Every problem is a ConfigError whose message is `FILE:LINE: Key: what is
 // wrong` (a stable contract: scripts grep for it). Values are repeated in
@@ -52,13 +53,21 @@ export interface PeerConfig {
   allowedIPs: Cidr[];
   /** Seconds; absent when disabled ("0" or "off"). */
   persistentKeepalive?: number;
+  /** The line of this peer's [Peer] header, for errors about the peer found later. */
+  line: number;
 }
 
 export interface TunnelConfig {
   file: string;
   iface: InterfaceConfig;
-  peer: PeerConfig;
-  /** initiates: [Peer] has an Endpoint; accepts: [Interface] has a ListenPort. At least one is true. */
+  /** In file order; at least one. No two share a PublicKey or an AllowedIPs prefix. */
+  peers: PeerConfig[];
+  /**
+   * accepts: [Interface] has a ListenPort. initiates: some [Peer] has an
+   * Endpoint; per peer, this side initiates to exactly the peers with one.
+   * Every peer is reachable one way or the other: one without an Endpoint
+   * needs a ListenPort.
+   */
   role: { initiates: boolean; accepts: boolean };
 }
 
@@ -124,6 +133,8 @@ export interface ParseOptions {
 interface Setting<T> {
   value: T;
   line: number;
+  /** For a list key: the line of each item, in step with `value`. */
+  itemLines?: number[];
 }
 type Settings<V> = { [K in keyof V]?: Setting<V[K]> };
 
@@ -240,9 +251,8 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
 
   const keys: KeyFiles = { baseDir: dirname(resolve(file)), read: options.readKey ?? readKeyFile };
   let ifaceSection: IniSection | undefined;
-  let peerSection: IniSection | undefined;
   let iface: Settings<InterfaceValues> = {};
-  let peer: Settings<PeerValues> = {};
+  const peerSections: Array<{ section: IniSection; settings: Settings<PeerValues> }> = [];
 
   // One pass in file order, so the error reported is the first one in the file.
   for (const section of doc.sections) {
@@ -254,40 +264,41 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
       ifaceSection = section;
       iface = readSection(section, '[Interface]', INTERFACE_PARSERS, PEER_PARSERS, '[Peer]', keys, fail);
     } else if (kind === 'peer') {
-      if (peerSection) {
-        fail(section.line, '[Peer]', `duplicate section; sealtun is point-to-point, so only one [Peer] is allowed (the first is at line ${peerSection.line})`);
-      }
-      peerSection = section;
-      peer = readSection(section, '[Peer]', PEER_PARSERS, INTERFACE_PARSERS, '[Interface]', keys, fail);
+      peerSections.push({ section, settings: readSection(section, '[Peer]', PEER_PARSERS, INTERFACE_PARSERS, '[Interface]', keys, fail) });
     } else {
       fail(section.line, `[${safeName(section.name)}]`, 'unknown section; expected [Interface] or [Peer]');
     }
   }
 
   if (!ifaceSection) return fail(doc.lastLine, '[Interface]', 'missing section; a config needs one [Interface] and one [Peer]');
-  if (!peerSection) return fail(doc.lastLine, '[Peer]', 'missing section; a config needs one [Interface] and one [Peer]');
+  if (peerSections.length === 0) return fail(doc.lastLine, '[Peer]', 'missing section; a config needs one [Interface] and one [Peer]');
   const need = <T>(section: IniSection, name: string, setting: Setting<T> | undefined): Setting<T> =>
     setting ?? fail(section.line, name, `missing from ${section === ifaceSection ? '[Interface]' : '[Peer]'}; add e.g. "${EXAMPLES[name] ?? `${name} = ...`}"`);
 
   const name = need(ifaceSection, 'Name', iface.Name);
   const privateKey = need(ifaceSection, 'PrivateKey', iface.PrivateKey);
   const addresses = need(ifaceSection, 'Address', iface.Address);
-  const publicKey = need(peerSection, 'PublicKey', peer.PublicKey);
-  const allowedIPs = need(peerSection, 'AllowedIPs', peer.AllowedIPs);
+  const peers = peerSections.map(({ section, settings }) => {
+    const publicKey = need(section, 'PublicKey', settings.PublicKey);
+    const allowedIPs = need(section, 'AllowedIPs', settings.AllowedIPs);
+    refuseOwnKeyAsPeer(privateKey, publicKey, fail);
+    return { section, settings, publicKey, allowedIPs };
+  });
   const { ListenPort: listenPort, ListenAddress: listenAddress, Transport: transport, MTU: mtu, User: user, KeepWarm: keepWarm } = iface;
-  const { PresharedKey: presharedKey, Endpoint: endpoint, PersistentKeepalive: keepalive } = peer;
 
-  refuseOwnKeyAsPeer(privateKey, publicKey, fail);
   if (listenAddress && !listenPort) {
     fail(listenAddress.line, 'ListenAddress', 'is set but ListenPort is not; add ListenPort, or remove ListenAddress');
   }
-  if (!endpoint && !listenPort) {
-    fail(peerSection.line, 'Endpoint',
-      'neither Endpoint (in [Peer]) nor ListenPort (in [Interface]) is set; ' +
-      'set Endpoint to connect to the peer, ListenPort to accept it, or both');
+  for (const { section, settings } of peers) {
+    if (!settings.Endpoint && !listenPort) {
+      fail(section.line, 'Endpoint',
+        'neither Endpoint (in [Peer]) nor ListenPort (in [Interface]) is set; ' +
+        'set Endpoint to connect to the peer, ListenPort to accept it, or both');
+    }
   }
+  refuseSharedPeerSettings(peers, fail);
   if (mtu) {
-    const v6 = [...addresses.value, ...allowedIPs.value].find((c) => c.family === 6);
+    const v6 = [...addresses.value, ...peers.flatMap((p) => p.allowedIPs.value)].find((c) => c.family === 6);
     if (v6 && mtu.value < 1280) {
       fail(mtu.line, 'MTU', `is ${mtu.value}, but IPv6 (${v6.text}) needs at least 1280 (RFC 8200 §5)`);
     }
@@ -312,17 +323,33 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
   if (mtu) ifaceConfig.mtu = mtu.value;
   if (user) ifaceConfig.user = user.value;
 
-  const peerConfig: PeerConfig = { publicKey: publicKey.value, allowedIPs: allowedIPs.value };
-  if (presharedKey) peerConfig.presharedKey = presharedKey.value;
-  if (endpoint) peerConfig.endpoint = { ...endpoint.value, line: endpoint.line };
-  if (keepalive?.value !== undefined) peerConfig.persistentKeepalive = keepalive.value;
+  const peerConfigs = peers.map(({ section, settings, publicKey, allowedIPs }): PeerConfig => {
+    const { PresharedKey: presharedKey, Endpoint: endpoint, PersistentKeepalive: keepalive } = settings;
+    const peerConfig: PeerConfig = { publicKey: publicKey.value, allowedIPs: allowedIPs.value, line: section.line };
+    if (presharedKey) peerConfig.presharedKey = presharedKey.value;
+    if (endpoint) peerConfig.endpoint = { ...endpoint.value, line: endpoint.line };
+    if (keepalive?.value !== undefined) peerConfig.persistentKeepalive = keepalive.value;
+    return peerConfig;
+  });
 
   return {
     file,
     iface: ifaceConfig,
-    peer: peerConfig,
-    role: { initiates: endpoint !== undefined, accepts: listenPort !== undefined },
+    peers: peerConfigs,
+    role: { initiates: peerConfigs.some((p) => p.endpoint !== undefined), accepts: listenPort !== undefined },
   };
+}
+
+/**
+ * Until the tunnel carries many peers, `up`, `check` and `reload` take a
+ * config with one [Peer] only; the parser already reads many, so this is
+ * the one place that says no. Throws a ConfigError at the second [Peer].
+ */
+export function refuseManyPeers(config: TunnelConfig): void {
+  const second = config.peers[1];
+  if (second) {
+    throw new ConfigError(config.file, second.line, '[Peer]', 'this sealtun carries one peer per interface; many peers on one interface are coming');
+  }
 }
 
 type Fail = (line: number, key: string, detail: string, cause?: unknown) => never;
@@ -339,6 +366,35 @@ function refuseOwnKeyAsPeer(privateKey: Setting<Uint8Array>, publicKey: Setting<
   }
   if (same(publicKey.value, publicKeyOf(privateKey.value))) {
     fail(publicKey.line, 'PublicKey', `is this interface's own public key (from PrivateKey at line ${privateKey.line}); use the peer's key`);
+  }
+}
+
+/**
+ * A packet from the tunnel is routed to exactly one peer (cryptokey
+ * routing), so no two peers may share a public key, nor an AllowedIPs
+ * prefix (compared as networks: 10.77.0.5/24 is 10.77.0.0/24). Different
+ * prefixes may overlap: the longest match wins, as in WireGuard. Errors are
+ * at the later setting and name the [Peer] line of the earlier peer.
+ */
+function refuseSharedPeerSettings(
+  peers: ReadonlyArray<{ section: IniSection; publicKey: Setting<Uint8Array>; allowedIPs: Setting<Cidr[]> }>,
+  fail: Fail,
+): void {
+  const keyOwners = new Map<string, number>();
+  const prefixOwners = new Map<string, number>();
+  for (const { section, publicKey, allowedIPs } of peers) {
+    const key = Buffer.from(publicKey.value).toString('hex');
+    const keyOwner = keyOwners.get(key);
+    // The key is not shown: it may be key material pasted in the wrong place.
+    if (keyOwner !== undefined) fail(publicKey.line, 'PublicKey', `this public key is already peer at line ${keyOwner}`);
+    keyOwners.set(key, section.line);
+    allowedIPs.value.forEach((cidr, i) => {
+      const owner = prefixOwners.get(cidr.text);
+      if (owner !== undefined && owner !== section.line) {
+        fail(allowedIPs.itemLines?.[i] ?? allowedIPs.line, 'AllowedIPs', `${cidr.text} is already peer at line ${owner}`);
+      }
+      prefixOwners.set(cidr.text, section.line);
+    });
   }
 }
 
@@ -376,10 +432,12 @@ function readSection<V>(
       if (err instanceof KeyError) fail(entry.line, key, err.message, err);
       throw err;
     }
+    const itemLines = Array.isArray(value) ? value.map(() => entry.line) : undefined;
     if (previous && Array.isArray(previous.value) && Array.isArray(value)) {
       previous.value.push(...value); // a list key seen again: add to it
+      previous.itemLines?.push(...itemLines!);
     } else {
-      out[key] = { value, line: entry.line };
+      out[key] = itemLines ? { value, line: entry.line, itemLines } : { value, line: entry.line };
     }
   }
   return out;

@@ -6,7 +6,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, rea
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as libc from '../sys/libc.js';
-import { loadConfig } from '../config/config.js';
+import { loadConfig, refuseManyPeers } from '../config/config.js';
 import { interfaceExists } from '../tun/netconfig.js';
 import { queryControl } from './control.js';
 import { createLogger, type Level } from '../log.js';
@@ -36,6 +36,7 @@ export async function runForeground(configPath: string, level: Level, user?: str
   // share two instead (docs/performance.md, "Resident memory").
   libc.mallopt(libc.M_ARENA_MAX, 2);
   const config = loadConfig(configPath);
+  refuseManyPeers(config);
   await refuseRunning(config.iface.name);
   const log = createLogger(`sealtun[${config.iface.name}]`, level);
   const tunnel = await ServedTunnel.start(config, log);
@@ -72,6 +73,7 @@ function ignoreHangup(): void {}
 /** `sealtun up --daemon CONFIG`: returns once the detached child reports the tunnel is up. */
 export async function runDaemon(configPath: string, level: Level, user?: string): Promise<{ pid: number; log: string; name: string }> {
   const config = loadConfig(configPath); // report config errors here, not in a log file
+  refuseManyPeers(config);
   const name = config.iface.name;
   await refuseRunning(name);
   mkdirSync(runDir(), { recursive: true, mode: 0o700 });
@@ -260,10 +262,11 @@ export async function reloadTunnel(configOrName: string): Promise<{ name: string
   let view: ReloadView | undefined;
   if (existsSync(configOrName) && statSync(configOrName).isFile()) {
     const config = loadConfig(configOrName);
+    refuseManyPeers(config);
     name = config.iface.name;
     view = reloadView(config);
     config.iface.privateKey.fill(0);
-    config.peer.presharedKey?.fill(0);
+    for (const p of config.peers) p.presharedKey?.fill(0);
   }
   let reply: ReloadResult;
   try {

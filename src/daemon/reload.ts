@@ -48,7 +48,7 @@ function secretDigest(key: Uint8Array): string {
 }
 
 export function reloadView(config: TunnelConfig): ReloadView {
-  const { iface, peer } = config;
+  const { iface, peers: [peer] } = config;
   return {
     name: iface.name,
     privateKey: secretDigest(iface.privateKey),

@@ -6,7 +6,7 @@
 // socket and hands requests to the device the same way).
 import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
-import { loadConfig, type TunnelConfig } from '../config/config.js';
+import { loadConfig, refuseManyPeers, type TunnelConfig } from '../config/config.js';
 import { KeyError, readKeyFile, type KeyKind } from '../crypto/keys.js';
 import type { Logger } from '../log.js';
 import { serveControl, type DaemonRequest } from './control.js';
@@ -87,6 +87,7 @@ export class ServedTunnel {
     let next: TunnelConfig;
     try {
       next = loadConfig(this.config.file, { readKey: (path, kind) => this.keyForReload(path, kind, kept) });
+      refuseManyPeers(next);
     } catch (err) {
       const uid = process.getuid?.() ?? 0;
       const hint = uid === 0 ? '' : ` (running as uid ${uid} since the privilege drop: \`sealtun reload ${this.config.file}\`, run as root, reads the config itself)`;
@@ -97,7 +98,7 @@ export class ServedTunnel {
     for (const k of kept) this.log.info(k);
     const view = reloadView(next);
     next.iface.privateKey.fill(0);
-    next.peer.presharedKey?.fill(0);
+    for (const p of next.peers) p.presharedKey?.fill(0);
     const result = await this.reload(view);
     return 'notes' in result ? { notes: [...kept, ...result.notes] } : result;
   }
@@ -112,7 +113,7 @@ export class ServedTunnel {
     try {
       return readKeyFile(path, kind);
     } catch (err) {
-      const { iface, peer } = this.config;
+      const { iface, peers: [peer] } = this.config;
       const running = kind === 'private key' ? iface.privateKey : kind === 'public key' ? peer.publicKey : peer.presharedKey;
       const uid = process.getuid?.() ?? 0;
       if (!(err instanceof KeyError) || err.errno !== 'EACCES' || running === undefined || uid === 0) throw err;

@@ -63,7 +63,7 @@ export interface EffectiveSettings {
 
 /** Needs initSodium() to have resolved (for our public key). */
 export function effectiveSettings(config: TunnelConfig): EffectiveSettings {
-  const { iface, peer } = config;
+  const { iface, peers: [peer] } = config;
   const warnings: string[] = [];
   const problems: string[] = [];
 

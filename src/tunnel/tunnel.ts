@@ -109,8 +109,8 @@ export class Tunnel {
    */
   async apply(change: PeerChange): Promise<string[]> {
     const notes: string[] = [];
-    const persistentKeepalive = 'persistentKeepalive' in change ? change.persistentKeepalive : this.config.peer.persistentKeepalive;
-    const endpoint = 'endpoint' in change ? change.endpoint : this.config.peer.endpoint;
+    const persistentKeepalive = 'persistentKeepalive' in change ? change.persistentKeepalive : this.config.peers[0].persistentKeepalive;
+    const endpoint = 'endpoint' in change ? change.endpoint : this.config.peers[0].endpoint;
     this.peer.reconfigure({ initiates: change.initiates, persistentKeepalive: persistentKeepalive ?? 0 });
     if ('endpoint' in change) {
       const ep = change.endpoint;
@@ -131,7 +131,7 @@ export class Tunnel {
     }
     this.config = {
       ...this.config,
-      peer: { ...this.config.peer, endpoint: endpoint ?? undefined, persistentKeepalive: persistentKeepalive ?? undefined },
+      peers: [{ ...this.config.peers[0], endpoint: endpoint ?? undefined, persistentKeepalive: persistentKeepalive ?? undefined }],
       role: { ...this.config.role, initiates: change.initiates },
     };
     return notes;
@@ -153,9 +153,9 @@ export class Tunnel {
   /** Brings the tunnel up; on any failure everything started so far is undone. */
   static async start(config: TunnelConfig, log: Logger, options: TunnelOptions): Promise<Tunnel> {
     await initSodium();
-    const problem = await endpointProblem(config.file, config.peer.endpoint);
+    const problem = await endpointProblem(config.file, config.peers[0].endpoint);
     if (problem) throw problem;
-    const { iface, peer } = config;
+    const { iface, peers: [peer] } = config;
     const transport = iface.transport;
     const mtu = iface.mtu ?? defaultMtu(mtuTransport(transport));
     // Over TCP the stream has no datagram limit, so whole TSO super-packets
@@ -278,7 +278,7 @@ export class Tunnel {
     // The receive worker and the main thread both count some handshake drops by the same name (handshake-bad-mac1).
     for (const [reason, n] of this.peer.handshakeDrops) dropped[`handshake-${reason}`] = (dropped[`handshake-${reason}`] ?? 0) + n;
     const hs = this.peer.lastHandshakeAt;
-    const ep = this.config.peer.endpoint;
+    const ep = this.config.peers[0].endpoint;
     return {
       interface: this.tun.name,
       pid: process.pid,
@@ -289,11 +289,11 @@ export class Tunnel {
       listen: this.link.listenText(),
       publicKey: this.publicKey,
       peer: {
-        publicKey: encodeKey(this.config.peer.publicKey),
+        publicKey: encodeKey(this.config.peers[0].publicKey),
         endpoint: this.link.endpointText(),
         endpointName: ep && isHostName(ep) ? `${ep.host}:${ep.port}` : null,
         endpointResolved: this.link.resolvedText(),
-        allowedIPs: this.config.peer.allowedIPs.map((a) => a.text),
+        allowedIPs: this.config.peers[0].allowedIPs.map((a) => a.text),
         latestHandshakeAgeSeconds: hs === null ? null : Math.round((Date.now() - hs) / 1000),
         handshakes: this.peer.handshakeCount,
       },
@@ -311,7 +311,7 @@ export class Tunnel {
       await this.link.close();
       this.tun.close();
       this.config.iface.privateKey.fill(0);
-      this.config.peer.presharedKey?.fill(0);
+      for (const p of this.config.peers) p.presharedKey?.fill(0);
       this.log.info(`${this.tun.name} down`);
     })();
     return this.stopped;

@@ -170,6 +170,22 @@ describe('sealtun check', function () {
     expect(text.stdout).to.match(/listening: \*:51820 \(UDP and TCP\)/);
   });
 
+  it('check, up, up --daemon and reload refuse a second [Peer] at its line, until one interface carries many peers', async () => {
+    expect((await sealtun(['keygen', join(dir, 'c')])).code).to.equal(0);
+    const path = config('two.conf', 'Address = 10.77.0.1/24\nListenPort = 51820', 'AllowedIPs = 10.77.0.2/32\n\n[Peer]\nPublicKey = c.pub\nAllowedIPs = 10.77.0.3/32');
+    const message = `sealtun: ${path}:11: [Peer]: this sealtun carries one peer per interface; many peers on one interface are coming`;
+    // `up` runs in a network namespace of its own that ends with it (unshare -n),
+    // so even a refusal that failed could not touch this host's interfaces.
+    const runDir = join(dir, 'run-two');
+    for (const args of [['check', path], ['check', '--json', path], ['up', path], ['up', '--daemon', path], ['reload', path]]) {
+      const r = await run('unshare', ['-n', process.execPath, SEALTUN, ...args], { ...process.env, SEALTUN_RUN_DIR: runDir });
+      expect(r.code, args.join(' ')).to.equal(1);
+      expect(r.stdout, args.join(' ')).to.equal('');
+      expect(r.stderr.trim(), args.join(' ')).to.equal(message);
+    }
+    expect(existsSync(runDir), 'nothing was started').to.equal(false);
+  });
+
   it('touches nothing: no socket, no TUN, no child process, no run directory', async function () {
     if (!hasStrace()) this.skip();
     const path = config('quiet.conf', 'Address = 10.77.0.1/24\nListenPort = 51820', 'Endpoint = 192.0.2.2:51820\nAllowedIPs = 10.77.0.2/32');

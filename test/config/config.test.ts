@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, parseConfig, type TunnelConfig } from '../../src/config/config.js';
+import { ConfigError, loadConfig, parseConfig, refuseManyPeers, type TunnelConfig } from '../../src/config/config.js';
 import { encodeKey, generatePresharedKey, publicKeyOf, readKeyFile, smallOrderPoint, writeKeyPair } from '../../src/crypto/keys.js';
 import { initSodium, sodium } from '../../src/crypto/sodium.js';
 
@@ -102,11 +102,11 @@ describe('config', () => {
       expect(c.iface.mtu).to.equal(1400);
       expect(c.iface.user).to.equal('nobody');
       expect(c.iface.keepWarmMs).to.equal(250);
-      expect(hex(c.peer.publicKey)).to.equal(hex(keyB));
-      expect(hex(c.peer.presharedKey)).to.equal(hex(psk));
-      expect(c.peer.endpoint).to.deep.equal({ host: '192.0.2.2', port: 51821, family: 4, line: 15 });
-      expect(c.peer.allowedIPs.map((a) => a.text)).to.deep.equal(['10.77.0.2/32', 'fd77::2/128']);
-      expect(c.peer.persistentKeepalive).to.equal(25);
+      expect(hex(c.peers[0]!.publicKey)).to.equal(hex(keyB));
+      expect(hex(c.peers[0]!.presharedKey)).to.equal(hex(psk));
+      expect(c.peers[0]!.endpoint).to.deep.equal({ host: '192.0.2.2', port: 51821, family: 4, line: 15 });
+      expect(c.peers[0]!.allowedIPs.map((a) => a.text)).to.deep.equal(['10.77.0.2/32', 'fd77::2/128']);
+      expect(c.peers[0]!.persistentKeepalive).to.equal(25);
       expect(c.role).to.deep.equal({ initiates: true, accepts: true });
     });
 
@@ -129,14 +129,14 @@ describe('config', () => {
         file,
       );
       expect(hex(c.iface.privateKey)).to.equal(Buffer.from(PRIV, 'base64').toString('hex'));
-      expect(hex(c.peer.publicKey)).to.equal(Buffer.from(PUB, 'base64').toString('hex'));
+      expect(hex(c.peers[0]!.publicKey)).to.equal(Buffer.from(PUB, 'base64').toString('hex'));
       expect(c.iface.addresses.map((a) => a.text)).to.deep.equal(['10.0.0.1/32']);
       expect(c.iface.transport).to.equal('udp');
       expect(c.iface.keepWarmMs).to.equal(1000);
       for (const k of ['listenPort', 'listenAddress', 'mtu', 'user'] as const) expect(c.iface[k]).to.equal(undefined);
-      expect(c.peer.presharedKey).to.equal(undefined);
-      expect(c.peer.persistentKeepalive).to.equal(undefined);
-      expect(c.peer.allowedIPs[0]).to.deep.include({ family: 4, address: '0.0.0.0', prefix: 0, text: '0.0.0.0/0' });
+      expect(c.peers[0]!.presharedKey).to.equal(undefined);
+      expect(c.peers[0]!.persistentKeepalive).to.equal(undefined);
+      expect(c.peers[0]!.allowedIPs[0]).to.deep.include({ family: 4, address: '0.0.0.0', prefix: 0, text: '0.0.0.0/0' });
       expect(c.role).to.deep.equal({ initiates: true, accepts: false });
     });
 
@@ -157,31 +157,31 @@ describe('config', () => {
       );
       expect(c.iface.name).to.equal('st1');
       expect(c.iface.transport).to.equal('tcp');
-      expect(c.peer.allowedIPs.map((a) => a.text)).to.deep.equal(['10.9.0.0/16']);
-      expect(c.peer.persistentKeepalive).to.equal(undefined);
+      expect(c.peers[0]!.allowedIPs.map((a) => a.text)).to.deep.equal(['10.9.0.0/16']);
+      expect(c.peers[0]!.persistentKeepalive).to.equal(undefined);
     });
 
     it('accepts CRLF line endings and a UTF-8 byte order mark', () => {
       const c = parseConfig('\uFEFF' + text().replace(/\n/g, '\r\n'), file);
       expect(c.iface.name).to.equal('st0');
-      expect(c.peer.persistentKeepalive).to.equal(25);
+      expect(c.peers[0]!.persistentKeepalive).to.equal(25);
     });
 
     it('normalises AllowedIPs to the network address, keeps the host part of Address', () => {
       const c = parseConfig(text({ 5: 'Address = 10.77.0.9/24', 16: 'AllowedIPs = 10.77.0.5/24, fd77::1:2:3/64, 2001:DB8:0:0:0:0:0:1' }), file);
       expect(c.iface.addresses.map((a) => a.text)).to.deep.equal(['10.77.0.9/24']);
-      expect(c.peer.allowedIPs.map((a) => a.text)).to.deep.equal(['10.77.0.0/24', 'fd77::/64', '2001:db8::1/128']);
-      expect(hex(c.peer.allowedIPs[0]!.bytes)).to.equal('0a4d0000');
+      expect(c.peers[0]!.allowedIPs.map((a) => a.text)).to.deep.equal(['10.77.0.0/24', 'fd77::/64', '2001:db8::1/128']);
+      expect(hex(c.peers[0]!.allowedIPs[0]!.bytes)).to.equal('0a4d0000');
     });
 
     it('accumulates repeated Address and AllowedIPs lines', () => {
       const c = parseConfig(text({ 11: 'Address = 10.88.0.1/16' }, ['AllowedIPs = 10.88.0.0/16']), file);
       expect(c.iface.addresses.map((a) => a.text)).to.deep.equal(['10.77.0.1/24', 'fd77::1/64', '10.88.0.1/16']);
-      expect(c.peer.allowedIPs.map((a) => a.text)).to.deep.equal(['10.77.0.2/32', 'fd77::2/128', '10.88.0.0/16']);
+      expect(c.peers[0]!.allowedIPs.map((a) => a.text)).to.deep.equal(['10.77.0.2/32', 'fd77::2/128', '10.88.0.0/16']);
     });
 
     it('parses endpoints: IPv4, bracketed IPv6 (with zone), host names', () => {
-      const ep = (value: string) => parseConfig(text({ 15: `Endpoint = ${value}` }), file).peer.endpoint;
+      const ep = (value: string) => parseConfig(text({ 15: `Endpoint = ${value}` }), file).peers[0]!.endpoint;
       expect(ep('[2001:DB8::0:1]:51820')).to.deep.equal({ host: '2001:db8::1', port: 51820, family: 6, line: 15 });
       expect(ep('[fe80::1%eth0]:7')).to.deep.equal({ host: 'fe80::1%eth0', port: 7, family: 6, line: 15 });
       expect(ep('vpn.example.com:443')).to.deep.equal({ host: 'vpn.example.com', port: 443, line: 15 });
@@ -211,12 +211,89 @@ describe('config', () => {
       expect(parseConfig(text({ 8: 'Transport = udp', 9: 'MTU = 65475' }), file).iface.mtu).to.equal(65475);
       expect(parseConfig(text({ 8: 'Transport = tcp', 9: 'MTU = 65000' }), file).iface.mtu).to.equal(65000);
       expect(parseConfig(text({ 6: 'ListenPort = 1' }), file).iface.listenPort).to.equal(1);
-      expect(parseConfig(text({ 17: 'PersistentKeepalive = 0' }), file).peer.persistentKeepalive).to.equal(undefined);
-      expect(parseConfig(text({ 17: 'PersistentKeepalive = 65535' }), file).peer.persistentKeepalive).to.equal(65535);
+      expect(parseConfig(text({ 17: 'PersistentKeepalive = 0' }), file).peers[0]!.persistentKeepalive).to.equal(undefined);
+      expect(parseConfig(text({ 17: 'PersistentKeepalive = 65535' }), file).peers[0]!.persistentKeepalive).to.equal(65535);
       expect(parseConfig(text({ 10: 'User = 65534' }), file).iface.user).to.equal('65534');
       expect(parseConfig(text({ 11: 'KeepWarm = off' }), file).iface.keepWarmMs).to.equal(0);
       expect(parseConfig(text({ 11: 'KeepWarm = 0' }), file).iface.keepWarmMs).to.equal(0);
       expect(parseConfig(text({ 11: 'KeepWarm = 60000' }), file).iface.keepWarmMs).to.equal(60000);
+    });
+  });
+
+  describe('many peers', () => {
+    /** The reference config (peer at line 12) and a second [Peer] at line 18 with these lines. */
+    const twoPeers = (second: string[], edits: Record<number, string> = {}) => text(edits, ['[Peer]', ...second]);
+    const SECOND = [`PublicKey = ${PUB}`, 'Endpoint = 192.0.2.3:51820', 'AllowedIPs = 10.77.0.3/32']; // lines 19-21
+
+    it('reads every [Peer] in file order, each with its own keys and the line of its section', () => {
+      const c = parseConfig(twoPeers(SECOND, { 15: '' }), file);
+      expect(c.peers).to.have.length(2);
+      expect(c.peers.map((p) => p.line)).to.deep.equal([12, 18]);
+      expect(hex(c.peers[0]!.publicKey)).to.equal(hex(keyB));
+      expect(hex(c.peers[1]!.publicKey)).to.equal(Buffer.from(PUB, 'base64').toString('hex'));
+      expect(c.peers[0]!.endpoint).to.equal(undefined);
+      expect(c.peers[1]!.endpoint).to.deep.equal({ host: '192.0.2.3', port: 51820, family: 4, line: 20 });
+      expect(c.peers[1]!.allowedIPs.map((a) => a.text)).to.deep.equal(['10.77.0.3/32']);
+      expect(c.peers[1]!.presharedKey).to.equal(undefined);
+      expect(c.peers[1]!.persistentKeepalive).to.equal(undefined);
+      // Initiates to the second peer (it has an Endpoint), accepts the first.
+      expect(c.role).to.deep.equal({ initiates: true, accepts: true });
+    });
+
+    it('lets prefixes of different peers overlap (the longest match routes)', () => {
+      const c = parseConfig(twoPeers([`PublicKey = ${PUB}`, 'AllowedIPs = 10.77.0.0/24, ::/0'], { 16: 'AllowedIPs = 10.77.0.0/16, 10.77.0.2/32' }), file);
+      expect(c.peers.map((p) => p.allowedIPs.map((a) => a.text))).to.deep.equal([['10.77.0.0/16', '10.77.0.2/32'], ['10.77.0.0/24', '::/0']]);
+    });
+
+    it('refuses a public key given to two peers, naming both lines, without showing the key', () => {
+      const err = expectError(twoPeers([`PublicKey = keys/b.pub`, 'AllowedIPs = 10.77.0.3/32']),
+        `${file}:19: PublicKey: this public key is already peer at line 12`);
+      expect(err.message).to.not.include('b.pub');
+    });
+
+    it('refuses the same prefix in two peers, compared as networks, at the line that repeats it', () => {
+      expectError(twoPeers([`PublicKey = ${PUB}`, 'AllowedIPs = 10.77.0.3/32', 'AllowedIPs = 10.77.0.2/32']),
+        `${file}:21: AllowedIPs: 10.77.0.2/32 is already peer at line 12`);
+      // Host bits do not make a prefix different: 10.77.0.9/24 is 10.77.0.0/24.
+      expectError(twoPeers([`PublicKey = ${PUB}`, 'AllowedIPs = 10.77.0.9/24'], { 16: 'AllowedIPs = 10.77.0.0/24' }),
+        `${file}:20: AllowedIPs: 10.77.0.0/24 is already peer at line 12`);
+      expectError(twoPeers([`PublicKey = ${PUB}`, 'AllowedIPs = FD77:0::2'], {}),
+        `${file}:20: AllowedIPs: fd77::2/128 is already peer at line 12`);
+    });
+
+    it('takes a prefix repeated within one peer, as before', () => {
+      expect(parseConfig(text({ 16: 'AllowedIPs = 10.77.0.2/32, 10.77.0.2/32' }), file).peers[0]!.allowedIPs).to.have.length(2);
+    });
+
+    it('the exact message of the contract: a third peer taking a second peer\'s /32', () => {
+      const third = ['[Peer]', `PublicKey = ${encodeKey(publicKeyOf(generatePresharedKey()))}`, 'AllowedIPs = 10.77.0.5/32'];
+      // Second peer at line 18 holds 10.77.0.5/32 (line 20); the third [Peer] is at line 21, its AllowedIPs at 23.
+      expectError(twoPeers([`PublicKey = ${PUB}`, 'AllowedIPs = 10.77.0.5/32', ...third]),
+        `${file}:23: AllowedIPs: 10.77.0.5/32 is already peer at line 18`);
+    });
+
+    it('a peer without Endpoint needs a ListenPort, named at that peer\'s [Peer] line', () => {
+      expectError(twoPeers([`PublicKey = ${PUB}`, 'AllowedIPs = 10.77.0.3/32'], { 6: '', 7: '' }),
+        `${file}:18: Endpoint: neither Endpoint (in [Peer]) nor ListenPort (in [Interface]) is set; ` +
+          'set Endpoint to connect to the peer, ListenPort to accept it, or both');
+    });
+
+    it('each [Peer] needs its own PublicKey and AllowedIPs, at its own line', () => {
+      expectError(twoPeers(['AllowedIPs = 10.77.0.3/32']), `${file}:18: PublicKey: missing from [Peer]; add e.g. "PublicKey = keys/peer.pub"`);
+      expectError(twoPeers([`PublicKey = ${PUB}`]), `${file}:18: AllowedIPs: missing from [Peer]; add e.g. "AllowedIPs = 10.77.0.2/32"`);
+    });
+
+    it('refuseManyPeers: one peer passes; a second [Peer] is refused at its line until the tunnel carries many', () => {
+      expect(() => refuseManyPeers(parseConfig(text(), file))).to.not.throw();
+      let thrown: unknown;
+      try {
+        refuseManyPeers(parseConfig(twoPeers(SECOND), file));
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).to.be.instanceOf(ConfigError);
+      expect((thrown as ConfigError).message).to.equal(
+        `${file}:18: [Peer]: this sealtun carries one peer per interface; many peers on one interface are coming`);
     });
   });
 
@@ -262,8 +339,6 @@ describe('config', () => {
       expectError(noPeer, `${file}:17: [Peer]: missing section; a config needs one [Interface] and one [Peer]`);
       expectError('', `${file}:1: [Interface]: missing section; a config needs one [Interface] and one [Peer]`);
       expectError('[Peer]\nEndpoint = 192.0.2.2:1\n', `${file}:2: [Interface]: missing section; a config needs one [Interface] and one [Peer]`);
-      expectError(text({}, ['[Peer]', `PublicKey = ${PUB}`]),
-        `${file}:18: [Peer]: duplicate section; sealtun is point-to-point, so only one [Peer] is allowed (the first is at line 12)`);
       expectError(text({}, ['[interface]']), `${file}:18: [Interface]: duplicate section; only one [Interface] is allowed (the first is at line 2)`);
     });
 
@@ -401,7 +476,7 @@ describe('config', () => {
       writeFileSync(tight, readFileSync(join(dir, 'keys', 'b.pub')), { mode: 0o400 });
       expectError(text({ 13: 'PublicKey = keys/tight.pub' }), new RegExp(`^${file}:13: PublicKey: ${tight}: public key file is readable only by its owner \\(mode 0400\\)`));
       chmodSync(tight, 0o644);
-      expect(hex(parseConfig(text({ 13: 'PublicKey = keys/tight.pub' }), file).peer.publicKey)).to.equal(hex(keyB));
+      expect(hex(parseConfig(text({ 13: 'PublicKey = keys/tight.pub' }), file).peers[0]!.publicKey)).to.equal(hex(keyB));
     });
 
     it("refuses our own public key, or our private key, as the peer's PublicKey", () => {

@@ -150,7 +150,7 @@ describe('config fuzz', () => {
   }
 
   it('the base configs parse', () => {
-    expect(parseConfig(INLINE.join('\n'), file).peer.endpoint?.family).to.equal(6);
+    expect(parseConfig(INLINE.join('\n'), file).peers[0]!.endpoint?.family).to.equal(6);
     expect(parseConfig(WITH_FILES.join('\n'), file).iface.name).to.equal('st1');
   });
 

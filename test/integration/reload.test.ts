@@ -1,6 +1,7 @@
 // SIGHUP: a changed Endpoint applies without dropping the tunnel; settings
 // that need a restart are named in the log and the tunnel runs on.
 import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { eventually } from '../helpers/netns.js';
 import { withPair } from '../helpers/tunnel-pair.js';
@@ -40,6 +41,21 @@ for (const transport of ['udp', 'tcp', 'auto'] as const) {
         writeFileSync(config, readFileSync(config, 'utf8').replace(`Address = ${pair.innerA}/24`, `Address = ${pair.innerA}/25`));
         process.kill(pidA!, 'SIGHUP');
         await eventually(async () => /reload: Address changed; that takes a restart/.test(pair.log(pair.nameA)), 10_000);
+        await pair.waitConnected();
+        expect(((await pair.status(pair.net.a, pair.nameA)) as { pid: number }).pid).to.equal(pidA);
+      });
+
+      it('refuses a config with a second [Peer], at its line, and keeps the running one', async () => {
+        const pair = get();
+        const [pidA] = pair.daemonPids();
+        const config = `${pair.dir}/a.conf`;
+        const text = readFileSync(config, 'utf8').replace(/\n*$/, '\n');
+        const line = text.split('\n').length; // the appended [Peer] header
+        const other = randomBytes(32).toString('base64');
+        writeFileSync(config, `${text}[Peer]\nPublicKey = ${other}\nEndpoint = 192.0.2.99:51820\nAllowedIPs = 10.99.0.3/32\n`);
+        process.kill(pidA!, 'SIGHUP');
+        const want = `reload: ${config}:${line}: [Peer]: this sealtun carries one peer per interface; many peers on one interface are coming; keeping the running configuration`;
+        await eventually(async () => pair.log(pair.nameA).includes(want), 10_000);
         await pair.waitConnected();
         expect(((await pair.status(pair.net.a, pair.nameA)) as { pid: number }).pid).to.equal(pidA);
       });

@@ -2,26 +2,9 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { parseCidr } from '../../src/config/cidr.js';
 import { AllowedIPs, type AllowedCidr } from '../../src/tunnel/allowed-ips.js';
+import { addr, v4Packet, v6Packet } from '../helpers/ip-packet.js';
 
 const cidrs = (...texts: string[]) => texts.map((t) => parseCidr(t, { hostBits: 'clear' }));
-const addr = (text: string) => parseCidr(text, { hostBits: 'keep' }).bytes;
-
-/** A minimal IPv4 header (version 4, IHL 5) with these addresses, at `off` inside a larger buffer. */
-function v4Packet(src: string, dst: string, off = 0, extra = 8): Uint8Array {
-  const buf = new Uint8Array(off + 20 + extra);
-  buf[off] = 0x45;
-  buf.set(addr(src), off + 12);
-  buf.set(addr(dst), off + 16);
-  return buf;
-}
-
-function v6Packet(src: string, dst: string, off = 0, extra = 8): Uint8Array {
-  const buf = new Uint8Array(off + 40 + extra);
-  buf[off] = 0x60;
-  buf.set(addr(src), off + 8);
-  buf.set(addr(dst), off + 24);
-  return buf;
-}
 
 /** The reference: compare the first `prefix` bits one at a time. */
 function naiveContains(list: readonly AllowedCidr[], bytes: Uint8Array): boolean {
