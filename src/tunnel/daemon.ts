@@ -7,13 +7,14 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as libc from '../sys/libc.js';
 import { loadConfig } from '../config/config.js';
+import { readKeyFile } from '../crypto/keys.js';
 import { interfaceExists } from '../tun/netconfig.js';
 import { queryControl } from './control.js';
 import { createLogger, type Level } from './log.js';
 import { PinnedProcess, type ProcessIdentity } from './process-identity.js';
 import { dropUser } from './privileges.js';
 import { controlSocket, logFile, pidFile, runDir } from './rundir.js';
-import { reloadView, type ReloadView } from './reload.js';
+import { viewForReload, type ReloadView } from './reload.js';
 import { Tunnel, type ReloadResult, type TunnelStatus } from './tunnel.js';
 
 /** A problem to report to the user in one line (the CLI exits 1). */
@@ -258,11 +259,8 @@ export async function reloadTunnel(configOrName: string): Promise<{ name: string
   let name = configOrName;
   let view: ReloadView | undefined;
   if (existsSync(configOrName) && statSync(configOrName).isFile()) {
-    const config = loadConfig(configOrName);
-    name = config.iface.name;
-    view = reloadView(config);
-    config.iface.privateKey.fill(0);
-    config.peer.presharedKey?.fill(0);
+    view = viewForReload(configOrName, readKeyFile);
+    name = view.name;
   }
   let reply: ReloadResult;
   try {

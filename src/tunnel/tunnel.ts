@@ -3,7 +3,7 @@
 // that order and stopped in reverse.
 import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
-import { ConfigError, loadConfig, type Endpoint, type TunnelConfig } from '../config/config.js';
+import { ConfigError, type Endpoint, type TunnelConfig } from '../config/config.js';
 import { encodeKey, KeyError, publicKeyOf, readKeyFile, type KeyKind } from '../crypto/keys.js';
 import { initSodium } from '../crypto/sodium.js';
 import { DATA_OVERHEAD } from '../crypto/data-packet.js';
@@ -15,7 +15,7 @@ import { SocketError, type BindSpec } from '../transport/socket.js';
 import type { TransportKind } from '../transport/transport.js';
 import { serveControl, type ControlRequest } from './control.js';
 import { DropLog } from './drop-log.js';
-import { configChanges, parseReloadView, reloadView, type ReloadView } from './reload.js';
+import { configChanges, parseReloadView, reloadView, viewForReload, type ReloadView } from './reload.js';
 import { TIMERS } from './timers.js';
 import { Datapath } from './datapath.js';
 import { Handshake } from './handshake.js';
@@ -106,9 +106,9 @@ export class Tunnel {
    */
   async reloadFile(): Promise<ReloadResult> {
     const kept: string[] = [];
-    let next: TunnelConfig;
+    let view: ReloadView;
     try {
-      next = loadConfig(this.config.file, { readKey: (path, kind) => this.keyForReload(path, kind, kept) });
+      view = viewForReload(this.config.file, (path, kind) => this.keyForReload(path, kind, kept));
     } catch (err) {
       const uid = process.getuid?.() ?? 0;
       const hint = uid === 0 ? '' : ` (running as uid ${uid} since the privilege drop: \`sealtun reload ${this.config.file}\`, run as root, reads the config itself)`;
@@ -117,9 +117,6 @@ export class Tunnel {
       return { error };
     }
     for (const k of kept) this.log.info(k);
-    const view = reloadView(next);
-    next.iface.privateKey.fill(0);
-    next.peer.presharedKey?.fill(0);
     const result = await this.reload(view);
     return 'notes' in result ? { notes: [...kept, ...result.notes] } : result;
   }
@@ -128,7 +125,8 @@ export class Tunnel {
    * After the privilege drop the key files are usually readable by root
    * only. A reload never applies a key (a new key takes a restart), so a key
    * file that can no longer be read keeps the running key rather than
-   * failing the whole reload; `kept` says which, for the log.
+   * failing the whole reload; `kept` says which, for the log. The copy
+   * handed out is zeroed by viewForReload (reload.ts), as read keys are.
    */
   private keyForReload(path: string, kind: KeyKind, kept: string[]): Uint8Array {
     try {
