@@ -25,6 +25,7 @@ import { FEATURE_VNET_HDR, MESSAGE_INITIATION_BYTES, mac1Key } from './messages.
 import { defaultMtu, GSO_MAX_SIZE, mtuTransport } from './mtu.js';
 import { Peer } from './peer.js';
 import { controlSocket, endpointFile, pidFile, runDir } from './rundir.js';
+import { ownIdentity, pidFileText } from './process-identity.js';
 import { createStats, DROP_REASONS, RX, TX, type Stats } from './stats.js';
 import { AutoLink } from './auto-link.js';
 import { TcpLink } from './tcp-link.js';
@@ -325,7 +326,7 @@ export class Tunnel {
       if (udpLink?.resumed) p.resume();
       mkdirSync(runDir(), { recursive: true, mode: 0o700 });
       t.control = await serveControl(controlSocket(tun.name), (req) => t.onControl(req));
-      writeFileSync(pidFile(tun.name), `${process.pid}\n`);
+      writeFileSync(pidFile(tun.name), pidFileText(ownIdentity()));
       log.info(
         `${tun.name} up: ${transport}, mtu ${mtu}, ${link.listenText() ? `listening on ${link.listenText()}` : 'not listening'}` +
           `${endpoint ? `, peer endpoint ${endpoint.host}:${endpoint.port}` : ''}, aead ${datapath.aead}`,
