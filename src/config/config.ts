@@ -157,6 +157,39 @@ const PEER_PARSERS: Parsers<PeerValues> = {
   PersistentKeepalive: parseKeepalive,
 };
 
+/**
+ * The settings a reload view carries as plain values (src/tunnel/reload.ts),
+ * each with the parser a config file's value goes through.
+ */
+const PLAIN_PARSERS = {
+  Name: INTERFACE_PARSERS.Name,
+  ListenPort: INTERFACE_PARSERS.ListenPort,
+  ListenAddress: INTERFACE_PARSERS.ListenAddress,
+  Transport: INTERFACE_PARSERS.Transport,
+  MTU: INTERFACE_PARSERS.MTU,
+  User: INTERFACE_PARSERS.User,
+  KeepWarm: INTERFACE_PARSERS.KeepWarm,
+  Endpoint: PEER_PARSERS.Endpoint,
+  PersistentKeepalive: PEER_PARSERS.PersistentKeepalive,
+};
+export type PlainSetting = keyof typeof PLAIN_PARSERS;
+type PlainValue<K extends PlainSetting> = ReturnType<(typeof PLAIN_PARSERS)[K]>;
+
+/**
+ * One setting's value, written as in a config file, checked by the same
+ * parser (same ranges, same canonical form), for a value that reaches the
+ * daemon another way: a reload view on the control socket. Throws a
+ * ConfigError `SOURCE: KEY: detail`.
+ */
+export function parseSetting<K extends PlainSetting>(key: K, value: string, source: string): PlainValue<K> {
+  try {
+    return (PLAIN_PARSERS[key] as (v: string) => PlainValue<K>)(value);
+  } catch (err) {
+    if (err instanceof BadValue) throw new ConfigError(source, 0, key, `${key}: ${err.message}`);
+    throw err;
+  }
+}
+
 /** Keys that may repeat, each occurrence adding to the list (as in wg-quick). */
 const LIST_KEYS: ReadonlySet<string> = new Set(['Address', 'AllowedIPs']);
 

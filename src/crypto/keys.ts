@@ -75,10 +75,12 @@ export function generatePresharedKey(): Uint8Array {
 /**
  * Reads a key file. Secrets (private and pre-shared keys) must not be readable
  * by group or others: such a file is refused, with the fix in the message.
- * A public key file readable only by its owner looks like a secret (keygen
- * writes .key files 0600, .pub files 0644): it is refused too, so that a
+ * A public key has nothing to hide, so its file is readable by others
+ * (keygen writes .pub files 0644); one that others may not read (0600, or a
+ * 0640 kept for a group) looks like a secret and is refused, so that a
  * PublicKey naming a private key file never puts that key where `check`,
- * `status` and logs show public keys.
+ * `status` and logs show public keys. The message names the file and its
+ * mode, never what it holds.
  */
 export function readKeyFile(path: string, kind: KeyKind): Uint8Array {
   let text: string;
@@ -88,9 +90,9 @@ export function readKeyFile(path: string, kind: KeyKind): Uint8Array {
     if (kind !== 'public key' && mode & 0o077) {
       throw new KeyError(`${path}: ${kind} file is readable by group or others (mode ${octal}); run: chmod 600 ${path}`);
     }
-    if (kind === 'public key' && (mode & 0o077) === 0) {
+    if (kind === 'public key' && (mode & 0o004) === 0) {
       throw new KeyError(
-        `${path}: public key file is readable only by its owner (mode ${octal}), as private key files are; ` +
+        `${path}: public key file is not readable by others (mode ${octal}), as secret key files are not; ` +
           "refused so that a private key is never taken for the peer's public key (and shown); " +
           `name the peer's .pub file, or if this is one, run: chmod 644 ${path}`,
       );
@@ -145,8 +147,8 @@ export interface KeyPairFiles {
 }
 
 /**
- * Writes PREFIX.key (0600) and PREFIX.pub (0644); refuses to replace a key
- * unless `force`. Each file is written whole to a fresh temporary file in the
+ * Writes PREFIX.key (0600) and PREFIX.pub (0644); refuses to replace either
+ * unless `force` (a .pub may be a peer's key, copied there by hand). Each file is written whole to a fresh temporary file in the
  * same directory (O_EXCL|O_NOFOLLOW, so no file or link planted there is
  * opened) and then put in place by rename (with `force`) or link (without:
  * fails if the name exists). Either way the name ends up a regular file:
@@ -156,7 +158,10 @@ export interface KeyPairFiles {
 export function writeKeyPair(prefix: string, force: boolean): KeyPairFiles {
   const privatePath = `${prefix}.key`;
   const publicPath = `${prefix}.pub`;
-  if (!force) refuseExisting(privatePath);
+  if (!force) {
+    refuseExisting(privatePath);
+    refuseExisting(publicPath);
+  }
   mkdirSync(dirname(privatePath), { recursive: true, mode: 0o700 });
   const privateKey = generatePrivateKey();
   const publicKey = encodeKey(publicKeyOf(privateKey));
@@ -165,7 +170,7 @@ export function writeKeyPair(prefix: string, force: boolean): KeyPairFiles {
   } finally {
     privateKey.fill(0);
   }
-  placeFile(publicPath, publicKey + '\n', 0o644, true);
+  placeFile(publicPath, publicKey + '\n', 0o644, force);
   return { privatePath, publicPath, publicKey };
 }
 

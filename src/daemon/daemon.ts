@@ -7,14 +7,15 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as libc from '../sys/libc.js';
 import { loadConfig, refuseManyPeers } from '../config/config.js';
+import { readKeyFile } from '../crypto/keys.js';
 import { interfaceExists } from '../tun/netconfig.js';
-import { queryControl } from './control.js';
+import { queryControl, type ControlRequest } from './control.js';
 import { createLogger, type Level } from '../log.js';
-import { PinnedProcess, type ProcessIdentity } from './process-identity.js';
+import { parsePidFile, PinnedProcess, startTimeOf, type ProcessIdentity } from './process-identity.js';
 import { dropUser } from './privileges.js';
 import { controlSocket, logFile, pidFile, runDir } from './rundir.js';
-import { reloadView, type ReloadView } from './reload.js';
-import { ServedTunnel, type ReloadResult } from './served-tunnel.js';
+import { viewForReload } from './reload.js';
+import { ServedTunnel } from './served-tunnel.js';
 import type { TunnelStatus } from '../tunnel/tunnel.js';
 
 /** A problem to report to the user in one line (the CLI exits 1). */
@@ -110,11 +111,27 @@ export async function runDaemon(configPath: string, level: Level, user?: string)
 
 function readPid(name: string): number | null {
   try {
-    const pid = Number(readFileSync(pidFile(name), 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
+    return parsePidFile(readFileSync(pidFile(name), 'utf8'))?.pid ?? null;
   } catch {
     return null;
   }
+}
+
+/**
+ * The daemon the pid file names, for when its control socket is gone
+ * (deleted by hand, or by a clean-up of /run): only if the file carries a
+ * start time and the process with that pid started at that time, i.e. it is
+ * the process that wrote the file. A pid alone is never trusted.
+ */
+function daemonOfPidFile(name: string): ProcessIdentity | null {
+  let said;
+  try {
+    said = parsePidFile(readFileSync(pidFile(name), 'utf8'));
+  } catch {
+    return null;
+  }
+  if (!said?.startTime || startTimeOf(said.pid) !== said.startTime) return null;
+  return { pid: said.pid, startTime: said.startTime };
 }
 
 /** What was written to `path` from byte `offset` on. */
@@ -172,14 +189,19 @@ function unreachable(name: string, sock: string, err: unknown, what: string): Us
 
 /** `up` of a Name that already runs here would take over its run files: refused before anything changes. */
 async function refuseRunning(name: string): Promise<void> {
-  const running = await daemonOf(name, '`up`');
+  const running = (await daemonOf(name, '`up`')) ?? daemonOfPidFile(name);
   if (running) throw new UserError(`${name}: already running (pid ${running.pid}); stop it first with: sealtun down ${name}`);
 }
 
 /** CONFIG (a file) or NAME → interface name. */
 export function tunnelName(configOrName: string): string {
-  if (existsSync(configOrName) && statSync(configOrName).isFile()) return loadConfig(configOrName).iface.name;
+  if (isFile(configOrName)) return loadConfig(configOrName).iface.name;
   return checkedName(configOrName);
+}
+
+/** CONFIG|NAME arguments: a file is a config, anything else a name. */
+function isFile(path: string): boolean {
+  return existsSync(path) && statSync(path).isFile();
 }
 
 /** A name becomes a path in the run directory: "../x" must not reach outside it. */
@@ -190,12 +212,13 @@ function checkedName(name: string): string {
 
 /**
  * `sealtun down`: signals the daemon and waits until it and its interface are
- * gone. The daemon is the process that answers on the control socket, pinned
- * by pid and start time; the pid file alone is never trusted with a signal.
+ * gone. The daemon is the process that answers on the control socket or,
+ * with no socket there, the one the pid file names by pid and start time;
+ * either is pinned (pidfd) before the signal. A pid alone never gets one.
  */
 export async function stopTunnel(configOrName: string, timeoutMs = 10_000): Promise<string> {
   const name = tunnelName(configOrName);
-  const who = await daemonOf(name, '`down`');
+  const who = (await daemonOf(name, '`down`')) ?? daemonOfPidFile(name);
   const daemon = who && PinnedProcess.open(who);
   if (who && !daemon && (await daemonOf(name, '`down`'))) {
     // It answers, yet its pid is not the process it names here: another pid namespace.
@@ -258,24 +281,15 @@ function stillRuns(daemon: PinnedProcess): boolean {
  * SIGHUP does, with whatever rights it kept. Returns what the daemon did.
  */
 export async function reloadTunnel(configOrName: string): Promise<{ name: string; notes: string[] }> {
-  let name = configOrName;
-  let view: ReloadView | undefined;
-  if (existsSync(configOrName) && statSync(configOrName).isFile()) {
-    const config = loadConfig(configOrName);
-    refuseManyPeers(config);
-    name = config.iface.name;
-    view = reloadView(config);
-    config.iface.privateKey.fill(0);
-    for (const p of config.peers) p.presharedKey?.fill(0);
+  const view = isFile(configOrName) ? viewForReload(configOrName, readKeyFile) : undefined;
+  const name = view?.name ?? checkedName(configOrName);
+  const reply = (await askDaemon(name, view ? { cmd: 'reload', view } : { cmd: 'reload' }, '`reload`', 30_000)) as Partial<Record<string, unknown>> | null;
+  if (typeof reply?.['error'] === 'string') throw new UserError(`${name}: ${reply['error']}`);
+  const notes = reply?.['notes'];
+  if (!Array.isArray(notes) || !notes.every((n) => typeof n === 'string')) {
+    throw new UserError(`${name}: the daemon on ${controlSocket(name)} gave a reply to reload that sealtun cannot read; see its log (${logFile(name)})`);
   }
-  let reply: ReloadResult;
-  try {
-    reply = (await queryControl(controlSocket(name), view ? { cmd: 'reload', view } : { cmd: 'reload' }, 30_000)) as ReloadResult;
-  } catch {
-    throw new UserError(`${name}: no sealtun tunnel of that name is running`);
-  }
-  if ('error' in reply) throw new UserError(`${name}: ${reply.error}`);
-  return { name, notes: reply.notes };
+  return { name, notes };
 }
 
 function removeRunFiles(name: string): void {
@@ -310,11 +324,20 @@ export function runningTunnels(): string[] {
 }
 
 export async function tunnelStatus(name: string): Promise<TunnelStatus> {
-  const sock = controlSocket(checkedName(name));
+  return (await askDaemon(checkedName(name), { cmd: 'status' }, 'status')) as TunnelStatus;
+}
+
+/**
+ * NAME's daemon's reply to `req`. "Not running" only when nothing listens on
+ * the control socket; any other failure (permission, no reply in time, a
+ * reply that is not JSON) is named as it is. `what` names the command.
+ */
+async function askDaemon(name: string, req: ControlRequest, what: string, timeoutMs?: number): Promise<unknown> {
+  const sock = controlSocket(name);
   try {
-    return (await queryControl(sock, { cmd: 'status' })) as TunnelStatus;
+    return await queryControl(sock, req, timeoutMs);
   } catch (err) {
     if (noDaemon(err)) throw new UserError(`${name}: no sealtun tunnel of that name is running`);
-    throw unreachable(name, sock, err, 'status');
+    throw unreachable(name, sock, err, what);
   }
 }

@@ -27,6 +27,23 @@ export function ownIdentity(): ProcessIdentity {
   return { pid: process.pid, startTime: startTimeOf('self') ?? '' };
 }
 
+/**
+ * A pid file's text: the pid on the first line (all that systemd's PIDFile=
+ * reads) and the start time on the second, so that the file alone can name
+ * the process for sure when the control socket is gone (daemon.ts).
+ */
+export function pidFileText(who: ProcessIdentity): string {
+  return `${who.pid}\n${who.startTime}\n`;
+}
+
+/** What a pid file says; startTime is null in a file of one line (an older sealtun's). */
+export function parsePidFile(text: string): { pid: number; startTime: string | null } | null {
+  const [pidLine = '', startLine = ''] = text.split('\n');
+  const pid = Number(pidLine.trim());
+  if (!Number.isInteger(pid) || pid <= 0) return null;
+  return { pid, startTime: /^\d+$/.test(startLine.trim()) ? startLine.trim() : null };
+}
+
 const ENOSYS = 38;
 
 /** A handle on exactly the process an identity names. */

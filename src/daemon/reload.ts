@@ -13,7 +13,7 @@
 // the daemon its view over the control socket; SIGHUP makes the daemon read
 // the file as whatever user it now runs as.
 import { createHash } from 'node:crypto';
-import type { Endpoint, TunnelConfig } from '../config/config.js';
+import { loadConfig, parseSetting, refuseManyPeers, type Endpoint, type ParseOptions, type PlainSetting, type TunnelConfig } from '../config/config.js';
 import { encodeKey } from '../crypto/keys.js';
 
 export interface ReloadView {
@@ -69,10 +69,74 @@ export function reloadView(config: TunnelConfig): ReloadView {
 }
 
 /**
+ * Reads a config file and returns its view. Every key buffer `readKey` hands
+ * out (the daemon's are copies of its running keys, tunnel.ts) is zeroed
+ * before this returns or throws: a config that fails after its keys were
+ * read leaves no copy of them behind.
+ */
+export function viewForReload(file: string, readKey: NonNullable<ParseOptions['readKey']>): ReloadView {
+  const handed: Uint8Array[] = [];
+  try {
+    const config = loadConfig(file, { readKey: (path, kind) => remember(handed, readKey(path, kind)) });
+    // A reload must not silently ignore peers the tunnel cannot carry yet.
+    refuseManyPeers(config);
+    return reloadView(config);
+  } finally {
+    for (const key of handed) key.fill(0);
+  }
+}
+
+function remember(keys: Uint8Array[], key: Uint8Array): Uint8Array {
+  keys.push(key);
+  return key;
+}
+
+/** Where a view received on the control socket is said to come from, in errors. */
+const REQUEST = 'reload request';
+
+/**
  * A view as received on the control socket (only root can connect to it):
- * checked for shape, so a malformed request is refused rather than applied.
+ * checked for shape, then each plain value by the parser a config file's
+ * value goes through (config.ts: the same ranges and canonical forms), and
+ * the role rules a config obeys (initiates exactly when there is an
+ * Endpoint; an Endpoint or a ListenPort), so a malformed request is refused
+ * rather than applied.
  */
 export function parseReloadView(x: unknown): ReloadView {
+  const v = shapeChecked(x);
+  const endpoint = v.endpoint && checkedEndpoint(v.endpoint);
+  if (v.initiates !== (endpoint !== null)) {
+    throw new Error(`malformed reload request: initiates is ${v.initiates} ${endpoint ? 'with' : 'without'} an Endpoint`);
+  }
+  if (endpoint === null && v.listenPort === null) {
+    throw new Error('malformed reload request: neither Endpoint nor ListenPort is set');
+  }
+  return {
+    ...v,
+    name: checked('Name', v.name),
+    listenPort: v.listenPort === null ? null : checked('ListenPort', v.listenPort),
+    listenAddress: v.listenAddress === null ? null : checked('ListenAddress', v.listenAddress),
+    transport: checked('Transport', v.transport),
+    mtu: v.mtu === null ? null : checked('MTU', v.mtu),
+    user: v.user === null ? null : checked('User', v.user),
+    keepWarmMs: checked('KeepWarm', v.keepWarmMs),
+    endpoint,
+    persistentKeepalive: v.persistentKeepalive === null ? null : (checked('PersistentKeepalive', v.persistentKeepalive) ?? null),
+  };
+}
+
+/** A value checked as if written in a config file (a number as its decimal text: 1.5, -1 and 1e21 fail). */
+function checked<K extends PlainSetting>(key: K, value: string | number): ReturnType<typeof parseSetting<K>> {
+  return parseSetting(key, String(value), REQUEST);
+}
+
+/** The endpoint as the config would write it, parsed again; the config line it came from is kept for errors. */
+function checkedEndpoint(e: Endpoint): Endpoint {
+  const parsed = checked('Endpoint', `${e.host.includes(':') ? `[${e.host}]` : e.host}:${e.port}`);
+  return Number.isInteger(e.line) && e.line! > 0 ? { ...parsed, line: e.line! } : parsed;
+}
+
+function shapeChecked(x: unknown): ReloadView {
   const v = x as Record<string, unknown> | null;
   const is = (key: string, type: string, nullable = false) =>
     v !== null && typeof v === 'object' && ((nullable && v[key] === null) || typeof v[key] === type);

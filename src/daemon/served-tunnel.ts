@@ -6,12 +6,13 @@
 // socket and hands requests to the device the same way).
 import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:net';
-import { loadConfig, refuseManyPeers, type TunnelConfig } from '../config/config.js';
+import type { TunnelConfig } from '../config/config.js';
 import { KeyError, readKeyFile, type KeyKind } from '../crypto/keys.js';
 import type { Logger } from '../log.js';
 import { serveControl, type DaemonRequest } from './control.js';
 import { DropLog } from './drop-log.js';
-import { configChanges, parseReloadView, reloadView, type ReloadView } from './reload.js';
+import { configChanges, parseReloadView, reloadView, viewForReload, type ReloadView } from './reload.js';
+import { ownIdentity, pidFileText } from './process-identity.js';
 import { controlSocket, endpointFile, pidFile, runDir } from './rundir.js';
 import { TIMERS } from '../tunnel/timers.js';
 import { endpointProblem } from '../tunnel/link/endpoint-name.js';
@@ -52,7 +53,7 @@ export class ServedTunnel {
     const name = tunnel.tun.name;
     try {
       served.control = await serveControl(controlSocket(name), (req) => served!.onControl(req));
-      writeFileSync(pidFile(name), `${process.pid}\n`);
+      writeFileSync(pidFile(name), pidFileText(ownIdentity()));
     } catch (err) {
       await served.stop();
       throw err;
@@ -84,10 +85,9 @@ export class ServedTunnel {
    */
   async reloadFile(): Promise<ReloadResult> {
     const kept: string[] = [];
-    let next: TunnelConfig;
+    let view: ReloadView;
     try {
-      next = loadConfig(this.config.file, { readKey: (path, kind) => this.keyForReload(path, kind, kept) });
-      refuseManyPeers(next);
+      view = viewForReload(this.config.file, (path, kind) => this.keyForReload(path, kind, kept));
     } catch (err) {
       const uid = process.getuid?.() ?? 0;
       const hint = uid === 0 ? '' : ` (running as uid ${uid} since the privilege drop: \`sealtun reload ${this.config.file}\`, run as root, reads the config itself)`;
@@ -96,9 +96,6 @@ export class ServedTunnel {
       return { error };
     }
     for (const k of kept) this.log.info(k);
-    const view = reloadView(next);
-    next.iface.privateKey.fill(0);
-    for (const p of next.peers) p.presharedKey?.fill(0);
     const result = await this.reload(view);
     return 'notes' in result ? { notes: [...kept, ...result.notes] } : result;
   }

@@ -127,7 +127,7 @@ describe('sealtun check', function () {
   it('never prints a private key given as PublicKey; refuses our own key as the peer', async () => {
     const privateText = readFileSync(join(dir, 'a.key'), 'utf8').trim();
     for (const [peerKey, why] of [
-      ['a.key', `${join(dir, 'a.key')}: public key file is readable only by its owner (mode 0600), as private key files are`],
+      ['a.key', `${join(dir, 'a.key')}: public key file is not readable by others (mode 0600), as secret key files are not`],
       ['a.pub', "PublicKey: is this interface's own public key (from PrivateKey at line 3)"],
     ] as const) {
       const path = join(dir, 'self.conf');

@@ -54,6 +54,20 @@ describe('sealtun keygen / pubkey / genpsk', function () {
     expect(readFileSync(`${prefix}.key`, 'utf8')).to.not.equal(first);
   });
 
+  it("keygen without --force leaves an existing .pub alone (it may be a peer's key) and writes nothing", async () => {
+    const prefix = join(dir, 'peer');
+    const peerKey = 'HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=\n';
+    writeFileSync(`${prefix}.pub`, peerKey, { mode: 0o644 });
+    const r = await sealtun(['keygen', prefix]);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.include('peer.pub: already exists (a file); use --force');
+    expect(readFileSync(`${prefix}.pub`, 'utf8')).to.equal(peerKey);
+    expect(readdirSync(dir), 'no .key written either').to.deep.equal(['peer.pub']);
+    const forced = await sealtun(['keygen', '--force', prefix]);
+    expect(forced.code, forced.stderr).to.equal(0);
+    expect(readFileSync(`${prefix}.pub`, 'utf8').trim()).to.equal(forced.stdout.trim());
+  });
+
   describe('keygen --force on a planted symlink', () => {
     // Someone who can write to the key directory plants PREFIX.key -> a file
     // of theirs (or of root's): keygen must not write through the link.
@@ -135,5 +149,20 @@ describe('sealtun keygen / pubkey / genpsk', function () {
     const r = await sealtun(['up', conf]);
     expect(r.code).to.equal(1);
     expect(r.stderr).to.include(`${prefix}.key`).and.include(`chmod 600 ${prefix}.key`);
+  });
+
+  it('a PublicKey file others may not read (a 0640 .key) is refused by name and mode, its contents never printed', async () => {
+    await sealtun(['keygen', join(dir, 'a')]);
+    await sealtun(['keygen', join(dir, 'b')]);
+    chmodSync(join(dir, 'b.key'), 0o640);
+    const secret = readFileSync(join(dir, 'b.key'), 'utf8').trim();
+    const conf = join(dir, 'a.conf');
+    writeFileSync(conf, '[Interface]\nName = stx0\nPrivateKey = a.key\nAddress = 10.9.0.1/24\nListenPort = 5555\n\n[Peer]\nPublicKey = b.key\nAllowedIPs = 10.9.0.2/32\n', { mode: 0o600 });
+    for (const args of [['check', conf], ['check', '--json', conf], ['up', conf]]) {
+      const r = await sealtun(args);
+      expect(r.code, args.join(' ')).to.equal(1);
+      expect(r.stderr).to.include(`${conf}:8: PublicKey: ${join(dir, 'b.key')}: public key file is not readable by others (mode 0640)`);
+      expect(r.stdout + r.stderr, 'the secret is not shown').to.not.include(secret.slice(0, 43));
+    }
   });
 });

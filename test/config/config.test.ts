@@ -464,17 +464,23 @@ describe('config', () => {
       }
     });
 
-    it('refuses a public key file readable only by its owner: the file, the mode and why, never its contents', () => {
+    it('refuses a public key file that others may not read: the file, the mode and why, never its contents', () => {
       // The classic slip: PublicKey names our own (or any) private key file.
       const keyPath = join(dir, 'keys', 'a.key');
       const err = expectError(text({ 13: 'PublicKey = keys/a.key' }),
-        `${file}:13: PublicKey: ${keyPath}: public key file is readable only by its owner (mode 0600), as private key files are; ` +
+        `${file}:13: PublicKey: ${keyPath}: public key file is not readable by others (mode 0600), as secret key files are not; ` +
           "refused so that a private key is never taken for the peer's public key (and shown); " +
           `name the peer's .pub file, or if this is one, run: chmod 644 ${keyPath}`);
       expect(err.message).to.not.include(encodeKey(keyA).slice(0, 43));
       const tight = join(dir, 'keys', 'tight.pub');
       writeFileSync(tight, readFileSync(join(dir, 'keys', 'b.pub')), { mode: 0o400 });
-      expectError(text({ 13: 'PublicKey = keys/tight.pub' }), new RegExp(`^${file}:13: PublicKey: ${tight}: public key file is readable only by its owner \\(mode 0400\\)`));
+      expectError(text({ 13: 'PublicKey = keys/tight.pub' }), new RegExp(`^${file}:13: PublicKey: ${tight}: public key file is not readable by others \\(mode 0400\\)`));
+      // A key file kept for a group (0640) may still be a secret: refused too, its contents unshown.
+      const grouped = join(dir, 'keys', 'group.key');
+      writeFileSync(grouped, readFileSync(keyPath), { mode: 0o640 });
+      chmodSync(grouped, 0o640);
+      const err640 = expectError(text({ 13: 'PublicKey = keys/group.key' }), new RegExp(`^${file}:13: PublicKey: ${grouped}: public key file is not readable by others \\(mode 0640\\)`));
+      expect(err640.message).to.not.include(encodeKey(keyA).slice(0, 43));
       chmodSync(tight, 0o644);
       expect(hex(parseConfig(text({ 13: 'PublicKey = keys/tight.pub' }), file).peers[0]!.publicKey)).to.equal(hex(keyB));
     });

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parsePidFile } from '../../src/daemon/process-identity.js';
 import { eventually, TestNet, type RunResult } from './netns.js';
 
 export const REPO = fileURLToPath(new URL('../../..', import.meta.url));
@@ -215,8 +216,7 @@ AllowedIPs = ${this.allowed('a')}
   /** The daemon's pid for interface `name`, or null. */
   pidOf(name: string): number | null {
     try {
-      const pid = Number(readFileSync(this.runFile(name, 'pid'), 'utf8'));
-      return Number.isInteger(pid) && pid > 0 ? pid : null;
+      return parsePidFile(readFileSync(this.runFile(name, 'pid'), 'utf8'))?.pid ?? null;
     } catch {
       return null;
     }
@@ -281,11 +281,8 @@ AllowedIPs = ${this.allowed('a')}
   daemonPids(): number[] {
     const pids: number[] = [];
     for (const name of [this.nameA, this.nameB]) {
-      try {
-        pids.push(Number(readFileSync(this.runFile(name, 'pid'), 'utf8')));
-      } catch {
-        /* not running */
-      }
+      const pid = this.pidOf(name);
+      if (pid !== null) pids.push(pid);
     }
     return pids;
   }

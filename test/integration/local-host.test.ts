@@ -7,6 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer, type Server } from 'node:net';
+import { parsePidFile } from '../../src/daemon/process-identity.js';
 import { TestNet, type RunResult } from '../helpers/netns.js';
 import { SEALTUN, TunnelPair, withPair } from '../helpers/tunnel-pair.js';
 
@@ -162,6 +164,16 @@ describe('local host: nothing on the host may hijack or confuse a tunnel', funct
           expect(r.stdout + r.stderr).to.not.match(/no sealtun tunnel/);
         }
       });
+
+      it('`reload NAME` as a non-root user says that it needs root, never that no tunnel runs', async () => {
+        const pair = get();
+        const { net } = pair;
+        const r = await net.run(net.b, [...AS_NOBODY, process.execPath, SEALTUN, 'reload', pair.nameB], { env: pair.env });
+        process.stderr.write(`      (sealtun reload ${pair.nameB} as nobody: ${r.stderr.trim()})\n`);
+        expect(r.code).to.equal(1);
+        expect(r.stderr).to.include('permission denied; `reload` needs root');
+        expect(r.stdout + r.stderr).to.not.match(/no sealtun tunnel/);
+      });
     });
   });
 
@@ -184,7 +196,7 @@ describe('local host: nothing on the host may hijack or confuse a tunnel', funct
         [net.a, pidA],
         [net.b, pidB],
       ] as const) {
-        expect(Number(readFileSync(join(pair.dir, 'run', 'netns', ns, `${name}.pid`), 'utf8'))).to.equal(pid);
+        expect(parsePidFile(readFileSync(join(pair.dir, 'run', 'netns', ns, `${name}.pid`), 'utf8'))?.pid).to.equal(pid);
       }
       const down = await pair.down(net.a, name);
       expect(down.code, down.stderr).to.equal(0);
@@ -194,6 +206,29 @@ describe('local host: nothing on the host may hijack or confuse a tunnel', funct
       const downB = await pair.down(net.b, name);
       expect(downB.code, downB.stderr).to.equal(0);
       expect(await interfaceGone(net, net.b, name)).to.equal(true);
+    } finally {
+      await pair.destroy();
+    }
+  });
+
+  it('`down` stops a daemon whose control socket was deleted, found by the pid and start time in its pid file', async () => {
+    const pair = new TunnelPair(TestNet.create(), { transport: 'udp' });
+    try {
+      await pair.keygen();
+      const { net } = pair;
+      await pair.up(net.b, pair.configB());
+      const pid = pair.pidOf(pair.nameB)!;
+      const pidText = readFileSync(pair.runFile(pair.nameB, 'pid'), 'utf8');
+      expect(pidText.split('\n')[0], 'systemd PIDFile= reads the first line: the pid alone').to.equal(String(pid));
+      rmSync(pair.runFile(pair.nameB, 'sock'));
+      const again = await pair.cli(net.b, ['up', '--daemon', pair.configB()]);
+      expect(again.stderr.trim()).to.equal(`sealtun: ${pair.nameB}: already running (pid ${pid}); stop it first with: sealtun down ${pair.nameB}`);
+      const down = await pair.down(net.b, pair.nameB);
+      process.stderr.write(`      (down without a control socket: ${(down.stdout + down.stderr).trim()})\n`);
+      expect(down.code, down.stderr).to.equal(0);
+      expect(existsSync(`/proc/${pid}`), 'the daemon is gone').to.equal(false);
+      expect(await interfaceGone(net, net.b, pair.nameB)).to.equal(true);
+      expect(existsSync(pair.runFile(pair.nameB, 'pid'))).to.equal(false);
     } finally {
       await pair.destroy();
     }
@@ -240,8 +275,42 @@ describe('local host: nothing on the host may hijack or confuse a tunnel', funct
       expect(existsSync(join(run, 'st9.sock'))).to.equal(false);
     });
 
-    it('refuses a name with "/" in it (`down` and `status`)', async () => {
-      for (const args of [['down', '../st9'], ['status', 'x/st9']]) {
+    it('with no control socket, never signals a process whose start time is not the one in the pid file', async () => {
+      const pid = sleeper!.pid!;
+      const run = join(dir, 'run');
+      for (const text of [`${pid}\n`, `${pid}\n1\n`]) {
+        writeFileSync(join(run, 'st9.pid'), text);
+        const r = await cli(['down', 'st9']);
+        expect(r.stderr.trim(), JSON.stringify(text)).to.equal(`sealtun: st9: no sealtun tunnel of that name is running (removed a stale pid file for pid ${pid})`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(sleeper!.exitCode, 'the sleeper still runs').to.equal(null);
+      expect(sleeper!.signalCode).to.equal(null);
+    });
+
+    it('`reload` says what went wrong on the control socket: not "not running" for a reply it cannot read', async () => {
+      const run = join(dir, 'run');
+      const servers: Server[] = [];
+      try {
+        for (const [name, reply, why] of [
+          ['st7', 'nonsense', `${join(run, 'st7.sock')}: malformed reply`],
+          ['st8', '{"ok":1}', `the daemon on ${join(run, 'st8.sock')} gave a reply to reload that sealtun cannot read`],
+        ] as const) {
+          const server = createServer((sock) => sock.end(`${reply}\n`));
+          servers.push(server);
+          await new Promise<void>((resolve) => server.listen(join(run, `${name}.sock`), resolve));
+          const r = await cli(['reload', name]);
+          expect(r.code, name).to.equal(1);
+          expect(r.stderr).to.include(`sealtun: ${name}: `).and.include(why);
+          expect(r.stderr).to.not.match(/no sealtun tunnel/);
+        }
+      } finally {
+        for (const s of servers) s.close();
+      }
+    });
+
+    it('refuses a name with "/" in it (`down`, `status` and `reload`)', async () => {
+      for (const args of [['down', '../st9'], ['status', 'x/st9'], ['reload', '../st9']]) {
         const r = await cli(args);
         expect(r.code, args.join(' ')).to.equal(1);
         expect(r.stderr.trim()).to.equal(`sealtun: ${args[1]}: no such config file, and not a tunnel name (names cannot contain "/")`);

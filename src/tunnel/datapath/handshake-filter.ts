@@ -27,7 +27,9 @@ export class HandshakeFilter {
   /**
    * What mac1 covers, copied out of the message (at most 120 bytes): a view
    * of it would be an allocation per message of a flood. With sodium-native
-   * a refused message allocates nothing.
+   * a refused message allocates nothing; the libsodium-wrappers fallback
+   * still allocates inside its hash call (its WebAssembly heap and the
+   * result array), whatever is done here.
    */
   private readonly coveredInitiation = new Uint8Array(INITIATION.mac1.offset);
   private readonly coveredResponse = new Uint8Array(RESPONSE.mac1.offset);
