@@ -9,7 +9,7 @@ import { initSodium } from '../crypto/sodium.js';
 import { DATA_OVERHEAD } from '../crypto/data-packet.js';
 import { openTun, setOffloads, TSO_OFFLOADS, VNET_HDR_BYTES, type TunDevice } from '../tun/device.js';
 import { configureInterface } from '../tun/netconfig.js';
-import { isHostName, resolveEndpoint, ResolveError } from '../transport/resolve.js';
+import { isHostName, resolveEndpoint, ResolveError, type Lookup } from '../transport/resolve.js';
 import type { SocketAddress } from '../transport/sockaddr.js';
 import { SocketError, type BindSpec } from '../transport/socket.js';
 import type { TransportKind } from '../transport/transport.js';
@@ -150,7 +150,7 @@ export class Tunnel {
    */
   async reload(next: ReloadView): Promise<ReloadResult> {
     const notes: string[] = [];
-    const problem = await endpointProblem(this.config.file, next.endpoint);
+    const problem = await endpointProblem(this.config.file, next.endpoint, 'reload');
     if (problem) {
       const error = `reload: ${problem.message}; keeping the running configuration`;
       this.log.error(error);
@@ -224,7 +224,7 @@ export class Tunnel {
   /** Brings the tunnel up; on any failure everything started so far is undone. */
   static async start(config: TunnelConfig, log: Logger): Promise<Tunnel> {
     await initSodium();
-    const problem = await endpointProblem(config.file, config.peer.endpoint);
+    const problem = await endpointProblem(config.file, config.peer.endpoint, 'up');
     if (problem) throw problem;
     const { iface, peer } = config;
     const transport = iface.transport;
@@ -405,15 +405,20 @@ export class Tunnel {
  * A host-name Endpoint must resolve for `up` (and a reload) to go on: the
  * resolver's answer as FILE:LINE: Endpoint: ..., found before anything is
  * set up or changed; null when it resolves (or is an IP literal, or absent).
+ * At `up` only a name with no address (ENOTFOUND, ENODATA) is refused: a
+ * resolver that cannot answer yet (EAI_AGAIN, as at boot before the network
+ * is up) leaves the link retrying (udp-link.ts seek, tcp-link.ts dial). A
+ * reload keeps the running configuration on any failure; it can be repeated.
  * Later failures, while running, are logged and retried.
  */
-async function endpointProblem(file: string, ep: Endpoint | null | undefined): Promise<ConfigError | null> {
+export async function endpointProblem(file: string, ep: Endpoint | null | undefined, at: 'up' | 'reload', lookup?: Lookup): Promise<ConfigError | null> {
   if (!ep || !isHostName(ep)) return null;
   try {
-    await resolveEndpoint(ep);
+    await resolveEndpoint(ep, lookup);
     return null;
   } catch (err) {
-    if (err instanceof ResolveError) return new ConfigError(file, ep.line ?? 0, 'Endpoint', err.message, { cause: err });
-    throw err;
+    if (!(err instanceof ResolveError)) throw err;
+    if (at === 'up' && !err.permanent) return null;
+    return new ConfigError(file, ep.line ?? 0, 'Endpoint', err.message, { cause: err });
   }
 }
