@@ -167,6 +167,9 @@ for (const transport of ['udp', 'auto'] as const) {
       });
       const recoveryMs = Date.now() - t0;
       process.stderr.write(`      (recovered ${recoveryMs} ms after the spoofed response to the first handshake; A's endpoint ${real})\n`);
+      // Under auto, a detour would do too: falling back to TCP, which dials the configured Endpoint.
+      const { path } = (await pair.status(a, pair.nameA)) as { path: string };
+      expect(path, 'recovered over UDP, not by falling back to TCP').to.equal('udp');
       expect(pair.log(pair.nameA)).to.include('back to the configured Endpoint');
     });
   });
