@@ -126,7 +126,7 @@ export class ServedTunnel {
    */
   async reload(next: ReloadView): Promise<ReloadResult> {
     const notes: string[] = [];
-    const problem = await endpointProblem(this.config.file, next.endpoint);
+    const problem = await endpointProblem(this.config.file, next.endpoint, 'reload');
     if (problem) {
       const error = `reload: ${problem.message}; keeping the running configuration`;
       this.log.error(error);

@@ -10,6 +10,11 @@ export interface EndpointSpec {
   port: number;
 }
 
+/** A resolver: every address a name has, in the resolver's order. Tests pass a stand-in. */
+export type Lookup = (host: string) => Promise<Array<{ address: string; family: number }>>;
+
+const systemLookup: Lookup = (host) => lookup(host, { all: true });
+
 /** A host name the resolver gave no address for; `message` is the resolver's answer, for people. */
 export class ResolveError extends Error {
   override readonly name = 'ResolveError';
@@ -18,6 +23,15 @@ export class ResolveError extends Error {
     readonly code: string,
   ) {
     super(`"${host}" does not resolve: ${ANSWERS[code] ?? 'the resolver failed'} (${code})`);
+  }
+
+  /**
+   * The resolver said the name has no address (not that it could not find
+   * out): worth refusing a config for. Anything else (EAI_AGAIN: no DNS
+   * server reachable yet, as at boot) may pass, so it is retried.
+   */
+  get permanent(): boolean {
+    return this.code === 'ENOTFOUND' || this.code === 'ENODATA';
   }
 }
 
@@ -34,13 +48,21 @@ export function isHostName(ep: EndpointSpec): boolean {
   return isIP(ep.host) === 0;
 }
 
-export async function resolveEndpoint(ep: EndpointSpec): Promise<SocketAddress> {
+/** Every address of the Endpoint (an IP literal: itself), at its port; throws ResolveError. */
+export async function resolveEndpointAll(ep: EndpointSpec, resolver: Lookup = systemLookup): Promise<SocketAddress[]> {
   const literal = isIP(ep.host);
-  if (literal === 4 || literal === 6) return { family: literal, address: ep.host, port: ep.port };
+  if (literal === 4 || literal === 6) return [{ family: literal, address: ep.host, port: ep.port }];
+  let answers: Array<{ address: string; family: number }>;
   try {
-    const { address, family } = await lookup(ep.host);
-    return { family: family === 6 ? 6 : 4, address, port: ep.port };
+    answers = await resolver(ep.host);
   } catch (err) {
     throw new ResolveError(ep.host, (err as NodeJS.ErrnoException).code ?? 'EAI_FAIL');
   }
+  if (answers.length === 0) throw new ResolveError(ep.host, 'ENODATA');
+  return answers.map(({ address, family }) => ({ family: family === 6 ? 6 : 4, address, port: ep.port }));
+}
+
+/** The Endpoint's first address; throws ResolveError. */
+export async function resolveEndpoint(ep: EndpointSpec, resolver: Lookup = systemLookup): Promise<SocketAddress> {
+  return (await resolveEndpointAll(ep, resolver))[0]!;
 }

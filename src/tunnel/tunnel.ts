@@ -153,7 +153,7 @@ export class Tunnel {
   /** Brings the tunnel up; on any failure everything started so far is undone. */
   static async start(config: TunnelConfig, log: Logger, options: TunnelOptions): Promise<Tunnel> {
     await initSodium();
-    const problem = await endpointProblem(config.file, config.peers[0].endpoint);
+    const problem = await endpointProblem(config.file, config.peers[0].endpoint, 'up');
     if (problem) throw problem;
     const { iface, peers: [peer] } = config;
     const transport = iface.transport;

@@ -51,9 +51,10 @@ export interface Link {
    */
   setEndpoint(endpoint: EndpointSpec | null): Promise<void>;
   /**
-   * Looks a host-name Endpoint up again (handshakes go unanswered, or a
-   * reload): true when the peer is now sought at another address, which
-   * deserves a handshake at once. Never throws; a failed lookup is logged.
+   * Handshakes go unanswered, or a reload: looks a host-name Endpoint up
+   * again and (UDP) goes back to the configured Endpoint from an address
+   * learned since. True when the peer is now sought at another address,
+   * which deserves a handshake at once. Never throws; a failed lookup is logged.
    */
   reresolve(): Promise<boolean>;
   /** For status: the address the Endpoint's host name last resolved to (null: an IP literal, or none). */

@@ -128,7 +128,9 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
   async reresolve(): Promise<boolean> {
     const ep = this.endpoint;
     const cur = this.current;
-    const peer = ep ? await this.name.again(ep) : null;
+    const ours = cur?.remote ? formatAddress(cur.remote) : null;
+    // Round-robin DNS: still among the answers is no move.
+    const peer = ep ? await this.name.again(ep, (a) => formatAddress(a) === ours) : null;
     // Without a connection of ours the next attempt resolves anyway; one the peer made to us stays.
     if (!ep || !peer || ep !== this.endpoint || !cur || cur !== this.current || cur.accepted || !cur.remote) return false;
     if (formatAddress(peer) === formatAddress(cur.remote)) return false;

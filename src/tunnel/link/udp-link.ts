@@ -1,16 +1,18 @@
 // UDP: one socket, shared by both workers. The peer's address is the
 // configured Endpoint until an authenticated message arrives from elsewhere
-// (roaming, WireGuard semantics: only authenticated packets move it).
+// (roaming, WireGuard semantics: only authenticated packets move it), and
+// again once handshakes sent to that learned address go unanswered.
 import { EventEmitter } from 'node:events';
 import * as libc from '../../sys/libc.js';
-import type { EndpointSpec } from '../../transport/resolve.js';
-import { decodeSockaddr, formatAddress, sameSockaddr } from '../../transport/sockaddr.js';
+import { isHostName, ResolveError, resolveEndpoint, type EndpointSpec, type Lookup } from '../../transport/resolve.js';
+import { decodeSockaddr, formatAddress, sameSockaddr, type SocketAddress } from '../../transport/sockaddr.js';
 import { openBoundSocket, peerSockaddr, type BindSpec, type BoundSocket } from '../../transport/socket.js';
 import type { Datapath } from '../datapath/datapath.js';
 import { recall, remember, type EndpointMemory } from './endpoint-memory.js';
 import { EndpointName } from './endpoint-name.js';
 import type { Link, LinkEvents } from './link.js';
 import type { Logger } from '../../log.js';
+import { TIMERS } from '../timers.js';
 import type { FromWorker } from '../datapath/worker-messages.js';
 
 export class UdpLink extends EventEmitter<LinkEvents> implements Link {
@@ -23,25 +25,32 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
   /** The destination came from that memory, not from the config or the peer: worth a handshake of our own. */
   resumed = false;
   private readonly name: EndpointName;
+  /** The latest Endpoint address this socket cannot send to, so it is logged once, not at every retransmission. */
+  private unusable = '';
+  /** While the resolver fails for a while (EAI_AGAIN at boot): the next try. */
+  private retry: NodeJS.Timeout | null = null;
 
   private constructor(
     readonly socket: BoundSocket,
     private readonly listen: BindSpec,
     private endpoint: EndpointSpec | null,
     private readonly log: Logger,
+    lookup?: Lookup,
   ) {
     super();
-    this.name = new EndpointName(log);
+    this.name = new EndpointName(log, lookup);
   }
 
-  /** `listen.port` 0 (no ListenPort): an ephemeral port, as an initiator needs. */
-  static open(listen: BindSpec, endpoint: EndpointSpec | null, log: Logger): UdpLink {
-    return new UdpLink(openBoundSocket('udp', listen), listen, endpoint, log);
+  /** `listen.port` 0 (no ListenPort): an ephemeral port, as an initiator needs. `lookup`: a resolver in place of the system's (tests). */
+  static open(listen: BindSpec, endpoint: EndpointSpec | null, log: Logger, lookup?: Lookup): UdpLink {
+    return new UdpLink(openBoundSocket('udp', listen), listen, endpoint, log, lookup);
   }
 
   async setEndpoint(endpoint: EndpointSpec | null): Promise<void> {
     this.endpoint = endpoint;
     this.name.forget();
+    this.unusable = '';
+    this.stopRetry();
     if (!endpoint) return;
     const { bytes, len } = peerSockaddr(await this.name.resolve(endpoint), this.socket.family);
     this.setPeer(bytes, len);
@@ -49,23 +58,47 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
   }
 
   /**
-   * Looks a host-name Endpoint up again (handshakes unanswered, or a reload);
-   * true when it now points elsewhere: sends go there from now on.
+   * Handshakes go unanswered (or a reload): sends go to the configured
+   * Endpoint again — an IP literal as it is, a host name looked up again —
+   * when they go elsewhere now. Elsewhere is an address learned from an
+   * authenticated message: the peer roamed, or an on-path attacker's copy of
+   * a handshake response won the race with the real one; a peer with no
+   * confirmed key never sends from its real address to move us back, so
+   * without this the tunnel would stay pointed at the attacker.
+   * True when the destination changed.
    */
   async reresolve(): Promise<boolean> {
     const ep = this.endpoint;
-    const peer = ep ? await this.name.again(ep) : null;
-    if (!ep || !peer || ep !== this.endpoint) return false;
+    if (!ep) return false;
+    const before = this.name.text();
+    const peer = isHostName(ep) ? await this.name.again(ep, (a) => this.isCurrent(a)) : await resolveEndpoint(ep);
+    if (!peer || ep !== this.endpoint) return false;
     let moved: boolean;
     try {
       const { bytes, len } = peerSockaddr(peer, this.socket.family);
       moved = this.setPeer(bytes, len);
+      this.unusable = '';
     } catch (err) {
-      this.log.warn(`Endpoint: ${(err as Error).message}`);
+      const why = `Endpoint: ${(err as Error).message}`;
+      if (why !== this.unusable) this.log.warn(why);
+      this.unusable = why;
       return false;
     }
-    if (moved) this.log.info(`Endpoint ${ep.host} now resolves to ${formatAddress(peer)}`);
-    return moved;
+    if (!moved) return false;
+    const at = formatAddress(peer);
+    if (isHostName(ep) && at !== before) this.log.info(`Endpoint ${ep.host} now resolves to ${at}`);
+    else this.log.info(`handshakes went unanswered at the learned address; back to the configured Endpoint ${ep.host}:${ep.port} (${at})`);
+    return true;
+  }
+
+  /** Whether sends go to `a` now. */
+  private isCurrent(a: SocketAddress): boolean {
+    if (!this.hasPeer) return false;
+    try {
+      return sameSockaddr(peerSockaddr(a, this.socket.family).bytes, this.current);
+    } catch {
+      return false; // the other IP version: never the one in use
+    }
   }
 
   resolvedText(): string | null {
@@ -76,8 +109,7 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
   async attach(datapath: Datapath): Promise<void> {
     this.datapath = datapath;
     if (this.endpoint) {
-      const { bytes, len } = peerSockaddr(await this.name.resolve(this.endpoint), this.socket.family);
-      this.setPeer(bytes, len);
+      await this.seek(this.endpoint);
     } else if (this.memory) {
       const last = recall(this.memory);
       const a = last ? decodeSockaddr(last) : null;
@@ -89,6 +121,40 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
       }
     }
     this.emit('up');
+  }
+
+  /**
+   * Sends go to the Endpoint's address. When the resolver cannot answer for
+   * now (EAI_AGAIN: no DNS server reachable yet, as at boot) the link stays
+   * without a destination and tries again every rekey timeout, logged once;
+   * a name that has no address (refused at `up`) throws.
+   */
+  private async seek(ep: EndpointSpec, retrying = false): Promise<void> {
+    let peer: SocketAddress;
+    try {
+      peer = await this.name.resolve(ep);
+    } catch (err) {
+      if (!(err instanceof ResolveError) || (err.permanent && !retrying)) throw err;
+      if (!retrying) this.log.warn(`Endpoint: ${err.message}; trying again every ${TIMERS.rekeyTimeoutMs / 1000} s`);
+      this.retry = setTimeout(() => {
+        this.retry = null;
+        if (ep !== this.endpoint) return;
+        this.seek(ep, true).then(
+          () => this.hasPeer && this.emit('up'),
+          (e: Error) => this.log.warn(`Endpoint: ${e.message}`),
+        );
+      }, TIMERS.rekeyTimeoutMs);
+      return;
+    }
+    if (ep !== this.endpoint) return;
+    this.stopRetry();
+    const { bytes, len } = peerSockaddr(peer, this.socket.family);
+    this.setPeer(bytes, len);
+  }
+
+  private stopRetry(): void {
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
   }
 
   /**
@@ -149,6 +215,7 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
   }
 
   async close(): Promise<void> {
+    this.stopRetry();
     libc.close(this.socket.fd);
   }
 }

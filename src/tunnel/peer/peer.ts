@@ -171,9 +171,11 @@ export class Peer {
   }
 
   /**
-   * Handshakes go unanswered: the Endpoint's host name may point elsewhere
-   * now (the server moved). If it does, a handshake goes there at once
-   * instead of waiting out the retransmission timer.
+   * Handshakes go unanswered: sends may go to a learned address that is not
+   * the peer (a spoofed response won the race), or the Endpoint's host name
+   * may point elsewhere now (the server moved). The link goes back to the
+   * configured Endpoint, and if that moved it, a handshake goes there at
+   * once instead of waiting out the retransmission timer.
    */
   private reresolve(): void {
     void this.link.reresolve().then((moved) => {
@@ -184,8 +186,10 @@ export class Peer {
   /** The link now seeks the peer at another address (re-resolved, or reloaded): start over there. */
   endpointMoved(): void {
     if (this.stopped || !this.options.initiates) return;
-    this.pending = null;
-    this.initiate('endpoint re-resolved');
+    // At once, but as part of the attempt under way: its give-up (rekeyAttemptMs)
+    // still counts from the first initiation, however often the address changes.
+    if (this.pending) this.pending.lastSentAt = -Infinity;
+    this.initiate('endpoint moved');
   }
 
   /** Whether the handshake backlog says we are under load now (or were within TIMERS.underLoadMs). */
