@@ -159,7 +159,7 @@ export class Peer {
     if (this.pending && now - this.pending.lastSentAt < this.pending.retryAfterMs) return;
     const localIndex = randomIndex();
     const message = this.handshake.createInitiation(localIndex);
-    this.jar.stamp(message, INITIATION, localIndex);
+    this.stamp(message, INITIATION, localIndex);
     this.link.send(message);
     this.pending = {
       localIndex,
@@ -168,6 +168,16 @@ export class Peer {
       retryAfterMs: TIMERS.rekeyTimeoutMs + Math.random() * TIMERS.rekeyJitterMs,
     };
     this.log.debug(`handshake initiation sent (${why})`);
+  }
+
+  /**
+   * mac2 (a cookie, if held) on a handshake message about to be sent, and
+   * the receive worker told its sender index: the one cookie reply it lets
+   * through is one to this message (handshake-filter.ts).
+   */
+  private stamp(message: Uint8Array, fields: MacFields, senderIndex: number): void {
+    this.jar.stamp(message, fields, senderIndex);
+    this.datapath.toRx({ t: 'handshake-sent', senderIndex });
   }
 
   /**
@@ -253,7 +263,7 @@ export class Peer {
       const localIndex = randomIndex();
       const { message: response, result } = this.handshake.createResponse(localIndex);
       this.options.onSession?.(result.peerFeatures);
-      this.jar.stamp(response, RESPONSE, localIndex);
+      this.stamp(response, RESPONSE, localIndex);
       // The receive key is in place before the response can bring the first data.
       this.installResponder(result);
       this.link.send(response);
