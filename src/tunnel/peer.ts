@@ -257,7 +257,7 @@ export class Peer {
     if (type === MESSAGE_INITIATION) {
       if (!this.admit(message, INITIATION, MESSAGE_INITIATION_BYTES, source, fd)) return;
       const r = this.handshake.consumeInitiation(message);
-      if (!r.ok) return this.dropHandshake(r.reason);
+      if (!r.ok) return this.failedHandshake(r.reason, source, fd);
       this.lastHandshakeHeard = Date.now();
       this.link.confirmPeer(source, fd, type);
       const localIndex = randomIndex();
@@ -270,7 +270,7 @@ export class Peer {
     } else if (type === MESSAGE_RESPONSE) {
       if (!this.admit(message, RESPONSE, MESSAGE_RESPONSE_BYTES, source, fd)) return;
       const r = this.handshake.consumeResponse(message);
-      if (!r.ok) return this.dropHandshake(r.reason);
+      if (!r.ok) return this.failedHandshake(r.reason, source, fd);
       this.lastHandshakeHeard = Date.now();
       this.link.confirmPeer(source, fd, type);
       this.pending = null;
@@ -281,6 +281,12 @@ export class Peer {
     } else {
       this.dropHandshake('unexpected-type');
     }
+  }
+
+  /** A message that passed mac1 (admit) failed the Noise handshake: its sender knows no more than our public key. */
+  private failedHandshake(reason: string, source: Uint8Array | null, fd: number): void {
+    this.dropHandshake(reason);
+    this.link.failedHandshake?.(source, fd);
   }
 
   private dropHandshake(reason: string): void {

@@ -9,8 +9,11 @@
 // (an IPv4 address or IPv6 /64, source-key.ts) at its own cap gives up its
 // oldest connection, otherwise the source holding the most slots does. A
 // connection that has delivered a message with a valid mac1 (its sender
-// knows our public key; it is then given up only by the handshake timeout)
-// is never evicted: when nothing else can go, the newcomer is refused.
+// knows our public key; one such connection per source, tcp-link.ts) is
+// never evicted: when nothing else can go, the newcomer is refused. It keeps
+// that slot only while it waits for its next message after a cookie reply:
+// a message that then fails the Noise handshake closes it, and the handshake
+// timeout ends the wait.
 import { MAX_PENDING_TCP, MAX_PENDING_TCP_PER_SOURCE } from './timers.js';
 
 export interface PendingConn {

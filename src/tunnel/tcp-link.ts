@@ -38,7 +38,11 @@ interface Conn {
   id: number;
   /** sourceKey() of `remote` (an IPv4 address or IPv6 /64): what the pending caps count by. */
   source: string;
-  /** A handshake message with a valid mac1 came over it: never evicted for a newcomer. */
+  /**
+   * A handshake message with a valid mac1 came over it (and, while not under
+   * load, went on to pass the Noise handshake, else the connection is
+   * closed): never evicted for a newcomer. At most one per source.
+   */
   vouched: boolean;
   remote: SocketAddress | null;
   /** `remote` as a sockaddr, made when first needed (cookies, rate limit). */
@@ -255,7 +259,17 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
 
   passedMac1(_source: Uint8Array | null, fd: number): void {
     const conn = this.conns.get(fd);
-    if (conn && !conn.closing) conn.vouched = true;
+    if (!conn || conn.closing || conn.vouched) return;
+    // One protected slot per source: more would let a few addresses that
+    // know our public key hold every slot (the real peer needs one).
+    for (const c of this.conns.values()) if (c.vouched && !c.closing && c !== this.current && c.source === conn.source) return;
+    conn.vouched = true;
+  }
+
+  failedHandshake(_source: Uint8Array | null, fd: number): void {
+    const conn = this.conns.get(fd);
+    // The current connection carries the peer's session; a stray message on it does not end that.
+    if (conn && conn !== this.current) this.retire(conn, 'handshake failed');
   }
 
   confirmPeer(_source: Uint8Array | null, fd: number): void {
