@@ -27,8 +27,8 @@ import type { Datapath } from './datapath.js';
 import { EndpointName } from './endpoint-name.js';
 import type { Link, LinkEvents } from './link.js';
 import type { Logger } from './log.js';
-import { admitPending } from './pending-conns.js';
-import { sourceKeyOf } from './source-key.js';
+import { admitPending, type ConnOrigin } from './pending-conns.js';
+import { sourceKeysOf } from './source-key.js';
 import { TIMERS } from './timers.js';
 import type { FromWorker } from './worker-messages.js';
 
@@ -38,6 +38,8 @@ interface Conn {
   id: number;
   /** sourceKey() of `remote` (an IPv4 address or IPv6 /64): what the pending caps count by. */
   source: string;
+  /** networkKey() of `remote` (IPv4 /24, IPv6 /48): breaks ties between sources when one must give way. */
+  network: string;
   /**
    * A handshake message with a valid mac1 came over it (and, while not under
    * load, went on to pass the Noise handshake, else the connection is
@@ -152,17 +154,17 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
     }
     // Unauthenticated connections are capped, in all and per source; which
     // one gives way is pending-conns.ts's choice.
-    const source = c.remote ? sourceKeyOf(c.remote) : '';
+    const origin = c.remote ? sourceKeysOf(c.remote) : { source: '', network: '' };
     const pending = [...this.conns.values()].filter((x) => x !== this.current && !x.closing);
-    const room = admitPending(pending, source);
+    const room = admitPending(pending, origin);
     const from = c.remote ? formatAddress(c.remote) : '?';
     if (!room.admit) {
       this.log.debug(`refused TCP connection from ${from}: every unauthenticated slot it could take holds a connection that showed a valid mac1`);
       libc.close(c.fd);
       return;
     }
-    if (room.evict) this.retire(room.evict, `too many unauthenticated connections (${room.evict.source === source ? 'from one source' : 'in all'})`);
-    const conn = this.track(c, true, source);
+    if (room.evict) this.retire(room.evict, `too many unauthenticated connections (${room.evict.source === origin.source ? 'from one source' : 'in all'})`);
+    const conn = this.track(c, true, origin);
     // An unauthenticated connection gets a few seconds to prove itself.
     conn.timer = setTimeout(() => {
       if (conn !== this.current) this.retire(conn, 'no handshake in time');
@@ -170,8 +172,8 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
     this.log.debug(`accepted TCP connection from ${from}`);
   }
 
-  private track(c: TcpConnection, accepted: boolean, source: string): Conn {
-    const conn: Conn = { fd: c.fd, id: this.nextId++, source, vouched: false, remote: c.remote, inRx: true, inTx: false, closing: false, timer: null, accepted };
+  private track(c: TcpConnection, accepted: boolean, origin: ConnOrigin): Conn {
+    const conn: Conn = { fd: c.fd, id: this.nextId++, ...origin, vouched: false, remote: c.remote, inRx: true, inTx: false, closing: false, timer: null, accepted };
     this.conns.set(c.fd, conn);
     this.datapath!.toRx({ t: 'tcp-add', fd: c.fd, conn: conn.id });
     return conn;
@@ -192,7 +194,7 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
         return;
       }
       this.log.info(`connected to ${formatAddress(peer)} over TCP`);
-      this.makeCurrent(this.track(c, false, ''));
+      this.makeCurrent(this.track(c, false, { source: '', network: '' }));
       this.emit('up');
     } catch (err) {
       this.log.debug(`${(err as Error).message}; retrying in ${Math.round(this.backoffMs)} ms`);
