@@ -1,12 +1,13 @@
 // A hostile sender for tests and measurements: floods a sealtun UDP port
 // with forged handshake initiations (valid mac1 — the attacker knows the
 // responder's public key — random everything else, so each one costs the
-// responder the most it can), with keyless ones (initiations and responses
-// of the right size and type, random mac1: what anyone can send) or with
-// garbage of every message type.
+// responder the most it can), with keyless ones (initiations, responses and
+// cookie replies of the right size and type, random mac1 and receiver index:
+// what anyone can send; --types picks which, default 1,2) or with garbage of
+// every message type.
 //
 //   node dist/bench/flood.js initiations|keyless|garbage --to ADDR:PORT [--bind ADDR]
-//        [--pub FILE] [--seconds N] [--rate PER_SECOND (0: as fast as possible)]
+//        [--pub FILE] [--types 1,2,3] [--seconds N] [--rate PER_SECOND (0: as fast as possible)]
 //
 // Messages leave in sendmmsg batches of 64. Prints one JSON line:
 // {"mode", "sent", "seconds", "rate"}.
@@ -18,6 +19,8 @@ import * as libc from '../src/sys/libc.js';
 import { encodeSockaddr, SOCKADDR_IN6_BYTES } from '../src/transport/sockaddr.js';
 import {
   INITIATION,
+  MESSAGE_COOKIE_REPLY,
+  MESSAGE_COOKIE_REPLY_BYTES,
   MESSAGE_INITIATION,
   MESSAGE_INITIATION_BYTES,
   MESSAGE_RESPONSE,
@@ -63,9 +66,16 @@ async function main(): Promise<void> {
       messages.push(m);
     }
   } else if (mode === 'keyless') {
+    const types = arg('types', '1,2').split(',').map(Number);
+    const bytes: Record<number, number> = {
+      [MESSAGE_INITIATION]: MESSAGE_INITIATION_BYTES,
+      [MESSAGE_RESPONSE]: MESSAGE_RESPONSE_BYTES,
+      [MESSAGE_COOKIE_REPLY]: MESSAGE_COOKIE_REPLY_BYTES,
+    };
+    for (const t of types) if (!bytes[t]) throw new Error(`--types: ${t} is not a handshake message type (1, 2, 3)`);
     for (let i = 0; i < DISTINCT; i++) {
-      const type = i % 2 === 0 ? MESSAGE_INITIATION : MESSAGE_RESPONSE;
-      const m = Buffer.from(randomBytes(type === MESSAGE_INITIATION ? MESSAGE_INITIATION_BYTES : MESSAGE_RESPONSE_BYTES));
+      const type = types[i % types.length]!;
+      const m = Buffer.from(randomBytes(bytes[type]!));
       writeType(m, type);
       messages.push(m);
     }

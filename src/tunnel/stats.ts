@@ -36,9 +36,11 @@ export const RX = {
   dropHandshakeBadMac1: 22,
   /** Datagrams the kernel dropped on the UDP socket, its receive buffer full (SO_RXQ_OVFL; the count as of the latest datagram read). */
   dropSocketOverflow: 23,
+  /** Cookie replies that answer no handshake message we sent (receiver index), or one already answered. */
+  dropHandshakeCookieUnexpected: 24,
 } as const;
 
-const SLOTS = 24;
+const SLOTS = 25;
 /** Int32 slot (after the float64s) counting handshake messages queued for the main thread. */
 export const HANDSHAKE_BACKLOG_SLOT = 0;
 
@@ -74,5 +76,6 @@ export const DROP_REASONS: ReadonlyArray<[string, number]> = [
   // Named as the main thread names the same checks (peer.ts): status adds the two counts.
   ['handshake-bad-size', RX.dropHandshakeBadSize],
   ['handshake-bad-mac1', RX.dropHandshakeBadMac1],
+  ['handshake-cookie-unexpected-index', RX.dropHandshakeCookieUnexpected],
   ['socket-overflow', RX.dropSocketOverflow],
 ];

@@ -27,6 +27,30 @@ function exited(child: ChildProcess): Promise<number | null> {
   });
 }
 
+/**
+ * Floods B from a second address on A with keyless handshake messages of
+ * `types` (bench/flood.ts) for 10 s, and restarts A's daemon 1 s in: a fresh
+ * initiator whose first initiation meets the flood. B's drop counts after.
+ */
+async function floodWhileRestarting(pair: TunnelPair, types: string, rate = 0) {
+  await pair.net.run(pair.net.a, ['ip', 'address', 'add', '192.0.2.3/24', 'dev', pair.net.vethA]);
+  const flood = pair.net.spawn(pair.net.a, [
+    NODE, FLOOD, 'keyless', '--types', types, '--rate', String(rate),
+    '--to', `${pair.net.addrB}:${pair.port}`, '--bind', '192.0.2.3', '--seconds', '10',
+  ]);
+  let out = '';
+  flood.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  await sleep(1000);
+  expect((await pair.down(pair.net.a, pair.nameA)).code).to.equal(0);
+  const t0 = Date.now();
+  await pair.up(pair.net.a, pair.configA());
+  const upMs = Date.now() - t0;
+  await pair.waitConnected(20_000);
+  const connectedMs = Date.now() - t0 - upMs;
+  expect(await exited(flood)).to.equal(0);
+  return { sent: (JSON.parse(out) as { sent: number }).sent, dropped: await dropped(pair), upMs, connectedMs };
+}
+
 describe('receive-side drops (UDP)', function () {
   this.timeout(120_000);
 
@@ -34,30 +58,40 @@ describe('receive-side drops (UDP)', function () {
     withPair({ transport: 'udp' }, (get) => {
       it('is dropped in the receive worker as handshake-bad-mac1; the handshake backlog never overflows and a real handshake completes during it', async () => {
         const pair = get();
-        await pair.net.run(pair.net.a, ['ip', 'address', 'add', '192.0.2.3/24', 'dev', pair.net.vethA]);
-        const flood = pair.net.spawn(pair.net.a, [NODE, FLOOD, 'keyless', '--to', `${pair.net.addrB}:${pair.port}`, '--bind', '192.0.2.3', '--seconds', '10']);
-        let out = '';
-        flood.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-        await sleep(1000);
-        // A fresh initiator: its first initiation must get through the flood.
-        expect((await pair.down(pair.net.a, pair.nameA)).code).to.equal(0);
-        const t0 = Date.now();
-        await pair.up(pair.net.a, pair.configA());
-        const upMs = Date.now() - t0;
+        const r = await floodWhileRestarting(pair, '1,2');
         // Its first initiation may be among what the kernel drops on the flooded socket: the retransmissions come 5 s apart.
-        await pair.waitConnected(20_000);
-        const connectedMs = Date.now() - t0 - upMs;
-        expect(await exited(flood)).to.equal(0);
-        const d = await dropped(pair);
-        const sent = (JSON.parse(out) as { sent: number }).sent;
+        expect(r.connectedMs).to.be.below(20_000);
+        const d = r.dropped;
         process.stderr.write(
-          `      (flood of ${sent} keyless handshake messages: handshake-bad-mac1 ${d['handshake-bad-mac1'] ?? 0}, ` +
+          `      (flood of ${r.sent} keyless handshake messages: handshake-bad-mac1 ${d['handshake-bad-mac1'] ?? 0}, ` +
             `handshake-backlog ${d['handshake-backlog'] ?? 0}, socket-overflow ${d['socket-overflow'] ?? 0}; ` +
-            `a restarted initiator came up in ${upMs} ms and connected ${connectedMs} ms later, during the flood)\n`,
+            `a restarted initiator came up in ${r.upMs} ms and connected ${r.connectedMs} ms later, during the flood)\n`,
         );
         expect(d['handshake-bad-mac1'] ?? 0, 'handshake-bad-mac1').to.be.greaterThan(1000);
         expect(d['handshake-backlog'] ?? 0, 'handshake-backlog').to.equal(0);
         expect(d['handshake-bad-size'] ?? 0, 'handshake-bad-size').to.equal(0);
+      });
+    });
+  });
+
+  describe('a keyless flood of cookie replies (type 3, 64 bytes, random receiver index)', () => {
+    withPair({ transport: 'udp' }, (get) => {
+      it('is dropped in the receive worker as handshake-cookie-unexpected-index: no backlog, no "under load", and the handshake needs no cookie round', async () => {
+        const pair = get();
+        // Paced below what fills the socket buffer, so the first initiation is not lost to the kernel:
+        // what is measured is what the flood does to the handshake queue.
+        const r = await floodWhileRestarting(pair, '3', 50_000);
+        const d = r.dropped;
+        process.stderr.write(
+          `      (flood of ${r.sent} cookie replies: handshake-cookie-unexpected-index ${d['handshake-cookie-unexpected-index'] ?? 0}, ` +
+            `handshake-backlog ${d['handshake-backlog'] ?? 0}, handshake-cookie-sent ${d['handshake-cookie-sent'] ?? 0}, ` +
+            `socket-overflow ${d['socket-overflow'] ?? 0}; a restarted initiator connected ${r.connectedMs} ms after it was up)\n`,
+        );
+        expect(d['handshake-cookie-unexpected-index'] ?? 0, 'handshake-cookie-unexpected-index').to.be.greaterThan(1000);
+        expect(d['handshake-backlog'] ?? 0, 'handshake-backlog').to.equal(0);
+        expect(d['handshake-cookie-sent'] ?? 0, 'handshake-cookie-sent').to.equal(0);
+        // A cookie round would cost a retransmission (5 s).
+        expect(r.connectedMs).to.be.below(3000);
       });
     });
   });

@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import ipaddr from 'ipaddr.js';
 import { RateLimiter } from '../../src/tunnel/peer/ratelimiter.js';
-import { sourceKey, sourceKeyOf } from '../../src/transport/source-key.js';
+import { networkKey, sourceKey, sourceKeysOf } from '../../src/transport/source-key.js';
 
 const bytes = (a: string) => Uint8Array.from(ipaddr.parse(a).toByteArray());
 
@@ -24,8 +24,18 @@ describe('source key (IPv4 address, IPv6 /64)', () => {
   });
 
   it('ignores the port of a socket address', () => {
-    expect(sourceKeyOf({ family: 6, address: '2001:db8::7', port: 1 })).to.equal(sourceKeyOf({ family: 6, address: '2001:db8::8', port: 2 }));
-    expect(sourceKeyOf({ family: 4, address: '192.0.2.7', port: 1 })).to.equal(sourceKey(bytes('192.0.2.7')));
+    expect(sourceKeysOf({ family: 6, address: '2001:db8::7', port: 1 })).to.deep.equal(sourceKeysOf({ family: 6, address: '2001:db8::8', port: 2 }));
+    expect(sourceKeysOf({ family: 4, address: '192.0.2.7', port: 1 })).to.deep.equal({ source: sourceKey(bytes('192.0.2.7')), network: networkKey(bytes('192.0.2.7')) });
+  });
+
+  it('the network around a source: an IPv4 /24 (also IPv4-mapped), an IPv6 /48', () => {
+    const v4 = networkKey(bytes('192.0.2.7'));
+    expect(networkKey(bytes('192.0.2.200'))).to.equal(v4);
+    expect(networkKey(bytes('::ffff:192.0.2.9'))).to.equal(v4);
+    expect(networkKey(bytes('192.0.3.7'))).to.not.equal(v4);
+    const v6 = networkKey(bytes('2001:db8:1:ff00::1'));
+    expect(networkKey(bytes('2001:db8:1:1::1'))).to.equal(v6);
+    expect(networkKey(bytes('2001:db8:2::1'))).to.not.equal(v6);
   });
 
   it('the rate limiter gives one IPv6 /64 one bucket, however many addresses it uses', () => {

@@ -2,12 +2,17 @@
 // for the main thread (whitepaper §5.4.7, as WireGuard's receive path does
 // before its handshake queue): the size its type demands, and for an
 // initiation or response mac1, which only our public key is needed to
-// check. A flood from anyone who does not know that key costs one hash per
-// message here and never takes one of the queue's slots from a real
-// initiation. The main thread checks everything again (handshake.ts,
+// check; for a cookie reply, that it answers the latest handshake message we
+// sent (its receiver index is that message's sender index, which only the
+// path to the peer sees) and is the first to. A flood from anyone who does
+// not know that key, or of cookie replies from anyone off that path, costs
+// one hash or one compare per message here and never takes one of the
+// queue's slots from a real initiation, nor makes us count ourselves under
+// load (peer.ts underLoad reads the queue's length). The main thread checks everything again (handshake.ts,
 // cookie.ts): this is a filter, not the authority.
 import type { KeyedHash } from '../../crypto/keyed-hash.js';
 import {
+  COOKIE_REPLY,
   INITIATION,
   MAC_BYTES,
   MESSAGE_COOKIE_REPLY,
@@ -19,7 +24,11 @@ import {
   RESPONSE,
 } from '../messages.js';
 
-export type FilterVerdict = 'ok' | 'bad-size' | 'bad-mac1';
+export type FilterVerdict = 'ok' | 'bad-size' | 'bad-mac1' | 'cookie-unexpected';
+
+/** No handshake message of ours awaits a cookie reply (sender indices are 32-bit unsigned). */
+const NONE = -1;
+const COOKIE_RECEIVER_AT = COOKIE_REPLY.receiverIndex.offset;
 
 export class HandshakeFilter {
   /** mac1 as computed for the message at hand. */
@@ -33,6 +42,8 @@ export class HandshakeFilter {
    */
   private readonly coveredInitiation = new Uint8Array(INITIATION.mac1.offset);
   private readonly coveredResponse = new Uint8Array(RESPONSE.mac1.offset);
+  /** Sender index of the latest handshake message we sent, while no cookie reply to it has passed. */
+  private cookieFor = NONE;
 
   /** `mac1Key`: messages.ts mac1Key(our public key). */
   constructor(
@@ -40,10 +51,15 @@ export class HandshakeFilter {
     private readonly hash: KeyedHash,
   ) {}
 
+  /** We send a handshake message with this sender index (worker-messages.ts 'handshake-sent'). */
+  expectCookieReply(senderIndex: number): void {
+    this.cookieFor = senderIndex;
+  }
+
   /** `msg[0]` is a handshake type (1, 2 or 3); `len` the message's length. */
   check(msg: Uint8Array, len: number): FilterVerdict {
     const type = msg[0];
-    if (type === MESSAGE_COOKIE_REPLY) return len === MESSAGE_COOKIE_REPLY_BYTES ? 'ok' : 'bad-size';
+    if (type === MESSAGE_COOKIE_REPLY) return len === MESSAGE_COOKIE_REPLY_BYTES ? this.checkCookieReply(msg) : 'bad-size';
     const initiation = type === MESSAGE_INITIATION;
     if (len !== (initiation ? MESSAGE_INITIATION_BYTES : type === MESSAGE_RESPONSE ? MESSAGE_RESPONSE_BYTES : -1)) return 'bad-size';
     const covered = initiation ? this.coveredInitiation : this.coveredResponse;
@@ -54,5 +70,14 @@ export class HandshakeFilter {
     let diff = 0;
     for (let i = 0; i < MAC_BYTES; i++) diff |= this.expected[i]! ^ msg[at + i]!;
     return diff === 0 ? 'ok' : 'bad-mac1';
+  }
+
+  /** One reply per message sent, as the main thread's CookieJar takes (cookie.ts consumeReply). */
+  private checkCookieReply(msg: Uint8Array): FilterVerdict {
+    const at = COOKIE_RECEIVER_AT;
+    const index = (msg[at]! | (msg[at + 1]! << 8) | (msg[at + 2]! << 16) | (msg[at + 3]! << 24)) >>> 0;
+    if (index !== this.cookieFor) return 'cookie-unexpected';
+    this.cookieFor = NONE;
+    return 'ok';
   }
 }

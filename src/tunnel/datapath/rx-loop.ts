@@ -29,6 +29,12 @@ import { post, takeMessages } from './worker-port.js';
 
 /** Handshake messages waiting for the main thread; beyond this they are dropped (a flood costs no memory). */
 const HANDSHAKE_BACKLOG_LIMIT = 64;
+/** Where the receive worker counts a handshake message its filter refused. */
+const DROP_SLOT = {
+  'bad-size': RX.dropHandshakeBadSize,
+  'bad-mac1': RX.dropHandshakeBadMac1,
+  'cookie-unexpected': RX.dropHandshakeCookieUnexpected,
+} as const;
 /** Receiving keypairs kept: current, previous and next, as WireGuard does across a rekey. */
 const MAX_RECEIVE_KEYS = 3;
 
@@ -171,6 +177,9 @@ export class RxLoop implements SteppedLoop {
         this.peerSource.fill(0);
         this.peerSource.set(msg.sockaddr.subarray(0, this.peerSource.length));
         break;
+      case 'handshake-sent':
+        this.handshakeFilter.expectCookieReply(msg.senderIndex);
+        break;
       case 'stop':
         for (const k of this.keys) k.opener.destroy();
         return false;
@@ -297,7 +306,7 @@ export class RxLoop implements SteppedLoop {
   private toMain(msg: Uint8Array, len: number, source: Buffer | null, fd: number): void {
     const verdict = this.handshakeFilter.check(msg, len);
     if (verdict !== 'ok') {
-      this.stats[verdict === 'bad-size' ? RX.dropHandshakeBadSize : RX.dropHandshakeBadMac1]!++;
+      this.stats[DROP_SLOT[verdict]]!++;
       return;
     }
     if (Atomics.add(this.backlog, HANDSHAKE_BACKLOG_SLOT, 1) >= HANDSHAKE_BACKLOG_LIMIT) {

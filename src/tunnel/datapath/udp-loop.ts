@@ -66,6 +66,7 @@ export class UdpLoop implements SteppedLoop {
       case 'tcp-add':
       case 'tcp-remove':
       case 'udp-peer':
+      case 'handshake-sent':
         return this.rx.apply(msg);
       default:
         // A receive-side message missing above would not type-check here.

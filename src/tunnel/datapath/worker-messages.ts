@@ -72,6 +72,12 @@ export type ToRx =
    * address is reported as an 'endpoint', whoever moved it last.
    */
   | { t: 'udp-peer'; sockaddr: Uint8Array }
+  /**
+   * We are about to send a handshake message (initiation or response) with
+   * this sender index: one cookie reply to it may come, and only to the
+   * latest (cookie.ts CookieJar keeps the same one).
+   */
+  | { t: 'handshake-sent'; senderIndex: number }
   | { t: 'stop' };
 
 /** Workers → main thread. */

@@ -29,6 +29,13 @@ export interface Link {
    * not evicted to make room for new ones, see pending-conns.ts).
    */
   passedMac1?(source: Uint8Array | null, fd: number): void;
+  /**
+   * A handshake message from `source` (UDP) or connection `fd` (TCP) passed
+   * mac1 but failed the Noise handshake (forged with our public key, or a
+   * replay): TCP closes that connection if it is still unauthenticated, so
+   * a valid mac1 alone never keeps a slot of pending-conns.ts.
+   */
+  failedHandshake?(source: Uint8Array | null, fd: number): void;
   /** Something authenticated came from the peer that is not a handshake (a cookie reply), from `source` (UDP) or `fd` (TCP). */
   heardFrom?(source: Uint8Array | null, fd: number): void;
   /**

@@ -27,8 +27,8 @@ import type { Datapath } from '../datapath/datapath.js';
 import { EndpointName } from './endpoint-name.js';
 import type { Link, LinkEvents } from './link.js';
 import type { Logger } from '../../log.js';
-import { admitPending } from './pending-conns.js';
-import { sourceKeyOf } from '../../transport/source-key.js';
+import { admitPending, type ConnOrigin } from './pending-conns.js';
+import { sourceKeysOf } from '../../transport/source-key.js';
 import { TIMERS } from '../timers.js';
 import type { FromWorker } from '../datapath/worker-messages.js';
 
@@ -38,7 +38,13 @@ interface Conn {
   id: number;
   /** sourceKey() of `remote` (an IPv4 address or IPv6 /64): what the pending caps count by. */
   source: string;
-  /** A handshake message with a valid mac1 came over it: never evicted for a newcomer. */
+  /** networkKey() of `remote` (IPv4 /24, IPv6 /48): breaks ties between sources when one must give way. */
+  network: string;
+  /**
+   * A handshake message with a valid mac1 came over it (and, while not under
+   * load, went on to pass the Noise handshake, else the connection is
+   * closed): never evicted for a newcomer. At most one per source.
+   */
   vouched: boolean;
   remote: SocketAddress | null;
   /** `remote` as a sockaddr, made when first needed (cookies, rate limit). */
@@ -150,17 +156,17 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
     }
     // Unauthenticated connections are capped, in all and per source; which
     // one gives way is pending-conns.ts's choice.
-    const source = c.remote ? sourceKeyOf(c.remote) : '';
+    const origin = c.remote ? sourceKeysOf(c.remote) : { source: '', network: '' };
     const pending = [...this.conns.values()].filter((x) => x !== this.current && !x.closing);
-    const room = admitPending(pending, source);
+    const room = admitPending(pending, origin);
     const from = c.remote ? formatAddress(c.remote) : '?';
     if (!room.admit) {
       this.log.debug(`refused TCP connection from ${from}: every unauthenticated slot it could take holds a connection that showed a valid mac1`);
       libc.close(c.fd);
       return;
     }
-    if (room.evict) this.retire(room.evict, `too many unauthenticated connections (${room.evict.source === source ? 'from one source' : 'in all'})`);
-    const conn = this.track(c, true, source);
+    if (room.evict) this.retire(room.evict, `too many unauthenticated connections (${room.evict.source === origin.source ? 'from one source' : 'in all'})`);
+    const conn = this.track(c, true, origin);
     // An unauthenticated connection gets a few seconds to prove itself.
     conn.timer = setTimeout(() => {
       if (conn !== this.current) this.retire(conn, 'no handshake in time');
@@ -168,8 +174,8 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
     this.log.debug(`accepted TCP connection from ${from}`);
   }
 
-  private track(c: TcpConnection, accepted: boolean, source: string): Conn {
-    const conn: Conn = { fd: c.fd, id: this.nextId++, source, vouched: false, remote: c.remote, inRx: true, inTx: false, closing: false, timer: null, accepted };
+  private track(c: TcpConnection, accepted: boolean, origin: ConnOrigin): Conn {
+    const conn: Conn = { fd: c.fd, id: this.nextId++, ...origin, vouched: false, remote: c.remote, inRx: true, inTx: false, closing: false, timer: null, accepted };
     this.conns.set(c.fd, conn);
     this.datapath!.toRx({ t: 'tcp-add', fd: c.fd, conn: conn.id });
     return conn;
@@ -190,7 +196,7 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
         return;
       }
       this.log.info(`connected to ${formatAddress(peer)} over TCP`);
-      this.makeCurrent(this.track(c, false, ''));
+      this.makeCurrent(this.track(c, false, { source: '', network: '' }));
       this.emit('up');
     } catch (err) {
       this.log.debug(`${(err as Error).message}; retrying in ${Math.round(this.backoffMs)} ms`);
@@ -257,7 +263,17 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
 
   passedMac1(_source: Uint8Array | null, fd: number): void {
     const conn = this.conns.get(fd);
-    if (conn && !conn.closing) conn.vouched = true;
+    if (!conn || conn.closing || conn.vouched) return;
+    // One protected slot per source: more would let a few addresses that
+    // know our public key hold every slot (the real peer needs one).
+    for (const c of this.conns.values()) if (c.vouched && !c.closing && c !== this.current && c.source === conn.source) return;
+    conn.vouched = true;
+  }
+
+  failedHandshake(_source: Uint8Array | null, fd: number): void {
+    const conn = this.conns.get(fd);
+    // The current connection carries the peer's session; a stray message on it does not end that.
+    if (conn && conn !== this.current) this.retire(conn, 'handshake failed');
   }
 
   confirmPeer(_source: Uint8Array | null, fd: number): void {

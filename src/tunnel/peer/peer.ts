@@ -159,7 +159,7 @@ export class Peer {
     if (this.pending && now - this.pending.lastSentAt < this.pending.retryAfterMs) return;
     const localIndex = randomIndex();
     const message = this.handshake.createInitiation(localIndex);
-    this.jar.stamp(message, INITIATION, localIndex);
+    this.stamp(message, INITIATION, localIndex);
     this.link.send(message);
     this.pending = {
       localIndex,
@@ -168,6 +168,16 @@ export class Peer {
       retryAfterMs: TIMERS.rekeyTimeoutMs + Math.random() * TIMERS.rekeyJitterMs,
     };
     this.log.debug(`handshake initiation sent (${why})`);
+  }
+
+  /**
+   * mac2 (a cookie, if held) on a handshake message about to be sent, and
+   * the receive worker told its sender index: the one cookie reply it lets
+   * through is one to this message (handshake-filter.ts).
+   */
+  private stamp(message: Uint8Array, fields: MacFields, senderIndex: number): void {
+    this.jar.stamp(message, fields, senderIndex);
+    this.datapath.toRx({ t: 'handshake-sent', senderIndex });
   }
 
   /**
@@ -251,20 +261,20 @@ export class Peer {
     if (type === MESSAGE_INITIATION) {
       if (!this.admit(message, INITIATION, MESSAGE_INITIATION_BYTES, source, fd)) return;
       const r = this.handshake.consumeInitiation(message);
-      if (!r.ok) return this.dropHandshake(r.reason);
+      if (!r.ok) return this.failedHandshake(r.reason, source, fd);
       this.lastHandshakeHeard = Date.now();
       this.link.confirmPeer(source, fd, type);
       const localIndex = randomIndex();
       const { message: response, result } = this.handshake.createResponse(localIndex);
       this.options.onSession?.(result.peerFeatures);
-      this.jar.stamp(response, RESPONSE, localIndex);
+      this.stamp(response, RESPONSE, localIndex);
       // The receive key is in place before the response can bring the first data.
       this.installResponder(result);
       this.link.send(response);
     } else if (type === MESSAGE_RESPONSE) {
       if (!this.admit(message, RESPONSE, MESSAGE_RESPONSE_BYTES, source, fd)) return;
       const r = this.handshake.consumeResponse(message);
-      if (!r.ok) return this.dropHandshake(r.reason);
+      if (!r.ok) return this.failedHandshake(r.reason, source, fd);
       this.lastHandshakeHeard = Date.now();
       this.link.confirmPeer(source, fd, type);
       this.pending = null;
@@ -275,6 +285,12 @@ export class Peer {
     } else {
       this.dropHandshake('unexpected-type');
     }
+  }
+
+  /** A message that passed mac1 (admit) failed the Noise handshake: its sender knows no more than our public key. */
+  private failedHandshake(reason: string, source: Uint8Array | null, fd: number): void {
+    this.dropHandshake(reason);
+    this.link.failedHandshake?.(source, fd);
   }
 
   private dropHandshake(reason: string): void {

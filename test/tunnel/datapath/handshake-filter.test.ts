@@ -11,6 +11,7 @@ import { initSodium } from '../../../src/crypto/sodium.js';
 import { Handshake } from '../../../src/tunnel/peer/handshake.js';
 import { HandshakeFilter } from '../../../src/tunnel/datapath/handshake-filter.js';
 import {
+  COOKIE_REPLY,
   INITIATION,
   MESSAGE_COOKIE_REPLY,
   MESSAGE_COOKIE_REPLY_BYTES,
@@ -82,8 +83,30 @@ describe('handshake filter (receive worker)', () => {
       big[0] = type;
       for (const len of [4, good - 1, good + 1, 1500]) expect(toB.check(big, len), `type ${type} length ${len}`).to.equal('bad-size');
     }
-    // A cookie reply of the right size goes on: it is authenticated on the main thread (cookie.ts).
-    big[0] = MESSAGE_COOKIE_REPLY;
-    expect(toB.check(big, MESSAGE_COOKIE_REPLY_BYTES)).to.equal('ok');
+  });
+
+  it('passes one cookie reply to the latest handshake message sent (its receiver index), and no other', () => {
+    const filter = new HandshakeFilter(mac1Key(publicKeyOf(b)), keyedHashFor(aeads[0]!));
+    const reply = (receiverIndex: number) => {
+      const m = randomBytes(MESSAGE_COOKIE_REPLY_BYTES);
+      m[0] = MESSAGE_COOKIE_REPLY;
+      m[1] = m[2] = m[3] = 0;
+      m.writeUInt32LE(receiverIndex, COOKIE_REPLY.receiverIndex.offset);
+      return m;
+    };
+    // Nothing sent yet: no reply is expected, whatever its index.
+    expect(filter.check(reply(0), MESSAGE_COOKIE_REPLY_BYTES)).to.equal('cookie-unexpected');
+    let refused = 0;
+    for (let i = 0; i < 1000; i++) if (filter.check(reply(randomBytes(4).readUInt32LE(0)), MESSAGE_COOKIE_REPLY_BYTES) !== 'ok') refused++;
+    expect(refused).to.equal(1000);
+    filter.expectCookieReply(0xfedcba98);
+    filter.expectCookieReply(0x89abcdef);
+    // Only the latest message's index (the main thread's CookieJar keeps only that one's mac1).
+    expect(filter.check(reply(0xfedcba98), MESSAGE_COOKIE_REPLY_BYTES)).to.equal('cookie-unexpected');
+    expect(filter.check(reply(0x89abcdef), MESSAGE_COOKIE_REPLY_BYTES)).to.equal('ok');
+    // One reply per message: a second (a replay, or a flood that saw the index) waits for the next message.
+    expect(filter.check(reply(0x89abcdef), MESSAGE_COOKIE_REPLY_BYTES)).to.equal('cookie-unexpected');
+    filter.expectCookieReply(0x89abcdef);
+    expect(filter.check(reply(0x89abcdef), MESSAGE_COOKIE_REPLY_BYTES)).to.equal('ok');
   });
 });

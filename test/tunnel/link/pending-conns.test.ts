@@ -3,17 +3,20 @@
 import { expect } from 'chai';
 import ipaddr from 'ipaddr.js';
 import { admitPending, type PendingConn } from '../../../src/tunnel/link/pending-conns.js';
-import { sourceKey } from '../../../src/transport/source-key.js';
+import { networkKey, sourceKey } from '../../../src/transport/source-key.js';
 
 interface C extends PendingConn {
   name: string;
 }
 
-const key = (a: string) => sourceKey(Uint8Array.from(ipaddr.parse(a).toByteArray()));
-const conn = (name: string, address: string, vouched = false): C => ({ name, source: key(address), vouched });
+const origin = (a: string) => {
+  const bytes = Uint8Array.from(ipaddr.parse(a).toByteArray());
+  return { source: sourceKey(bytes), network: networkKey(bytes) };
+};
+const conn = (name: string, address: string, vouched = false): C => ({ name, ...origin(address), vouched });
 const limits = { total: 8, perSource: 2 };
 const evicted = (pending: C[], from: string) => {
-  const r = admitPending(pending, key(from), limits);
+  const r = admitPending(pending, origin(from), limits);
   return r.admit ? (r.evict?.name ?? 'none') : 'refused';
 };
 
@@ -56,5 +59,21 @@ describe('pending TCP connections: admission and eviction', () => {
     expect(evicted(full, '203.0.113.1')).to.equal('refused');
     full[5] = conn('u5', '198.51.100.2');
     expect(evicted(full, '203.0.113.1')).to.equal('u5');
+  });
+
+  it('among sources holding one slot each, the network holding the most gives way: 16 addresses of one IPv6 /56 never evict the peer', () => {
+    const flood = (i: number) => `2001:db8:0:${(0x100 + i).toString(16)}::1`;
+    // The peer's connection is the oldest (oldest-first took it): 7 flood connections came after it.
+    const pending = [conn('peer', '2001:db8:7777::1')];
+    let next = 0;
+    for (; next < 7; next++) pending.push(conn(`f${next}`, flood(next)));
+    // 16 more connections from the /56 arrive one after another, before the peer's initiation.
+    for (let k = 0; k < 16; k++, next++) {
+      const gone = evicted(pending, flood(next));
+      expect(gone, `newcomer ${k}`).to.match(/^f/);
+      pending.splice(pending.findIndex((c) => c.name === gone), 1);
+      pending.push(conn(`f${next}`, flood(next)));
+    }
+    expect(pending.map((c) => c.name)).to.include('peer');
   });
 });

@@ -121,19 +121,34 @@ describe('TCP link: connections across threads', function () {
     expect(isOpen(next.fd)).to.equal(false);
   });
 
-  it('never evicts a connection that delivered a valid mac1; refuses a newcomer when only such remain', async () => {
+  it('never evicts a connection that delivered a valid mac1 (one per source); refuses a newcomer when only such remain', async () => {
     const vouched = await connectFrom('127.0.0.4');
     link.passedMac1(null, vouched.fd);
     const other = await connectFrom('127.0.0.4');
+    // A second one from the same source is not protected: a few sources must not hold every slot.
+    link.passedMac1(null, other.fd);
     await connectFrom('127.0.0.4');
     expect(workers.removed(vouched.fd), 'the one with a valid mac1 stays').to.equal(false);
     expect(workers.removed(other.fd), 'the other from its source gives way').to.equal(true);
-    link.passedMac1(null, workers.added().at(-1)!.fd);
+    // 7 more sources, one protected connection each: the 8 slots hold only such.
+    for (let i = 10; i < 17; i++) link.passedMac1(null, (await connectFrom(`127.0.0.${i}`)).fd);
     const accepted = workers.added().length;
-    clients.push(spawn('socat', ['-u', `TCP:127.0.0.1:${port},bind=127.0.0.4`, 'OPEN:/dev/null'], { stdio: 'ignore' }));
+    clients.push(spawn('socat', ['-u', `TCP:127.0.0.1:${port},bind=127.0.0.20`, 'OPEN:/dev/null'], { stdio: 'ignore' }));
     const refused = clients.at(-1)!;
     // The link closes the newcomer at once: socat sees the end and exits.
     await eventually(async () => refused.exitCode !== null, 5000, 20);
     expect(workers.added().length, 'no connection handed to the workers').to.equal(accepted);
+  });
+
+  it('closes a pending connection whose message passed mac1 and then failed the handshake', async () => {
+    const forged = await connectFrom('127.0.0.4');
+    link.passedMac1(null, forged.fd);
+    link.failedHandshake(null, forged.fd);
+    expect(workers.removed(forged.fd), 'closed: a valid mac1 alone keeps no slot').to.equal(true);
+    // The peer's current connection is not ended by a stray message that fails.
+    const peer = await connectFrom('127.0.0.5');
+    link.confirmPeer(null, peer.fd);
+    link.failedHandshake(null, peer.fd);
+    expect(workers.removed(peer.fd)).to.equal(false);
   });
 });
