@@ -158,7 +158,7 @@ const PEER_PARSERS: Parsers<PeerValues> = {
 };
 
 /**
- * The settings a reload view carries as plain values (src/tunnel/reload.ts),
+ * The settings a reload view carries as plain values (src/daemon/reload.ts),
  * each with the parser a config file's value goes through.
  */
 const PLAIN_PARSERS = {
