@@ -104,7 +104,10 @@ program
           .map((r) => r.value);
     if (opts.json) console.log(JSON.stringify(name ? statuses[0] : statuses, null, 2));
     else if (statuses.length === 0) console.log('no sealtun tunnels running');
-    else console.log(statuses.map(formatStatus).join('\n\n'));
+    else {
+      const now = Math.floor(Date.now() / 1000);
+      console.log(statuses.map((s) => formatStatus(s, now)).join('\n\n'));
+    }
   });
 
 try {

@@ -33,6 +33,29 @@ function portInUse(err: unknown): unknown {
   return new SocketError(`ListenPort ${err.bind.port} (${err.bind.type}): address in use`, err.bind);
 }
 
+/** One peer in `status` (issue 15's contract: scripts and the metrics endpoint read it). */
+export interface PeerStatus {
+  /** Base64. */
+  publicKey: string;
+  /** Where the peer is sought now ("ADDR:PORT"). */
+  endpoint: string | null;
+  /** The configured Endpoint when it is a host name ("NAME:PORT"); absent otherwise. */
+  endpointName?: string;
+  /** The address that name last resolved to (it differs from `endpoint` once the peer roamed); only with endpointName. */
+  endpointResolved?: string | null;
+  allowedIPs: string[];
+  /** Unix seconds (integer) of the latest confirmed handshake; null: none yet. */
+  latestHandshakeAt: number | null;
+  /** Handshakes completed since the daemon started (rekeys included). */
+  handshakes: number;
+  rx: { bytes: number; packets: number };
+  tx: { bytes: number; packets: number };
+  /** Seconds; 0: off. */
+  persistentKeepalive: number;
+  /** Transport = auto only: the path this peer's data takes now. */
+  path?: TransportKind;
+}
+
 export interface TunnelStatus {
   interface: string;
   pid: number;
@@ -44,19 +67,9 @@ export interface TunnelStatus {
   addresses: string[];
   listen: string | null;
   publicKey: string;
-  peer: {
-    publicKey: string;
-    /** Where the peer is sought now (an address). */
-    endpoint: string | null;
-    /** The configured Endpoint when it is a host name (HOST:PORT), else null. */
-    endpointName: string | null;
-    /** The address that name last resolved to (it differs from `endpoint` once the peer roamed). */
-    endpointResolved: string | null;
-    allowedIPs: string[];
-    latestHandshakeAgeSeconds: number | null;
-    /** Handshakes completed since the daemon started (rekeys included). */
-    handshakes: number;
-  };
+  /** Every configured peer (one today). Replaces the single `peer` object of earlier versions. */
+  peers: PeerStatus[];
+  /** Interface totals. */
   rx: { bytes: number; packets: number };
   tx: { bytes: number; packets: number };
   dropped: Record<string, number>;
@@ -277,8 +290,8 @@ export class Tunnel {
     for (const [reason, slot] of DROP_REASONS) if (f[slot]! > 0) dropped[reason] = f[slot]!;
     // The receive worker and the main thread both count some handshake drops by the same name (handshake-bad-mac1).
     for (const [reason, n] of this.peer.handshakeDrops) dropped[`handshake-${reason}`] = (dropped[`handshake-${reason}`] ?? 0) + n;
-    const hs = this.peer.lastHandshakeAt;
-    const ep = this.config.peers[0].endpoint;
+    const rx = { bytes: f[RX.bytes]!, packets: f[RX.packets]! };
+    const tx = { bytes: f[TX.bytes]!, packets: f[TX.packets]! };
     return {
       interface: this.tun.name,
       pid: process.pid,
@@ -288,18 +301,29 @@ export class Tunnel {
       addresses: this.config.iface.addresses.map((a) => a.text),
       listen: this.link.listenText(),
       publicKey: this.publicKey,
-      peer: {
-        publicKey: encodeKey(this.config.peers[0].publicKey),
-        endpoint: this.link.endpointText(),
-        endpointName: ep && isHostName(ep) ? `${ep.host}:${ep.port}` : null,
-        endpointResolved: this.link.resolvedText(),
-        allowedIPs: this.config.peers[0].allowedIPs.map((a) => a.text),
-        latestHandshakeAgeSeconds: hs === null ? null : Math.round((Date.now() - hs) / 1000),
-        handshakes: this.peer.handshakeCount,
-      },
-      rx: { bytes: f[RX.bytes]!, packets: f[RX.packets]! },
-      tx: { bytes: f[TX.bytes]!, packets: f[TX.packets]! },
+      // The one peer's counters are the interface's.
+      peers: [this.peerStatus({ ...rx }, { ...tx })],
+      rx,
+      tx,
       dropped,
+    };
+  }
+
+  private peerStatus(rx: PeerStatus['rx'], tx: PeerStatus['tx']): PeerStatus {
+    const peer = this.config.peers[0];
+    const ep = peer.endpoint;
+    const hs = this.peer.lastHandshakeAt;
+    return {
+      publicKey: encodeKey(peer.publicKey),
+      endpoint: this.link.endpointText(),
+      ...(ep && isHostName(ep) ? { endpointName: `${ep.host}:${ep.port}`, endpointResolved: this.link.resolvedText() } : {}),
+      allowedIPs: peer.allowedIPs.map((a) => a.text),
+      latestHandshakeAt: hs === null ? null : Math.floor(hs / 1000),
+      handshakes: this.peer.handshakeCount,
+      rx,
+      tx,
+      persistentKeepalive: peer.persistentKeepalive ?? 0,
+      ...(this.transport === 'auto' ? { path: this.link.kind } : {}),
     };
   }
 

@@ -171,8 +171,8 @@ describe('Transport = auto', function () {
           await eventually(async () => /falling back to TCP 192\.0\.2\.3:51820/.test(pair.log(pair.nameA)), FALLBACK_MS + 10_000, 100);
           await untilPingWorks(pair, 10_000);
           await untilPath(pair, 'tcp', 5000);
-          const a = (await pair.status(pair.net.a, pair.nameA)) as unknown as { peer: { endpoint: string } };
-          expect(a.peer.endpoint).to.equal('192.0.2.3:51820');
+          const a = (await pair.status(pair.net.a, pair.nameA)) as unknown as { peers: { endpoint: string }[] };
+          expect(a.peers[0].endpoint).to.equal('192.0.2.3:51820');
         });
 
         it('moves back to UDP once UDP is unblocked', async () => {

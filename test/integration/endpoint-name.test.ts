@@ -32,7 +32,7 @@ async function moveServer(pair: TunnelPair, from: string, to: string): Promise<v
 }
 
 interface PeerStatus {
-  peer: { endpoint: string | null; endpointName: string | null; endpointResolved: string | null };
+  peers: { endpoint: string | null; endpointName: string | null; endpointResolved: string | null }[];
 }
 
 for (const transport of ['udp', 'tcp', 'auto'] as const) {
@@ -44,9 +44,9 @@ for (const transport of ['udp', 'tcp', 'auto'] as const) {
         it('status shows the name and the address it resolved to', async () => {
           const pair = get();
           const s = (await pair.status(pair.net.a, pair.nameA)) as unknown as PeerStatus;
-          expect(s.peer.endpointName).to.equal(`${NAME}:${pair.port}`);
-          expect(s.peer.endpointResolved).to.equal(`${pair.net.addrB}:${pair.port}`);
-          expect(s.peer.endpoint).to.equal(`${pair.net.addrB}:${pair.port}`);
+          expect(s.peers[0].endpointName).to.equal(`${NAME}:${pair.port}`);
+          expect(s.peers[0].endpointResolved).to.equal(`${pair.net.addrB}:${pair.port}`);
+          expect(s.peers[0].endpoint).to.equal(`${pair.net.addrB}:${pair.port}`);
           const human = await pair.cli(pair.net.a, ['status', pair.nameA]);
           expect(human.stdout).to.include(`endpoint: ${pair.net.addrB}:${pair.port} (${NAME}:${pair.port} last resolved to ${pair.net.addrB}:${pair.port})`);
         });
@@ -62,8 +62,8 @@ for (const transport of ['udp', 'tcp', 'auto'] as const) {
           console.log(`      traffic back ${seconds.toFixed(1)} s after the server moved (bound ${RECOVERY_BOUND_MS / 1000} s)`);
           expect(seconds * 1000).to.be.below(RECOVERY_BOUND_MS);
           const s = (await pair.status(pair.net.a, pair.nameA)) as unknown as PeerStatus;
-          expect(s.peer.endpoint).to.equal(`192.0.2.3:${pair.port}`);
-          expect(s.peer.endpointResolved).to.equal(`192.0.2.3:${pair.port}`);
+          expect(s.peers[0].endpoint).to.equal(`192.0.2.3:${pair.port}`);
+          expect(s.peers[0].endpointResolved).to.equal(`192.0.2.3:${pair.port}`);
           expect(pair.log(pair.nameA)).to.include(`Endpoint ${NAME} now resolves to 192.0.2.3:${pair.port}`);
         });
 
@@ -78,7 +78,7 @@ for (const transport of ['udp', 'tcp', 'auto'] as const) {
           console.log(`      traffic back ${((Date.now() - moved) / 1000).toFixed(1)} s after the move and the reload`);
           expect(pair.log(pair.nameA)).to.include(`Endpoint ${NAME} now resolves to 192.0.2.4:${pair.port}`);
           const s = (await pair.status(pair.net.a, pair.nameA)) as unknown as PeerStatus;
-          expect(s.peer.endpointResolved).to.equal(`192.0.2.4:${pair.port}`);
+          expect(s.peers[0].endpointResolved).to.equal(`192.0.2.4:${pair.port}`);
         });
 
         it('a reload while the name does not resolve: FILE:LINE: Endpoint: the answer, and the tunnel runs on', async () => {

@@ -51,8 +51,8 @@ for (const transport of ['udp', 'auto'] as const) {
         let endpoint = '';
         await eventually(
           async () => {
-            const s = (await pair.status(a, pair.nameA)) as { peer: { endpoint: string } };
-            endpoint = s.peer.endpoint;
+            const s = (await pair.status(a, pair.nameA)) as { peers: { endpoint: string }[] };
+            endpoint = s.peers[0].endpoint;
             if (endpoint !== real) return false;
             const [ab, ba] = await Promise.all([
               pair.net.run(a, ['ping', '-c', '1', '-W', '1', pair.innerB]),
@@ -67,9 +67,9 @@ for (const transport of ['udp', 'auto'] as const) {
         });
         const recoveryMs = Date.now() - t0;
         process.stderr.write(`      (recovered ${recoveryMs} ms after the spoofed response; A's endpoint ${real})\n`);
-        const s = (await pair.status(a, pair.nameA)) as { peer: { endpoint: string; handshakes: number } };
-        expect(s.peer.endpoint).to.equal(real);
-        expect(s.peer.handshakes, 'the first handshake and the hijacked rekey').to.be.at.least(2);
+        const s = (await pair.status(a, pair.nameA)) as { peers: { endpoint: string; handshakes: number }[] };
+        expect(s.peers[0].endpoint).to.equal(real);
+        expect(s.peers[0].handshakes, 'the first handshake and the hijacked rekey').to.be.at.least(2);
       });
     });
   });
@@ -156,7 +156,7 @@ for (const transport of ['udp', 'auto'] as const) {
       await eventually(
         async () => {
           const ab = await pair.net.run(a, ['ping', '-c', '1', '-W', '1', pair.innerB]);
-          endpoint = ((await pair.status(a, pair.nameA)) as { peer: { endpoint: string } }).peer.endpoint;
+          endpoint = ((await pair.status(a, pair.nameA)) as { peers: { endpoint: string }[] }).peers[0].endpoint;
           if (ab.code !== 0 || endpoint !== real) return false;
           return (await pair.net.run(b, ['ping', '-c', '1', '-W', '1', pair.innerA])).code === 0;
         },

@@ -62,8 +62,8 @@ for (const transport of ['udp', 'tcp'] as const) {
       expect(route.stdout).to.include('fd77::2');
       const { sent, received } = await transfer(pair, pair.innerB6, 2 << 20);
       expect(received).to.equal(sent);
-      const s = (await pair.status(pair.net.a, pair.nameA)) as { peer: { endpoint: string } };
-      expect(s.peer.endpoint).to.equal(`${pair.net.addrB}:${pair.port}`);
+      const s = (await pair.status(pair.net.a, pair.nameA)) as { peers: { endpoint: string }[] };
+      expect(s.peers[0].endpoint).to.equal(`${pair.net.addrB}:${pair.port}`);
     });
 
     it('v4-in-v6: IPv4 inside the tunnel over an IPv6 Endpoint [2001:db8::2]', async () => {
@@ -74,10 +74,10 @@ for (const transport of ['udp', 'tcp'] as const) {
       const { sent, received } = await transfer(pair, pair.innerB, 2 << 20);
       expect(received).to.equal(sent);
       // Both ends see the other at its IPv6 underlay address.
-      const a = (await pair.status(pair.net.a, pair.nameA)) as { peer: { endpoint: string } };
-      expect(a.peer.endpoint).to.equal(`[${pair.net.addr6B}]:${pair.port}`);
-      const b = (await pair.status(pair.net.b, pair.nameB)) as { peer: { endpoint: string } };
-      expect(b.peer.endpoint).to.match(new RegExp(`^\\[${pair.net.addr6A}\\]:\\d+$`));
+      const a = (await pair.status(pair.net.a, pair.nameA)) as { peers: { endpoint: string }[] };
+      expect(a.peers[0].endpoint).to.equal(`[${pair.net.addr6B}]:${pair.port}`);
+      const b = (await pair.status(pair.net.b, pair.nameB)) as { peers: { endpoint: string }[] };
+      expect(b.peers[0].endpoint).to.match(new RegExp(`^\\[${pair.net.addr6A}\\]:\\d+$`));
     });
 
     // One transport is enough to show mixed AllowedIPs work; the families are independent of it.

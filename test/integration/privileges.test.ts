@@ -9,7 +9,7 @@ import { eventually, TestNet } from '../helpers/netns.js';
 import { asUnitRuns, unitCommand } from '../helpers/systemd-unit.js';
 import { SEALTUN, TunnelPair, withPair } from '../helpers/tunnel-pair.js';
 
-type Status = { pid: number; peer: { endpoint: string | null } };
+type Status = { pid: number; peers: { endpoint: string | null }[] };
 
 /** B moves from `from` to `to` (the old address goes, as in reload.test.ts); returns A's config text pointing there. */
 async function renumberB(pair: TunnelPair, from: string, to: string): Promise<string> {
@@ -43,7 +43,7 @@ describe('a daemon that dropped to User=, driven as the systemd unit drives it',
       expect(r.code, r.stderr).to.equal(0);
       expect(r.stdout).to.equal(`${pair.nameA} reloaded\n  peer endpoint now 192.0.2.3:${pair.port}\n`);
       const s = (await pair.status(pair.net.a, pair.nameA)) as Status;
-      expect(s.peer.endpoint).to.equal(`192.0.2.3:${pair.port}`);
+      expect(s.peers[0].endpoint).to.equal(`192.0.2.3:${pair.port}`);
       expect(s.pid).to.equal(pidA);
       await pair.waitConnected();
       expect(pair.log(pair.nameA)).to.match(/reload: peer endpoint now 192\.0\.2\.3/);
@@ -58,7 +58,7 @@ describe('a daemon that dropped to User=, driven as the systemd unit drives it',
       writeFileSync(conf, await renumberB(pair, '192.0.2.3', '192.0.2.4'));
       chmodSync(conf, 0o644);
       process.kill(pidA, 'SIGHUP');
-      await eventually(async () => ((await pair.status(pair.net.a, pair.nameA)) as Status).peer.endpoint === `192.0.2.4:${pair.port}`, 15_000);
+      await eventually(async () => ((await pair.status(pair.net.a, pair.nameA)) as Status).peers[0].endpoint === `192.0.2.4:${pair.port}`, 15_000);
       await pair.waitConnected();
       const log = pair.log(pair.nameA);
       expect(log).to.match(/reload: .*a\.key: not readable as uid 65534 since the privilege drop; the running private key is kept/);

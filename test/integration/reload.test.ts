@@ -24,8 +24,8 @@ for (const transport of ['udp', 'tcp', 'auto'] as const) {
         writeFileSync(config, readFileSync(config, 'utf8').replace(`Endpoint = ${pair.net.addrB}:`, 'Endpoint = 192.0.2.3:'));
         process.kill(pidA!, 'SIGHUP');
         await eventually(async () => {
-          const s = (await pair.status(pair.net.a, pair.nameA)) as { peer: { endpoint: string | null } };
-          return s.peer.endpoint === `192.0.2.3:${pair.port}`;
+          const s = (await pair.status(pair.net.a, pair.nameA)) as { peers: { endpoint: string | null }[] };
+          return s.peers[0].endpoint === `192.0.2.3:${pair.port}`;
         }, 15_000);
         await pair.waitConnected();
         const s = (await pair.status(pair.net.a, pair.nameA)) as { pid: number };

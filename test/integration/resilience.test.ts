@@ -20,7 +20,7 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Status {
-  peer: { endpoint: string | null; handshakes: number; latestHandshakeAgeSeconds: number | null };
+  peers: { endpoint: string | null; handshakes: number; latestHandshakeAt: number | null }[];
   dropped: Record<string, number>;
   pid: number;
 }
@@ -160,7 +160,7 @@ for (const transport of ['udp', 'tcp'] as const) {
             const [a0, b0] = [await status(pair, 'a'), await status(pair, 'b')];
             await transfer(pair, 32 << 20, { rate: 4 << 20 });
             const [a1, b1] = [await status(pair, 'a'), await status(pair, 'b')];
-            expect(a1.peer.handshakes - a0.peer.handshakes, 'handshakes during the transfer').to.be.at.least(2);
+            expect(a1.peers[0].handshakes - a0.peers[0].handshakes, 'handshakes during the transfer').to.be.at.least(2);
             expect(a1.dropped['no-session'] ?? 0).to.equal(a0.dropped['no-session'] ?? 0);
             expect(b1.dropped['no-session'] ?? 0).to.equal(b0.dropped['no-session'] ?? 0);
           });
@@ -193,7 +193,7 @@ for (const transport of ['udp', 'tcp'] as const) {
           await sleep(500);
           dump.kill('SIGINT');
           await exited(dump);
-          const endpointBefore = (await status(pair, 'b')).peer.endpoint;
+          const endpointBefore = (await status(pair, 'b')).peers[0].endpoint;
           const dropsBefore = (await status(pair, 'b')).dropped;
 
           const segs = readPcap(readFileSync(pcap)).filter((s) => s.dst === pair.net.addrB && s.dport === pair.port);
@@ -225,7 +225,7 @@ for (const transport of ['udp', 'tcp'] as const) {
           expect(after.dropped['replay'] ?? 0).to.be.greaterThan(dropsBefore['replay'] ?? 0);
           expect(after.dropped['handshake-replayed-timestamp'] ?? 0).to.be.greaterThan(dropsBefore['handshake-replayed-timestamp'] ?? 0);
           // Replayed packets, even from a new source port, never move the endpoint.
-          expect(after.peer.endpoint).to.equal(endpointBefore);
+          expect(after.peers[0].endpoint).to.equal(endpointBefore);
           await pair.waitConnected();
         });
       });
@@ -280,7 +280,7 @@ for (const transport of ['udp', 'tcp'] as const) {
           await pair.waitConnected(30_000);
           const s = await status(pair, 'b');
           expect(s.dropped['handshake-cookie-sent'] ?? 0).to.be.at.least(1);
-          expect(s.peer.handshakes).to.be.at.least(1);
+          expect(s.peers[0].handshakes).to.be.at.least(1);
         } catch (err) {
           for (const name of [pair.nameA, pair.nameB]) process.stderr.write(`--- ${name} log ---\n${pair.log(name)}\n`);
           throw err;
@@ -324,7 +324,7 @@ describe('UDP roaming', function () {
   withPair({ transport: 'udp' }, (get) => {
     it("the initiator's address changes mid-transfer: replies follow it, the transfer matches; unauthenticated packets never move it", async () => {
       const pair = get();
-      const port = (await status(pair, 'b')).peer.endpoint!.split(':')[1];
+      const port = (await status(pair, 'b')).peers[0].endpoint!.split(':')[1];
       await transfer(pair, 16 << 20, {
         rate: 4 << 20,
         during: async () => {
@@ -333,13 +333,13 @@ describe('UDP roaming', function () {
           await pair.net.run(pair.net.a, ['ip', 'address', 'add', '192.0.2.11/24', 'dev', pair.net.vethA]);
         },
       });
-      expect((await status(pair, 'b')).peer.endpoint).to.equal(`192.0.2.11:${port}`);
+      expect((await status(pair, 'b')).peers[0].endpoint).to.equal(`192.0.2.11:${port}`);
       // Forged data and handshake messages from yet another address: dropped, endpoint unchanged.
       await pair.net.run(pair.net.a, ['ip', 'address', 'add', '192.0.2.12/24', 'dev', pair.net.vethA]);
       const f = await pair.net.run(pair.net.a, [NODE, FLOOD, 'garbage', '--to', `${pair.net.addrB}:${pair.port}`, '--bind', '192.0.2.12', '--seconds', '1', '--rate', '5000']);
       expect(f.code, f.stderr).to.equal(0);
       await pair.net.run(pair.net.a, ['ping', '-c', '2', '-W', '1', pair.innerB]);
-      expect((await status(pair, 'b')).peer.endpoint).to.equal(`192.0.2.11:${port}`);
+      expect((await status(pair, 'b')).peers[0].endpoint).to.equal(`192.0.2.11:${port}`);
     });
   });
 });

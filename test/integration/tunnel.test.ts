@@ -7,6 +7,32 @@ import { join } from 'node:path';
 import { eventually } from '../helpers/netns.js';
 import { withPair } from '../helpers/tunnel-pair.js';
 
+/**
+ * `status --json` has the per-peer shape of issue 15: `peers` (one element
+ * today, its counters the interface's) with these fields and types, and no
+ * single `peer` object any more.
+ */
+function expectPeersShape(s: Record<string, unknown>, publicKey: string, allowed: string): void {
+  expect(s, 'the single peer object is gone').to.not.have.property('peer');
+  expect(s.peers).to.be.an('array').with.lengthOf(1);
+  const p = (s.peers as Record<string, unknown>[])[0]!;
+  expect(p.publicKey).to.equal(publicKey);
+  expect(p.endpoint).to.be.a('string').and.match(/^\S+:\d+$/);
+  expect(p.allowedIPs).to.deep.equal([allowed]);
+  const now = Math.floor(Date.now() / 1000);
+  expect(p.latestHandshakeAt, 'unix seconds, an integer').to.be.a('number').and.satisfy(Number.isInteger).and.within(now - 120, now);
+  expect(p.handshakes).to.be.a('number').and.at.least(1);
+  for (const dir of ['rx', 'tx'] as const) {
+    expect(p[dir], dir).to.have.all.keys('bytes', 'packets');
+    expect((p[dir] as Record<string, unknown>).bytes).to.be.a('number');
+    expect((p[dir] as Record<string, unknown>).packets).to.be.a('number');
+    expect(p[dir], `${dir}: the one peer's counters are the interface's`).to.deep.equal(s[dir]);
+  }
+  expect(p.persistentKeepalive).to.equal(0);
+  expect(p, 'path only under Transport = auto').to.not.have.property('path');
+  expect(p, 'endpointName only for a host-name Endpoint').to.not.have.property('endpointName');
+}
+
 for (const transport of ['udp', 'tcp'] as const) {
   describe(`tunnel over ${transport} between two namespaces`, function () {
     this.timeout(120_000);
@@ -60,16 +86,17 @@ for (const transport of ['udp', 'tcp'] as const) {
         await pair.net.run(pair.net.a, ['ping', '-c', '3', '-i', '0.1', pair.innerB]);
         const s = (await pair.status(pair.net.a, pair.nameA)) as {
           transport: string;
-          peer: { endpoint: string; latestHandshakeAgeSeconds: number | null };
+          peers: { endpoint: string; latestHandshakeAt: number | null }[];
           rx: { packets: number };
           tx: { packets: number; bytes: number };
         };
         expect(s.transport).to.equal(transport);
-        expect(s.peer.endpoint).to.equal(`${pair.net.addrB}:${pair.port}`);
-        expect(s.peer.latestHandshakeAgeSeconds).to.be.a('number');
+        expect(s.peers[0].endpoint).to.equal(`${pair.net.addrB}:${pair.port}`);
+        expect(s.peers[0].latestHandshakeAt).to.be.a('number');
         expect(s.rx.packets).to.be.at.least(3);
         expect(s.tx.packets).to.be.at.least(3);
         expect(s.tx.bytes).to.be.at.least(3 * 84);
+        expectPeersShape(s as unknown as Record<string, unknown>, readFileSync(join(pair.dir, 'b.pub'), 'utf8').trim(), `${pair.innerB}/32`);
         const human = await pair.cli(pair.net.b, ['status']);
         expect(human.code).to.equal(0);
         expect(human.stdout).to.include(`interface: ${pair.nameB}`);
