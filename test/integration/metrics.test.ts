@@ -4,6 +4,8 @@
 // (interface, public key, allowed ips as labels) with byte counts between
 // what `status --json` said just before and just after the scrape.
 import { expect } from 'chai';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { withPair, type TunnelPair } from '../helpers/tunnel-pair.js';
 
 const METRICS_PORT = 9586;
@@ -90,6 +92,24 @@ describe('MetricsListen: Prometheus metrics from a running daemon (auto)', funct
 
     it('answers 404 outside /metrics', async () => {
       expect((await scrape(get(), '/')).status).to.equal(404);
+    });
+
+    it('a second daemon whose MetricsListen port is taken fails `up` naming the key, and leaves no interface behind', async () => {
+      const pair = get();
+      // A's config (an initiator: no ListenPort to clash) as a second tunnel in B's namespace, where B's daemon holds the port.
+      const text = readFileSync(pair.configA(), 'utf8')
+        .replace(`Name = ${pair.nameA}`, 'Name = stx0')
+        .replace(/^Address = .*$/m, 'Address = 10.78.0.1/24')
+        .replace(/^AllowedIPs = .*$/m, 'AllowedIPs = 10.78.0.2/32')
+        .replace('[Interface]', `[Interface]\nMetricsListen = 127.0.0.1:${METRICS_PORT}`);
+      const path = join(pair.dir, 'x.conf');
+      writeFileSync(path, text);
+      const r = await pair.cli(pair.net.b, ['up', '--daemon', path]);
+      expect(r.code).to.not.equal(0);
+      expect(r.stderr).to.include(`MetricsListen 127.0.0.1:${METRICS_PORT}: address in use`);
+      expect((await pair.net.run(pair.net.b, ['ip', 'link', 'show', 'dev', 'stx0'])).code).to.not.equal(0);
+      // B's daemon serves on.
+      expect((await scrape(pair)).status).to.equal(200);
     });
   });
 });
