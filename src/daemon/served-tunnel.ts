@@ -8,7 +8,7 @@
 import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import type { Server } from 'node:net';
-import type { TunnelConfig } from '../config/config.js';
+import { listenAddressText, type TunnelConfig } from '../config/config.js';
 import { KeyError, readKeyFile, type KeyKind } from '../crypto/keys.js';
 import type { Logger } from '../log.js';
 import { serveControl, type DaemonRequest } from './control.js';
@@ -63,7 +63,10 @@ export class ServedTunnel {
     try {
       served.control = await serveControl(controlSocket(name), (req) => served!.onControl(req));
       const { metricsListen } = config.iface;
-      if (metricsListen) served.metrics = await serveMetrics(metricsListen, () => withPeers(tunnel.status()));
+      if (metricsListen) {
+        served.metrics = await serveMetrics(metricsListen, () => withPeers(tunnel.status()));
+        log.info(`metrics at http://${listenAddressText(metricsListen)}/metrics`);
+      }
       writeFileSync(pidFile(name), pidFileText(ownIdentity()));
     } catch (err) {
       await served.stop();

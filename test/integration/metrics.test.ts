@@ -58,6 +58,7 @@ describe('MetricsListen: Prometheus metrics from a running daemon (auto)', funct
       const { status, body } = await scrape(pair);
       const after = (await pair.status(pair.net.b, pair.nameB)) as unknown as PeerCounters;
       expect(status).to.equal(200);
+      expect(pair.log(pair.nameB)).to.include(`metrics at http://127.0.0.1:${METRICS_PORT}/metrics`);
       const samples = parseExposition(body);
       const one = (name: string) => {
         const found = samples.filter((s) => s.name === name);
