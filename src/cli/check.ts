@@ -40,6 +40,7 @@ export function formatCheck(s: EffectiveSettings): string {
     `  role: ${ROLE_TEXT[s.role]}`,
     `  privileges: ${privileges}`,
     `  keep warm: ${i.keepWarmMs === 0 ? 'off' : `for ${i.keepWarmMs} ms after traffic`}`,
+    `  metrics: ${i.metricsListen === null ? 'off' : `http://${i.metricsListen}/metrics (Prometheus text, no authentication)`}`,
     `peer: ${s.peer.publicKey}`,
     `  endpoint: ${s.peer.endpoint ?? 'none (the peer connects to us)'}`,
     `  allowed ips: ${s.peer.allowedIPs.join(', ')}`,

@@ -43,6 +43,20 @@ export interface InterfaceConfig {
   user?: string;
   /** KeepWarm: milliseconds the data path stays warm after traffic; 0 when off. */
   keepWarmMs: number;
+  /** MetricsListen: where the daemon serves Prometheus metrics (src/daemon/metrics.ts); absent: not served. */
+  metricsListen?: ListenAddress;
+}
+
+/** An IP literal (canonical, IPv6 without brackets) and a port to listen on. */
+export interface ListenAddress {
+  address: string;
+  port: number;
+  family: 4 | 6;
+}
+
+/** ADDRESS:PORT, with brackets around IPv6, as a config writes it. */
+export function listenAddressText(a: ListenAddress): string {
+  return `${a.family === 6 ? `[${a.address}]` : a.address}:${a.port}`;
 }
 
 export interface PeerConfig {
@@ -102,6 +116,7 @@ interface InterfaceValues {
   MTU: number;
   User: string;
   KeepWarm: number;
+  MetricsListen: ListenAddress;
 }
 interface PeerValues {
   PublicKey: Uint8Array;
@@ -148,6 +163,7 @@ const INTERFACE_PARSERS: Parsers<InterfaceValues> = {
   MTU: (v) => parseInteger(v, 576, 65535, 'an MTU'),
   User: parseUser,
   KeepWarm: parseKeepWarm,
+  MetricsListen: parseMetricsListen,
 };
 const PEER_PARSERS: Parsers<PeerValues> = {
   PublicKey: parsePeerPublicKey,
@@ -169,6 +185,7 @@ const PLAIN_PARSERS = {
   MTU: INTERFACE_PARSERS.MTU,
   User: INTERFACE_PARSERS.User,
   KeepWarm: INTERFACE_PARSERS.KeepWarm,
+  MetricsListen: INTERFACE_PARSERS.MetricsListen,
   Endpoint: PEER_PARSERS.Endpoint,
   PersistentKeepalive: PEER_PARSERS.PersistentKeepalive,
 };
@@ -317,7 +334,7 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
     refuseOwnKeyAsPeer(privateKey, publicKey, fail);
     return { section, settings, publicKey, allowedIPs };
   });
-  const { ListenPort: listenPort, ListenAddress: listenAddress, Transport: transport, MTU: mtu, User: user, KeepWarm: keepWarm } = iface;
+  const { ListenPort: listenPort, ListenAddress: listenAddress, Transport: transport, MTU: mtu, User: user, KeepWarm: keepWarm, MetricsListen: metricsListen } = iface;
 
   if (listenAddress && !listenPort) {
     fail(listenAddress.line, 'ListenAddress', 'is set but ListenPort is not; add ListenPort, or remove ListenAddress');
@@ -355,6 +372,7 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
   if (listenAddress) ifaceConfig.listenAddress = listenAddress.value;
   if (mtu) ifaceConfig.mtu = mtu.value;
   if (user) ifaceConfig.user = user.value;
+  if (metricsListen) ifaceConfig.metricsListen = metricsListen.value;
 
   const peerConfigs = peers.map(({ section, settings, publicKey, allowedIPs }): PeerConfig => {
     const { PresharedKey: presharedKey, Endpoint: endpoint, PersistentKeepalive: keepalive } = settings;
@@ -614,6 +632,23 @@ function addressOrFail(text: string, shownAs: string): ReturnType<typeof parseAd
 function parseListenAddress(value: string): string {
   const bracketed = /^\[(.*)\]$/.exec(value);
   return addressOrFail(bracketed ? bracketed[1]! : value, value).address;
+}
+
+/**
+ * MetricsListen: an IP literal and a port (IPv6 in brackets), never a host
+ * name: the metrics carry no authentication, so where they are served must
+ * be exactly what the operator wrote.
+ */
+function parseMetricsListen(value: string): ListenAddress {
+  const m = /^(?:\[([^\]]*)\]|([^:[\]]*)):([^:]*)$/.exec(value);
+  if (!m) throw new BadValue(`${shown(value)} is not ADDRESS:PORT; expected e.g. 127.0.0.1:9586 or [::1]:9586`);
+  const [, v6, v4, portText = ''] = m;
+  const host = v6 ?? v4!;
+  if (host === '') throw new BadValue(`${shown(value)} has no address before ":"; e.g. 127.0.0.1 serves this host only`);
+  const ip = addressOrFail(host, host);
+  if (v6 !== undefined && ip.family !== 6) throw new BadValue(`${shown(value)}: brackets are only for IPv6; write ${ip.address}:${portText}`);
+  if (portText === '') throw new BadValue('has no port after ":"; expected e.g. 127.0.0.1:9586');
+  return { address: ip.address, port: parsePort(portText), family: ip.family };
 }
 
 function parseEndpoint(value: string): Endpoint {

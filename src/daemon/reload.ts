@@ -13,7 +13,7 @@
 // the daemon its view over the control socket; SIGHUP makes the daemon read
 // the file as whatever user it now runs as.
 import { createHash } from 'node:crypto';
-import { loadConfig, parseSetting, refuseManyPeers, type Endpoint, type ParseOptions, type PlainSetting, type TunnelConfig } from '../config/config.js';
+import { listenAddressText, loadConfig, parseSetting, refuseManyPeers, type Endpoint, type ParseOptions, type PlainSetting, type TunnelConfig } from '../config/config.js';
 import { encodeKey } from '../crypto/keys.js';
 
 export interface ReloadView {
@@ -28,6 +28,8 @@ export interface ReloadView {
   mtu: number | null;
   user: string | null;
   keepWarmMs: number;
+  /** ADDRESS:PORT, or null when metrics are off. */
+  metricsListen: string | null;
   publicKey: string;
   allowedIPs: string[];
   endpoint: Endpoint | null;
@@ -60,6 +62,7 @@ export function reloadView(config: TunnelConfig): ReloadView {
     mtu: iface.mtu ?? null,
     user: iface.user ?? null,
     keepWarmMs: iface.keepWarmMs,
+    metricsListen: iface.metricsListen ? listenAddressText(iface.metricsListen) : null,
     publicKey: encodeKey(peer.publicKey),
     allowedIPs: peer.allowedIPs.map((c) => c.text),
     endpoint: peer.endpoint ? { ...peer.endpoint } : null,
@@ -120,6 +123,7 @@ export function parseReloadView(x: unknown): ReloadView {
     mtu: v.mtu === null ? null : checked('MTU', v.mtu),
     user: v.user === null ? null : checked('User', v.user),
     keepWarmMs: checked('KeepWarm', v.keepWarmMs),
+    metricsListen: v.metricsListen === null ? null : listenAddressText(checked('MetricsListen', v.metricsListen)),
     endpoint,
     persistentKeepalive: v.persistentKeepalive === null ? null : (checked('PersistentKeepalive', v.persistentKeepalive) ?? null),
   };
@@ -145,7 +149,7 @@ function shapeChecked(x: unknown): ReloadView {
   const ok =
     is('name', 'string') && is('privateKey', 'string') && is('presharedKey', 'string', true) && strings('addresses') &&
     is('listenPort', 'number', true) && is('listenAddress', 'string', true) && is('transport', 'string') &&
-    is('mtu', 'number', true) && is('user', 'string', true) && is('keepWarmMs', 'number') && is('publicKey', 'string') &&
+    is('mtu', 'number', true) && is('user', 'string', true) && is('keepWarmMs', 'number') && is('metricsListen', 'string', true) && is('publicKey', 'string') &&
     strings('allowedIPs') && is('persistentKeepalive', 'number', true) && is('initiates', 'boolean') &&
     (ep === null || (typeof ep === 'object' && typeof ep['host'] === 'string' && typeof ep['port'] === 'number'));
   if (!ok) throw new Error('malformed reload request');
@@ -163,6 +167,8 @@ const RESTART_KEYS: ReadonlyArray<readonly [configKey: string, field: keyof Relo
   ['MTU', 'mtu'],
   ['User', 'user'],
   ['KeepWarm', 'keepWarmMs'],
+  // The metrics server is bound once at start, before a privilege drop (metrics.ts).
+  ['MetricsListen', 'metricsListen'],
   ['PublicKey', 'publicKey'],
   ['PresharedKey', 'presharedKey'],
   ['AllowedIPs', 'allowedIPs'],

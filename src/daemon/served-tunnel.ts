@@ -1,16 +1,20 @@
 // A tunnel as the daemon runs it: the tunnel itself (tunnel.ts) plus what
 // belongs to the process around it: the pid file and control socket in the
-// run directory, the drop log's timer, and reloads, worked out here (as
+// run directory, the metrics server (MetricsListen, metrics.ts), the drop
+// log's timer, and reloads, worked out here (as
 // reload.ts compares configs) and handed to the tunnel as live changes. The
 // tunnel below knows none of this (wireguard-go's main.go opens the UAPI
 // socket and hands requests to the device the same way).
 import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
+import type { Server as HttpServer } from 'node:http';
 import type { Server } from 'node:net';
-import type { TunnelConfig } from '../config/config.js';
+import { listenAddressText, type TunnelConfig } from '../config/config.js';
 import { KeyError, readKeyFile, type KeyKind } from '../crypto/keys.js';
 import type { Logger } from '../log.js';
 import { serveControl, type DaemonRequest } from './control.js';
 import { DropLog } from './drop-log.js';
+import { closeMetrics, serveMetrics } from './metrics.js';
+import { withPeers } from './peer-status-adapter.js';
 import { configChanges, parseReloadView, reloadView, viewForReload, type ReloadView } from './reload.js';
 import { ownIdentity, pidFileText } from './process-identity.js';
 import { controlSocket, endpointFile, pidFile, runDir } from './rundir.js';
@@ -23,6 +27,7 @@ export type ReloadResult = { notes: string[] } | { error: string };
 
 export class ServedTunnel {
   private control: Server | null = null;
+  private metrics: HttpServer | null = null;
   private stopped: Promise<void> | null = null;
   private readonly dropLog: DropLog;
   private readonly dropTimer: NodeJS.Timeout;
@@ -40,7 +45,11 @@ export class ServedTunnel {
     this.dropTimer = setInterval(() => this.dropLog.report(), TIMERS.dropLogMs).unref();
   }
 
-  /** Brings the tunnel up, then its control socket and pid file; on failure nothing is left running. */
+  /**
+   * Brings the tunnel up, then its control socket, metrics server and pid
+   * file; on failure nothing is left running. All bind before a privilege
+   * drop (daemon.ts), so MetricsListen may name a port below 1024.
+   */
   static async start(config: TunnelConfig, log: Logger): Promise<ServedTunnel> {
     let served: ServedTunnel | null = null;
     mkdirSync(runDir(), { recursive: true, mode: 0o700 });
@@ -53,6 +62,11 @@ export class ServedTunnel {
     const name = tunnel.tun.name;
     try {
       served.control = await serveControl(controlSocket(name), (req) => served!.onControl(req));
+      const { metricsListen } = config.iface;
+      if (metricsListen) {
+        served.metrics = await serveMetrics(metricsListen, () => withPeers(tunnel.status()));
+        log.info(`metrics at http://${listenAddressText(metricsListen)}/metrics`);
+      }
       writeFileSync(pidFile(name), pidFileText(ownIdentity()));
     } catch (err) {
       await served.stop();
@@ -151,6 +165,7 @@ export class ServedTunnel {
     this.stopped ??= (async () => {
       clearInterval(this.dropTimer);
       this.control?.close();
+      if (this.metrics) closeMetrics(this.metrics);
       await this.tunnel.stop();
       const name = this.tunnel.tun.name;
       for (const f of [pidFile(name), controlSocket(name)]) {

@@ -4,7 +4,7 @@
 // touching a host. Every value here mirrors a decision made in tunnel.ts
 // (MTU, listener, routes) or daemon.ts; keep them in step.
 import { networkBytes, parseAddress, type Cidr } from '../config/cidr.js';
-import type { TunnelConfig } from '../config/config.js';
+import { listenAddressText, type TunnelConfig } from '../config/config.js';
 import { encodeKey, publicKeyOf } from '../crypto/keys.js';
 import type { TransportKind } from '../transport/transport.js';
 import { defaultMtu, defaultMtuTerms, mtuTransport } from '../transport/mtu.js';
@@ -41,6 +41,8 @@ export interface EffectiveSettings {
     dropsPrivileges: boolean;
     /** KeepWarm: milliseconds the data path stays warm after traffic; 0 when off. */
     keepWarmMs: number;
+    /** MetricsListen as ADDRESS:PORT (Prometheus text at /metrics, no authentication), or null when off. */
+    metricsListen: string | null;
   };
   role: Role;
   peer: {
@@ -110,6 +112,7 @@ export function effectiveSettings(config: TunnelConfig): EffectiveSettings {
       // `up --user NAME` overrides this at start; see privileges.ts.
       dropsPrivileges: iface.user !== undefined,
       keepWarmMs: iface.keepWarmMs,
+      metricsListen: iface.metricsListen ? listenAddressText(iface.metricsListen) : null,
     },
     role: config.role.initiates && config.role.accepts ? 'both' : config.role.initiates ? 'initiates' : 'accepts',
     peer: {

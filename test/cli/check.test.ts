@@ -74,11 +74,12 @@ describe('sealtun check', function () {
     expect(r.stdout).to.match(/routes to be added:\n {2}10\.77\.0\.2\/32 dev stc0\n {2}fd77::2\/128 dev stc0/);
     expect(r.stdout).to.match(/privileges: kept/);
     expect(r.stdout).to.include('keep warm: for 1000 ms after traffic');
+    expect(r.stdout).to.include('metrics: off');
     expect(r.stdout + r.stderr, 'the PSK never appears').to.not.include(psk);
   });
 
   it('--json gives the same as data: an accepting TCP side', async () => {
-    const path = config('tcp.conf', 'Address = 10.77.0.2/24\nListenPort = 4433\nListenAddress = 198.51.100.7\nTransport = tcp\nUser = nobody\nKeepWarm = off', 'AllowedIPs = 10.77.0.1/32, 10.99.0.0/16');
+    const path = config('tcp.conf', 'Address = 10.77.0.2/24\nListenPort = 4433\nListenAddress = 198.51.100.7\nTransport = tcp\nUser = nobody\nKeepWarm = off\nMetricsListen = [::1]:9586', 'AllowedIPs = 10.77.0.1/32, 10.99.0.0/16');
     const r = await sealtun(['check', path, '--json']);
     expect(r.code, r.stderr).to.equal(0);
     const s = JSON.parse(r.stdout) as EffectiveSettings;
@@ -89,6 +90,7 @@ describe('sealtun check', function () {
     expect(s.interface.user).to.equal('nobody');
     expect(s.interface.dropsPrivileges).to.equal(true);
     expect(s.interface.keepWarmMs).to.equal(0);
+    expect(s.interface.metricsListen).to.equal('[::1]:9586');
     expect(s.interface.publicKey).to.match(/^[A-Za-z0-9+/]{43}=$/);
     expect(s.role).to.equal('accepts');
     expect(s.peer.endpoint).to.equal(null);

@@ -220,6 +220,39 @@ describe('config', () => {
     });
   });
 
+  describe('MetricsListen', () => {
+    const metrics = (value: string) => parseConfig(text({ 11: `MetricsListen = ${value}` }), file).iface.metricsListen;
+
+    it('is off by default; takes IPv4 ADDRESS:PORT and [IPv6]:PORT, in canonical form', () => {
+      expect(parseConfig(text(), file).iface.metricsListen).to.equal(undefined);
+      expect(metrics('127.0.0.1:9586')).to.deep.equal({ address: '127.0.0.1', port: 9586, family: 4 });
+      expect(metrics('0.0.0.0:1')).to.deep.equal({ address: '0.0.0.0', port: 1, family: 4 });
+      expect(metrics('[::1]:65535')).to.deep.equal({ address: '::1', port: 65535, family: 6 });
+      expect(metrics('[2001:DB8:0::7]:9586')).to.deep.equal({ address: '2001:db8::7', port: 9586, family: 6 });
+      expect(parseConfig(text({ 11: 'metricslisten = 127.0.0.1:9586' }), file).iface.metricsListen?.port).to.equal(9586);
+    });
+
+    it('errors name the file, line and key', () => {
+      const cases: Array<[string, string]> = [
+        ['127.0.0.1', '"127.0.0.1" is not ADDRESS:PORT; expected e.g. 127.0.0.1:9586 or [::1]:9586'],
+        ['::1:9586', '"::1:9586" is not ADDRESS:PORT; expected e.g. 127.0.0.1:9586 or [::1]:9586'],
+        ['[::1]', '"[::1]" is not ADDRESS:PORT; expected e.g. 127.0.0.1:9586 or [::1]:9586'],
+        ['127.0.0.1:', 'has no port after ":"; expected e.g. 127.0.0.1:9586'],
+        ['127.0.0.1:0', '0 is out of range; expected 1-65535'],
+        ['127.0.0.1:65536', '65536 is out of range; expected 1-65535'],
+        ['127.0.0.1:http', '"http" is not a port number; expected a whole number 1-65535'],
+        [':9586', '":9586" has no address before ":"; e.g. 127.0.0.1 serves this host only'],
+        ['localhost:9586', '"localhost" is not a valid IPv4 address (four decimal numbers 0-255, like 10.0.0.1) or IPv6 address'],
+        ['[127.0.0.1]:9586', '"[127.0.0.1]:9586": brackets are only for IPv6; write 127.0.0.1:9586'],
+        ['[fe80::1%eth0]:9586', '"fe80::1%eth0" has a zone index (%...), which is not allowed here'],
+      ];
+      for (const [value, message] of cases) {
+        expectError(text({ 11: `MetricsListen = ${value}` }), `${file}:11: MetricsListen: ${message}`);
+      }
+      expectError(text({ 11: 'MetricsListen = 127.0.0.1:9586' }, ['MetricsListen = 127.0.0.1:1']), `${file}:18: MetricsListen: belongs in [Interface], not [Peer]`);
+    });
+  });
+
   describe('many peers', () => {
     /** The reference config (peer at line 12) and a second [Peer] at line 18 with these lines. */
     const twoPeers = (second: string[], edits: Record<number, string> = {}) => text(edits, ['[Peer]', ...second]);
@@ -298,7 +331,7 @@ describe('config', () => {
   });
 
   describe('errors: FILE:LINE: Key: what is wrong', () => {
-    const ifaceKeys = 'Name, PrivateKey, Address, ListenPort, ListenAddress, Transport, MTU, User, KeepWarm';
+    const ifaceKeys = 'Name, PrivateKey, Address, ListenPort, ListenAddress, Transport, MTU, User, KeepWarm, MetricsListen';
 
     it('syntax errors', () => {
       expectError(text({ 10: 'User nobody' }), `${file}:10: syntax: not a "Key = Value" line, a [Section] header or a comment`);

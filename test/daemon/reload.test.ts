@@ -41,6 +41,11 @@ describe('reload views (reload.ts)', () => {
     expect(configChanges(old, reloadView(conf()))).to.deep.equal({ needRestart: [], endpoint: false, persistentKeepalive: false });
     expect(configChanges(old, reloadView(conf('', '192.0.2.3:51820'))).endpoint).to.equal(true);
     expect(configChanges(old, reloadView(conf('MTU = 1300'))).needRestart).to.deep.equal(['MTU']);
+    // The metrics server is bound once, before a privilege drop: moving or starting it takes a restart.
+    expect(configChanges(old, reloadView(conf('MetricsListen = 127.0.0.1:9586'))).needRestart).to.deep.equal(['MetricsListen']);
+    const metrics = reloadView(conf('MetricsListen = [::1]:9586'));
+    expect(metrics.metricsListen).to.equal('[::1]:9586');
+    expect(configChanges(metrics, reloadView(conf('MetricsListen = [0::1]:9586'))).needRestart).to.deep.equal([]);
     const rekeyed = reloadView(conf());
     priv = encodeKey(generatePrivateKey());
     expect(configChanges(rekeyed, reloadView(conf())).needRestart).to.deep.equal(['PrivateKey']);
@@ -48,7 +53,7 @@ describe('reload views (reload.ts)', () => {
 
   it('refuses a malformed request rather than applying part of it', () => {
     const view = reloadView(conf()) as unknown as Record<string, unknown>;
-    for (const bad of [null, 'x', { ...view, endpoint: { host: 1 } }, { ...view, allowedIPs: [1] }, { ...view, initiates: 'yes' }, { ...view, name: undefined }]) {
+    for (const bad of [null, 'x', { ...view, endpoint: { host: 1 } }, { ...view, allowedIPs: [1] }, { ...view, initiates: 'yes' }, { ...view, name: undefined }, { ...view, metricsListen: 9586 }]) {
       expect(() => parseReloadView(bad), JSON.stringify(bad)).to.throw('malformed reload request');
     }
   });
@@ -65,6 +70,8 @@ describe('reload views (reload.ts)', () => {
       [{ persistentKeepalive: 1e21 }, 'PersistentKeepalive:'],
       [{ mtu: 100 }, 'MTU: 100 is out of range; expected 576-65535'],
       [{ keepWarmMs: 3_600_000 }, 'KeepWarm: 3600000 is out of range'],
+      [{ metricsListen: '127.0.0.1:0' }, 'MetricsListen: 0 is out of range'],
+      [{ metricsListen: 'localhost:9586' }, 'MetricsListen: "localhost" is not a valid IPv4 address'],
       [{ transport: 'quic' }, 'Transport: "quic" is not a transport'],
       [{ name: '../x' }, 'Name: "../x" is not a valid interface name'],
       [{ endpoint: { ...ep, port: 0 } }, 'Endpoint: 0 is out of range'],
