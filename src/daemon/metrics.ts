@@ -18,7 +18,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { listenAddressText, type ListenAddress } from '../config/config.js';
-import type { PeerStatus } from './peer-status-adapter.js';
+import type { PeerStatus } from '../tunnel/tunnel.js';
 
 /** What a scrape reads: the parts of the tunnel's status() the metrics show. */
 export interface MetricsStatus {

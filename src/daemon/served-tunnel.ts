@@ -14,7 +14,6 @@ import type { Logger } from '../log.js';
 import { serveControl, type DaemonRequest } from './control.js';
 import { DropLog } from './drop-log.js';
 import { closeMetrics, serveMetrics } from './metrics.js';
-import { withPeers } from './peer-status-adapter.js';
 import { configChanges, parseReloadView, reloadView, viewForReload, type ReloadView } from './reload.js';
 import { ownIdentity, pidFileText } from './process-identity.js';
 import { controlSocket, endpointFile, pidFile, runDir } from './rundir.js';
@@ -64,7 +63,7 @@ export class ServedTunnel {
       served.control = await serveControl(controlSocket(name), (req) => served!.onControl(req));
       const { metricsListen } = config.iface;
       if (metricsListen) {
-        served.metrics = await serveMetrics(metricsListen, () => withPeers(tunnel.status()));
+        served.metrics = await serveMetrics(metricsListen, () => tunnel.status());
         log.info(`metrics at http://${listenAddressText(metricsListen)}/metrics`);
       }
       writeFileSync(pidFile(name), pidFileText(ownIdentity()));

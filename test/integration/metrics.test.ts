@@ -43,7 +43,7 @@ async function scrape(pair: TunnelPair, path = '/metrics'): Promise<{ status: nu
 interface PeerCounters {
   rx: { bytes: number };
   tx: { bytes: number };
-  peer: { publicKey: string; allowedIPs: string[]; handshakes: number };
+  peers: Array<{ publicKey: string; allowedIPs: string[]; handshakes: number }>;
 }
 
 describe('MetricsListen: Prometheus metrics from a running daemon (auto)', function () {
@@ -66,7 +66,7 @@ describe('MetricsListen: Prometheus metrics from a running daemon (auto)', funct
         return found[0]!;
       };
 
-      const labels = { interface: pair.nameB, public_key: before.peer.publicKey, allowed_ips: `${pair.innerA}/32` };
+      const labels = { interface: pair.nameB, public_key: before.peers[0]!.publicKey, allowed_ips: `${pair.innerA}/32` };
       const sent = one('wireguard_sent_bytes_total');
       const received = one('wireguard_received_bytes_total');
       const handshake = one('wireguard_latest_handshake_seconds');
@@ -83,12 +83,12 @@ describe('MetricsListen: Prometheus metrics from a running daemon (auto)', funct
       expect(handshake.value).to.be.within(now - 180, now + 2);
 
       const handshakes = one('sealtun_handshakes_total');
-      expect(handshakes.labels).to.deep.equal({ interface: pair.nameB, public_key: before.peer.publicKey });
-      expect(handshakes.value).to.be.within(1, after.peer.handshakes);
+      expect(handshakes.labels).to.deep.equal({ interface: pair.nameB, public_key: before.peers[0]!.publicKey });
+      expect(handshakes.value).to.be.within(1, after.peers[0]!.handshakes);
       // Transport = auto: one path is 1 (UDP here: nothing blocks it), the other 0.
       const path = samples.filter((s) => s.name === 'sealtun_peer_path');
       expect(path.map((s) => [s.labels['path'], s.value]).sort()).to.deep.equal([['tcp', 0], ['udp', 1]]);
-      for (const s of path) expect(s.labels).to.include({ interface: pair.nameB, public_key: before.peer.publicKey });
+      for (const s of path) expect(s.labels).to.include({ interface: pair.nameB, public_key: before.peers[0]!.publicKey });
     });
 
     it('answers 404 outside /metrics', async () => {
