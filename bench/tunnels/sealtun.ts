@@ -4,6 +4,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defer, killPidSync, pidAlive } from '../cleanup.js';
+import { parsePidFile } from '../../src/daemon/process-identity.js';
+import { namespaceRunDir } from '../../src/daemon/rundir.js';
 import { mustRun } from '../exec.js';
 import { REPO, SEALTUN_BIN } from '../paths.js';
 import { waitReachable } from '../measure/ping.js';
@@ -64,11 +66,16 @@ export class SealtunTunnel implements Tunnel {
       [a, confA],
     ] as const) {
       await this.cli(side.ns, side.runDir, ['up', '--daemon', conf]);
-      const pid = Number(readFileSync(join(side.runDir, `${side.name}.pid`), 'utf8'));
+      const pid = parsePidFile(readFileSync(this.runFile(side, 'pid'), 'utf8'))?.pid ?? NaN;
       this.daemonPids.push(pid);
       defer(`stop sealtun ${side.name} (pid ${pid})`, () => killPidSync(pid, 3000));
     }
     await waitReachable(a.ns, this.target);
+  }
+
+  /** A daemon's pid or log file: it runs inside its namespace, so they sit in that namespace's part of the run directory. */
+  private runFile(side: { ns: string; name: string; runDir: string }, ext: 'pid' | 'log'): string {
+    return join(namespaceRunDir(side.runDir, side.ns), `${side.name}.${ext}`);
   }
 
   pids(): number[] {
@@ -99,7 +106,7 @@ export class SealtunTunnel implements Tunnel {
   }
 
   logTail(): string {
-    return this.sides.map((s) => tail(`sealtun ${s.name}`, join(s.runDir, `${s.name}.log`))).join('');
+    return this.sides.map((s) => tail(`sealtun ${s.name}`, this.runFile(s, 'log'))).join('');
   }
 
   async down(): Promise<void> {

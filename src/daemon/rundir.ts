@@ -59,6 +59,14 @@ function netnsName(key: string, dir: string): string | null {
   return names.find((n) => namespaceOf(join(dir, n))?.key === key) ?? null;
 }
 
+/**
+ * Where a daemon started with `ip netns exec NS` keeps its files, seen from
+ * outside that namespace: BASE is its SEALTUN_RUN_DIR (or /run/sealtun).
+ */
+export function namespaceRunDir(base: string, ns: string): string {
+  return join(base, 'netns', ns);
+}
+
 export function pidFile(name: string): string {
   return join(runDir(), `${name}.pid`);
 }

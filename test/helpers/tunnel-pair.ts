@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parsePidFile } from '../../src/daemon/process-identity.js';
+import { namespaceRunDir } from '../../src/daemon/rundir.js';
 import { eventually, TestNet, type RunResult } from './netns.js';
 
 export const REPO = fileURLToPath(new URL('../../..', import.meta.url));
@@ -210,7 +211,7 @@ AllowedIPs = ${this.allowed('a')}
    */
   runFile(name: string, ext: 'pid' | 'sock' | 'log' | 'endpoint'): string {
     const ns = name === this.nameA ? this.net.a : this.net.b;
-    return join(this.dir, 'run', 'netns', ns, `${name}.${ext}`);
+    return join(namespaceRunDir(join(this.dir, 'run'), ns), `${name}.${ext}`);
   }
 
   /** The daemon's pid for interface `name`, or null. */
