@@ -82,6 +82,33 @@ for (const transport of ['udp', 'tcp', 'auto'] as const) {
         await pair.net.run(a, ['ip', 'address', 'del', `${extra}/32`, 'dev', pair.nameA]);
       });
 
+      it('names an AllowedIPs route it cannot add, and applies the rest', async () => {
+        const pair = get();
+        const { b } = pair.net;
+        // The operator's own route for a prefix the new config adds: not ours to replace.
+        const theirs = await pair.net.run(b, ['ip', 'route', 'add', '10.99.0.0/24', 'dev', pair.net.vethB]);
+        expect(theirs.code, theirs.stderr).to.equal(0);
+        const config = `${pair.dir}/b.conf`;
+        const original = readFileSync(config, 'utf8');
+        writeFileSync(config, original.replace(`AllowedIPs = ${pair.innerA}/32`, `AllowedIPs = ${pair.innerA}/32, 10.99.0.0/24, 10.98.0.0/24`));
+        const r = await pair.cli(b, ['reload', config]);
+        expect(r.code, r.stderr).to.equal(0);
+        expect(r.stdout).to.include('AllowedIPs 10.99.0.0/24: a route for it already exists');
+        const s = (await pair.status(b, pair.nameB)) as unknown as Status;
+        expect(s.peers[0].allowedIPs).to.deep.equal([`${pair.innerA}/32`, '10.99.0.0/24', '10.98.0.0/24']);
+        const routes = await pair.net.run(b, ['ip', 'route']);
+        expect(routes.stdout).to.match(new RegExp(`^10\\.98\\.0\\.0/24 dev ${pair.nameB}`, 'm'));
+        expect(routes.stdout).to.match(new RegExp(`^10\\.99\\.0\\.0/24 dev ${pair.net.vethB}`, 'm'));
+        writeFileSync(config, original);
+        // Removing the prefix leaves the operator's route alone, and that is not a failure.
+        const back = await pair.cli(b, ['reload', config]);
+        expect(back.code, back.stderr).to.equal(0);
+        expect(back.stdout).to.include(`allowed IPs now ${pair.innerA}/32`).and.not.include('route');
+        expect((await pair.net.run(b, ['ip', 'route', 'show', 'exact', '10.99.0.0/24'])).stdout).to.include(pair.net.vethB);
+        await pair.net.run(b, ['ip', 'route', 'del', '10.99.0.0/24', 'dev', pair.net.vethB]);
+        await pair.waitConnected();
+      });
+
       it('names a change that needs a restart, and keeps running', async () => {
 
         const pair = get();
