@@ -187,6 +187,7 @@ const PLAIN_PARSERS = {
   KeepWarm: INTERFACE_PARSERS.KeepWarm,
   MetricsListen: INTERFACE_PARSERS.MetricsListen,
   Endpoint: PEER_PARSERS.Endpoint,
+  AllowedIPs: PEER_PARSERS.AllowedIPs,
   PersistentKeepalive: PEER_PARSERS.PersistentKeepalive,
 };
 export type PlainSetting = keyof typeof PLAIN_PARSERS;

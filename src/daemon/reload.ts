@@ -1,10 +1,13 @@
 // What a reloaded config may change in a running tunnel.
 //
-// The peer's Endpoint and PersistentKeepalive apply at once, without
-// dropping the session or the interface. Everything else shapes the
-// interface, its routes, the sockets or the keys, which the daemon set up
-// as root (and may no longer be): those need `down` and `up`, and a reload
-// says which ones changed instead of half-applying them.
+// The peer's Endpoint, PersistentKeepalive and AllowedIPs apply at once,
+// without dropping the session or the interface (AllowedIPs' routes need
+// CAP_NET_ADMIN: after a privilege drop a route that cannot change is named
+// in the reload's notes, and the packet checks follow the config anyway).
+// Everything else shapes the interface, its addresses, the sockets or the
+// keys, which the daemon set up as root (and may no longer be): those need
+// `down` and `up`, and a reload says which ones changed instead of
+// half-applying them.
 //
 // A reload compares two ReloadViews: a config as plain JSON with its secret
 // keys replaced by digests. A daemon that dropped root (User=) can usually
@@ -42,6 +45,7 @@ export interface ConfigChanges {
   needRestart: string[];
   endpoint: boolean;
   persistentKeepalive: boolean;
+  allowedIPs: boolean;
 }
 
 /** Tells two secrets apart without carrying them: SHA-256 of a label and the 32-byte key. */
@@ -125,6 +129,7 @@ export function parseReloadView(x: unknown): ReloadView {
     keepWarmMs: checked('KeepWarm', v.keepWarmMs),
     metricsListen: v.metricsListen === null ? null : listenAddressText(checked('MetricsListen', v.metricsListen)),
     endpoint,
+    allowedIPs: checked('AllowedIPs', v.allowedIPs.join(', ')).map((c) => c.text),
     persistentKeepalive: v.persistentKeepalive === null ? null : (checked('PersistentKeepalive', v.persistentKeepalive) ?? null),
   };
 }
@@ -171,7 +176,6 @@ const RESTART_KEYS: ReadonlyArray<readonly [configKey: string, field: keyof Relo
   ['MetricsListen', 'metricsListen'],
   ['PublicKey', 'publicKey'],
   ['PresharedKey', 'presharedKey'],
-  ['AllowedIPs', 'allowedIPs'],
 ];
 
 export function configChanges(old: ReloadView, next: ReloadView): ConfigChanges {
@@ -179,6 +183,7 @@ export function configChanges(old: ReloadView, next: ReloadView): ConfigChanges 
     needRestart: RESTART_KEYS.filter(([, f]) => JSON.stringify(old[f]) !== JSON.stringify(next[f])).map(([k]) => k),
     endpoint: endpointText(old.endpoint) !== endpointText(next.endpoint),
     persistentKeepalive: (old.persistentKeepalive ?? 0) !== (next.persistentKeepalive ?? 0),
+    allowedIPs: JSON.stringify(old.allowedIPs) !== JSON.stringify(next.allowedIPs),
   };
 }
 

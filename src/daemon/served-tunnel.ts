@@ -8,7 +8,7 @@
 import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import type { Server } from 'node:net';
-import { listenAddressText, type TunnelConfig } from '../config/config.js';
+import { listenAddressText, parseSetting, type TunnelConfig } from '../config/config.js';
 import { KeyError, readKeyFile, type KeyKind } from '../crypto/keys.js';
 import type { Logger } from '../log.js';
 import { serveControl, type DaemonRequest } from './control.js';
@@ -153,9 +153,11 @@ export class ServedTunnel {
     const change: PeerChange = { initiates: next.initiates };
     if (changes.endpoint) change.endpoint = next.endpoint;
     if (changes.persistentKeepalive) change.persistentKeepalive = next.persistentKeepalive;
+    if (changes.allowedIPs) change.allowedIPs = parseSetting('AllowedIPs', next.allowedIPs.join(', '), 'reload');
     notes.push(...(await this.tunnel.apply(change)));
     // Keep what needs a restart as it runs; take the rest.
-    this.view = { ...this.view, endpoint: next.endpoint, persistentKeepalive: next.persistentKeepalive, initiates: next.initiates };
+    const { endpoint, persistentKeepalive, initiates, allowedIPs } = next;
+    this.view = { ...this.view, endpoint, persistentKeepalive, initiates, allowedIPs };
     return { notes };
   }
 

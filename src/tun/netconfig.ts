@@ -78,6 +78,25 @@ async function addRoute(cidr: string, dev: string): Promise<void> {
   }
 }
 
+/**
+ * A reload's new AllowedIPs: routes for the added prefixes first, then the
+ * removed ones go, so a prefix that moves to a wider or narrower one is
+ * never unrouted meanwhile. A route that cannot be added or removed is
+ * named in the result and the rest go ahead (the packet checks follow the
+ * config either way). Returns what failed, one line each.
+ */
+export async function changeRoutes(dev: string, before: readonly string[], after: readonly string[]): Promise<string[]> {
+  const failed: string[] = [];
+  for (const r of after.filter((c) => !before.includes(c))) {
+    await addRoute(r, dev).catch((err: Error) => failed.push(err.message));
+  }
+  for (const r of before.filter((c) => !after.includes(c))) {
+    // None through our device (one that could not be added): nothing to remove.
+    await ip(['route', 'del', r, 'dev', dev]).catch((err: Error) => /No such process/.test(err.message) || failed.push(err.message));
+  }
+  return failed;
+}
+
 /** Whether an interface of that name exists in this network namespace. */
 export async function interfaceExists(name: string): Promise<boolean> {
   try {

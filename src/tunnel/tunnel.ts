@@ -3,12 +3,13 @@
 // stopped in reverse. It offers what the daemon above it needs (status(),
 // apply() for a reload's live changes, stop()) and knows nothing of control
 // sockets, run files or config files: the daemon (src/daemon/) owns those.
+import type { Cidr } from '../config/cidr.js';
 import type { Endpoint, TunnelConfig } from '../config/config.js';
 import { encodeKey, publicKeyOf } from '../crypto/keys.js';
 import { initSodium } from '../crypto/sodium.js';
 import { DATA_OVERHEAD } from '../crypto/data-packet.js';
 import { openTun, setOffloads, TSO_OFFLOADS, VNET_HDR_BYTES, type TunDevice } from '../tun/device.js';
-import { configureInterface } from '../tun/netconfig.js';
+import { changeRoutes, configureInterface } from '../tun/netconfig.js';
 import { isHostName } from '../transport/resolve.js';
 import type { SocketAddress } from '../transport/sockaddr.js';
 import { SocketError, type BindSpec } from '../transport/socket.js';
@@ -76,13 +77,14 @@ export interface TunnelStatus {
 }
 
 /**
- * What a running tunnel takes without a restart (see apply). `endpoint` and
- * `persistentKeepalive` are present only when they changed.
+ * What a running tunnel takes without a restart (see apply). `endpoint`,
+ * `persistentKeepalive` and `allowedIPs` are present only when they changed.
  */
 export interface PeerChange {
   initiates: boolean;
   endpoint?: Endpoint | null;
   persistentKeepalive?: number | null;
+  allowedIPs?: Cidr[];
 }
 
 export interface TunnelOptions {
@@ -116,7 +118,8 @@ export class Tunnel {
 
   /**
    * Applies a reload's live changes (the daemon's reload.ts works out which):
-   * the peer's Endpoint and PersistentKeepalive without dropping anything;
+   * the peer's Endpoint, PersistentKeepalive and AllowedIPs without
+   * dropping anything (the session and its keys stay: no new handshake);
    * the same host-name Endpoint is looked up again. Returns what it did, as
    * logged.
    */
@@ -142,11 +145,29 @@ export class Tunnel {
       notes.push(`reload: persistent keepalive ${persistentKeepalive ?? 0} s`);
       this.log.info(notes.at(-1)!);
     }
+    const allowedIPs = change.allowedIPs ?? this.config.peers[0].allowedIPs;
+    if (change.allowedIPs) notes.push(...(await this.changeAllowedIPs(change.allowedIPs)));
     this.config = {
       ...this.config,
-      peers: [{ ...this.config.peers[0], endpoint: endpoint ?? undefined, persistentKeepalive: persistentKeepalive ?? undefined }],
+      peers: [{ ...this.config.peers[0], endpoint: endpoint ?? undefined, persistentKeepalive: persistentKeepalive ?? undefined, allowedIPs }],
       role: { ...this.config.role, initiates: change.initiates },
     };
+    return notes;
+  }
+
+  /**
+   * New AllowedIPs: the kernel's routes follow (netconfig.ts changeRoutes;
+   * one that fails is named and the rest apply), then both data-path loops
+   * check against the new set. Returns what it did, as logged.
+   */
+  private async changeAllowedIPs(next: Cidr[]): Promise<string[]> {
+    const before = this.config.peers[0].allowedIPs.map((c) => c.text);
+    const after = next.map((c) => c.text);
+    const failed = await changeRoutes(this.tun.name, before, after);
+    this.datapath.setAllowedIPs(next.map((c) => ({ family: c.family, bytes: c.bytes, prefix: c.prefix })));
+    const notes = [`reload: allowed IPs now ${after.join(', ')}`, ...failed.map((f) => `reload: route: ${f}`)];
+    this.log.info(notes[0]!);
+    for (const f of notes.slice(1)) this.log.error(f);
     return notes;
   }
 

@@ -38,7 +38,11 @@ describe('reload views (reload.ts)', () => {
 
   it('an Endpoint change applies; a new private key, Address or MTU is named as needing a restart', () => {
     const old = reloadView(conf());
-    expect(configChanges(old, reloadView(conf()))).to.deep.equal({ needRestart: [], endpoint: false, persistentKeepalive: false });
+    expect(configChanges(old, reloadView(conf()))).to.deep.equal({ needRestart: [], endpoint: false, persistentKeepalive: false, allowedIPs: false });
+    // AllowedIPs apply live (routes and both packet checks follow), so they take no restart.
+    const wider = reloadView(conf());
+    wider.allowedIPs = ['10.77.0.2/32', '10.77.1.0/24'];
+    expect(configChanges(old, wider)).to.deep.include({ needRestart: [], allowedIPs: true });
     expect(configChanges(old, reloadView(conf('', '192.0.2.3:51820'))).endpoint).to.equal(true);
     expect(configChanges(old, reloadView(conf('MTU = 1300'))).needRestart).to.deep.equal(['MTU']);
     // The metrics server is bound once, before a privilege drop: moving or starting it takes a restart.
@@ -89,6 +93,9 @@ describe('reload views (reload.ts)', () => {
     expect(v6.transport).to.equal('tcp');
     expect(v6.persistentKeepalive).to.equal(null);
     expect(v6.endpoint).to.deep.equal({ host: '2001:db8::1', port: 51820, family: 6 });
+    // AllowedIPs are routes: host bits cleared, as the config parser does; a bad prefix is refused.
+    expect(parseReloadView({ ...view, allowedIPs: ['10.77.1.5/24', 'fd77::2'] }).allowedIPs).to.deep.equal(['10.77.1.0/24', 'fd77::2/128']);
+    expect(() => parseReloadView({ ...view, allowedIPs: ['10.77.0.2/99'] })).to.throw('AllowedIPs');
   });
 
   describe('viewForReload', () => {

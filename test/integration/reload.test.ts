@@ -1,10 +1,13 @@
-// SIGHUP: a changed Endpoint applies without dropping the tunnel; settings
-// that need a restart are named in the log and the tunnel runs on.
+// SIGHUP: a changed Endpoint or AllowedIPs applies without dropping the
+// tunnel or its session; settings that need a restart are named in the log
+// and the tunnel runs on.
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { eventually } from '../helpers/netns.js';
-import { withPair } from '../helpers/tunnel-pair.js';
+import { withPair, type TunnelPair } from '../helpers/tunnel-pair.js';
+
+type Status = { peers: { allowedIPs: string[]; handshakes: number }[]; dropped: Record<string, number> };
 
 for (const transport of ['udp', 'tcp', 'auto'] as const) {
   describe(`config reload (SIGHUP) over ${transport}`, function () {
@@ -31,6 +34,79 @@ for (const transport of ['udp', 'tcp', 'auto'] as const) {
         const s = (await pair.status(pair.net.a, pair.nameA)) as { pid: number };
         expect(s.pid).to.equal(pidA);
         expect(pair.log(pair.nameA)).to.match(/reload: peer endpoint now 192\.0\.2\.3/);
+      });
+
+      it('applies changed AllowedIPs live: routes and source checks follow, the session and every ping stay', async () => {
+        const pair = get();
+        const { a, b } = pair.net;
+        // A second inner address on A's side, outside what B allows from A so far.
+        const extra = '10.77.0.11';
+        const added = await pair.net.run(a, ['ip', 'address', 'add', `${extra}/32`, 'dev', pair.nameA]);
+        expect(added.code, added.stderr).to.equal(0);
+        const statusB = async () => (await pair.status(b, pair.nameB)) as unknown as Status;
+        const handshakes = async () => [((await pair.status(a, pair.nameA)) as unknown as Status).peers[0].handshakes, (await statusB()).peers[0].handshakes];
+        const fromExtra = () => pair.net.run(a, ['ping', '-c', '3', '-i', '0.2', '-W', '1', '-I', extra, pair.innerB]);
+        const dropped = async () => (await statusB()).dropped['source-not-allowed'] ?? 0;
+        const before = await handshakes();
+        const pings = everyFiftyMs(pair);
+        const config = `${pair.dir}/b.conf`;
+        const original = readFileSync(config, 'utf8');
+        const reloaded = (n: number) => eventually(async () => (pair.log(pair.nameB).match(/reload: allowed IPs now/g) ?? []).length >= n, 10_000);
+
+        writeFileSync(config, original.replace(`AllowedIPs = ${pair.innerA}/32`, `AllowedIPs = ${pair.innerA}/32, ${extra}/32`));
+        process.kill(pair.pidOf(pair.nameB)!, 'SIGHUP');
+        await reloaded(1);
+        expect((await statusB()).peers[0].allowedIPs).to.deep.equal([`${pair.innerA}/32`, `${extra}/32`]);
+        const routes = await pair.net.run(b, ['ip', 'route', 'show', 'dev', pair.nameB]);
+        expect(routes.stdout).to.match(new RegExp(`^${extra.replaceAll('.', '\\.')} `, 'm'));
+        const droppedBefore = await dropped();
+        const passed = await fromExtra();
+        expect(passed.code, `ping from ${extra} once allowed: ${passed.stdout}`).to.equal(0);
+        expect(await dropped()).to.equal(droppedBefore);
+
+        writeFileSync(config, original);
+        process.kill(pair.pidOf(pair.nameB)!, 'SIGHUP');
+        await reloaded(2);
+        expect((await statusB()).peers[0].allowedIPs).to.deep.equal([`${pair.innerA}/32`]);
+        const gone = await pair.net.run(b, ['ip', 'route', 'show', 'dev', pair.nameB]);
+        expect(gone.stdout).not.to.match(new RegExp(`^${extra.replaceAll('.', '\\.')} `, 'm'));
+        const refused = await fromExtra();
+        expect(refused.code, `ping from ${extra} once no longer allowed`).not.to.equal(0);
+        expect(await dropped()).to.be.at.least(droppedBefore + 3);
+
+        const { sent, lost } = await pings.stop();
+        const after = await handshakes();
+        console.log(`      ${transport}: ${sent} pings every 50 ms, ${lost} lost; handshakes A/B ${before.join('/')} before, ${after.join('/')} after`);
+        expect(lost).to.equal(0);
+        expect(after).to.deep.equal(before);
+        await pair.net.run(a, ['ip', 'address', 'del', `${extra}/32`, 'dev', pair.nameA]);
+      });
+
+      it('names an AllowedIPs route it cannot add, and applies the rest', async () => {
+        const pair = get();
+        const { b } = pair.net;
+        // The operator's own route for a prefix the new config adds: not ours to replace.
+        const theirs = await pair.net.run(b, ['ip', 'route', 'add', '10.99.0.0/24', 'dev', pair.net.vethB]);
+        expect(theirs.code, theirs.stderr).to.equal(0);
+        const config = `${pair.dir}/b.conf`;
+        const original = readFileSync(config, 'utf8');
+        writeFileSync(config, original.replace(`AllowedIPs = ${pair.innerA}/32`, `AllowedIPs = ${pair.innerA}/32, 10.99.0.0/24, 10.98.0.0/24`));
+        const r = await pair.cli(b, ['reload', config]);
+        expect(r.code, r.stderr).to.equal(0);
+        expect(r.stdout).to.include('AllowedIPs 10.99.0.0/24: a route for it already exists');
+        const s = (await pair.status(b, pair.nameB)) as unknown as Status;
+        expect(s.peers[0].allowedIPs).to.deep.equal([`${pair.innerA}/32`, '10.99.0.0/24', '10.98.0.0/24']);
+        const routes = await pair.net.run(b, ['ip', 'route']);
+        expect(routes.stdout).to.match(new RegExp(`^10\\.98\\.0\\.0/24 dev ${pair.nameB}`, 'm'));
+        expect(routes.stdout).to.match(new RegExp(`^10\\.99\\.0\\.0/24 dev ${pair.net.vethB}`, 'm'));
+        writeFileSync(config, original);
+        // Removing the prefix leaves the operator's route alone, and that is not a failure.
+        const back = await pair.cli(b, ['reload', config]);
+        expect(back.code, back.stderr).to.equal(0);
+        expect(back.stdout).to.include(`allowed IPs now ${pair.innerA}/32`).and.not.include('route');
+        expect((await pair.net.run(b, ['ip', 'route', 'show', 'exact', '10.99.0.0/24'])).stdout).to.include(pair.net.vethB);
+        await pair.net.run(b, ['ip', 'route', 'del', '10.99.0.0/24', 'dev', pair.net.vethB]);
+        await pair.waitConnected();
       });
 
       it('names a change that needs a restart, and keeps running', async () => {
@@ -71,4 +147,26 @@ for (const transport of ['udp', 'tcp', 'auto'] as const) {
       });
     });
   });
+}
+
+/**
+ * Pings A → B every 50 ms until stop(); `lost`: replies missing among the
+ * echo requests sent, not counting one still in flight when it stopped.
+ */
+function everyFiftyMs(pair: TunnelPair): { stop(): Promise<{ sent: number; lost: number }> } {
+  const child = pair.net.spawn(pair.net.a, ['ping', '-n', '-i', '0.05', '-W', '1', pair.innerB]);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  return {
+    async stop() {
+      child.kill('SIGINT');
+      await closed;
+      const seqs = new Set([...out.matchAll(/icmp_seq=(\d+)/g)].map((m) => Number(m[1])));
+      const sent = Number(/(\d+) packets transmitted/.exec(out)?.[1] ?? 0);
+      let lost = 0;
+      for (let seq = 1; seq < sent; seq++) if (!seqs.has(seq)) lost++;
+      return { sent, lost };
+    },
+  };
 }

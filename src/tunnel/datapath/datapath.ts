@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import * as libc from '../../sys/libc.js';
-import type { DatapathInit, FromWorker, ToRx, ToTx } from './worker-messages.js';
+import type { DatapathInit, FromWorker, RouteSpec, ToRx, ToTx } from './worker-messages.js';
 import { WAKE } from './worker-port.js';
 
 class WorkerHandle {
@@ -99,6 +99,13 @@ export class Datapath extends EventEmitter<DatapathEvents> {
 
   toRx(msg: ToRx): void {
     this.rx.post(msg);
+  }
+
+  /** The peer's AllowedIPs from now on, for both directions (one post when one worker runs both). */
+  setAllowedIPs(allowedIPs: RouteSpec[]): void {
+    const msg = { t: 'allowed-ips', allowedIPs } as const;
+    this.tx.post(msg);
+    if (this.rx !== this.tx) this.rx.post(msg);
   }
 
   /** Asks both workers to leave their loops and waits until they have. */

@@ -56,7 +56,8 @@ class TunFdWriter {
 export class RxLoop implements SteppedLoop {
   private readonly stats: Float64Array;
   private readonly backlog: Int32Array;
-  private readonly allowed: AllowedIPs;
+  /** Replaced whole by an 'allowed-ips' message (a reload), never changed in place. */
+  private allowed: AllowedIPs;
   private readonly mss: MssClamp;
   /** Size and mac1 of handshake messages, checked before they take a slot of the backlog. */
   private readonly handshakeFilter: HandshakeFilter;
@@ -148,6 +149,9 @@ export class RxLoop implements SteppedLoop {
 
   apply(msg: ToRx): boolean {
     switch (msg.t) {
+      case 'allowed-ips':
+        this.allowed = new AllowedIPs(msg.allowedIPs);
+        break;
       case 'receive-key-add': {
         const { localIndex, key } = msg.keypair;
         this.keys.push({ localIndex, opener: new DataOpener(this.aead, key), replay: new ReplayWindow(), confirmed: false });

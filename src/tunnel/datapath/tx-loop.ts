@@ -72,7 +72,8 @@ export class TxLoop implements SteppedLoop {
   private readonly paths: Partial<Record<TransportKind, Path>> = {};
   /** Where data and keepalives go now. */
   private path: TransportKind;
-  private readonly allowed: AllowedIPs;
+  /** Replaced whole by an 'allowed-ips' message (a reload), never changed in place. */
+  private allowed: AllowedIPs;
   private readonly mss: MssClamp;
   private readonly stats: Float64Array;
   private readonly poller: PollSet;
@@ -136,6 +137,9 @@ export class TxLoop implements SteppedLoop {
   /** Applies one control message; false when told to stop. */
   apply(msg: ToTx): boolean {
     switch (msg.t) {
+      case 'allowed-ips':
+        this.allowed = new AllowedIPs(msg.allowedIPs);
+        break;
       case 'send-key':
         this.sealer?.destroy();
         this.sealer = msg.keypair ? new DataSealer(this.aead, msg.keypair.key, msg.keypair.remoteIndex) : null;

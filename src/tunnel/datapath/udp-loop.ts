@@ -61,6 +61,9 @@ export class UdpLoop implements SteppedLoop {
         this.tx.apply(msg);
         this.rx.apply(msg);
         return false;
+      case 'allowed-ips':
+        // Both directions check against AllowedIPs (destination out, source in).
+        return this.tx.apply(msg) && this.rx.apply(msg);
       case 'receive-key-add':
       case 'receive-key-remove':
       case 'tcp-add':

@@ -144,6 +144,8 @@ function pump(loop: UdpLoop, init: DatapathInit, control: Rehearsal<ToTx | ToRx>
         }
         turn();
         control.send({ t: 'udp-destination', sockaddr: Uint8Array.from(self.sockaddr), len: self.sockaddr.length });
+        // A reload's new AllowedIPs (the same set here): both checks then run on a fresh matcher.
+        control.send({ t: 'allowed-ips', allowedIPs: init.allowedIPs });
       }
     }
     return moved;

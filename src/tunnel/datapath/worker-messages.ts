@@ -46,8 +46,19 @@ export interface ReceivingKeypair {
   key: Uint8Array;
 }
 
+/**
+ * Both loops: the peer's AllowedIPs from now on (a reload changed them).
+ * Each loop swaps its matcher once here, so the per-packet check stays a
+ * lookup in one prebuilt table.
+ */
+export interface AllowedIPsMessage {
+  t: 'allowed-ips';
+  allowedIPs: RouteSpec[];
+}
+
 /** Main thread → TxLoop. */
 export type ToTx =
+  | AllowedIPsMessage
   | { t: 'send-key'; keypair: SendingKeypair | null }
   | { t: 'udp-destination'; sockaddr: Uint8Array; len: number }
   /** `conn`: the connection's id (tcp-link.ts), echoed in reports about it; 0 with fd -1 (none). */
@@ -61,6 +72,7 @@ export type ToTx =
 
 /** Main thread → RxLoop. */
 export type ToRx =
+  | AllowedIPsMessage
   | { t: 'receive-key-add'; keypair: ReceivingKeypair }
   | { t: 'receive-key-remove'; localIndex: number }
   /** `conn`: the connection's id (tcp-link.ts); a descriptor number is reused once closed, an id never is. */
