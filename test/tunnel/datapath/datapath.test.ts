@@ -49,7 +49,8 @@ describe('data-path workers', function () {
       if (m.t === 'error') errors.push(m.message);
     });
     dp.on('exit', (why) => exits.push(why));
-    // Keys of the wrong size, and a handshake message larger than its slot.
+    // Keys of the wrong size, and a handshake message larger than its slot, for a peer both workers know.
+    dp.toBoth({ t: 'peer-add', peer: 0, allowedIPs: [] });
     dp.toTx({ t: 'send-key', peer: 0, keypair: { remoteIndex: 1, key: new Uint8Array(16) } });
     dp.toRx({ t: 'receive-key-add', peer: 0, keypair: { localIndex: 1, key: new Uint8Array(16) } });
     dp.toTx({ t: 'send', peer: 0, message: new Uint8Array(4096), via: 'tcp' });
