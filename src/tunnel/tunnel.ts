@@ -4,7 +4,7 @@
 // apply() for a reload's live changes, stop()) and knows nothing of control
 // sockets, run files or config files: the daemon (src/daemon/) owns those.
 import type { Cidr } from '../config/cidr.js';
-import type { Endpoint, TunnelConfig } from '../config/config.js';
+import type { Endpoint, PeerConfig, TunnelConfig } from '../config/config.js';
 import { encodeKey, publicKeyOf } from '../crypto/keys.js';
 import { initSodium } from '../crypto/sodium.js';
 import { DATA_OVERHEAD } from '../crypto/data-packet.js';
@@ -81,7 +81,6 @@ export interface TunnelStatus {
  * `persistentKeepalive` and `allowedIPs` are present only when they changed.
  */
 export interface PeerChange {
-  initiates: boolean;
   endpoint?: Endpoint | null;
   persistentKeepalive?: number | null;
   allowedIPs?: Cidr[];
@@ -123,7 +122,7 @@ export class Tunnel {
    * the same host-name Endpoint is looked up again. Returns what it did, as
    * logged.
    */
-  async apply(change: PeerChange): Promise<string[]> {
+  async apply(change: PeerChange & { initiates: boolean }): Promise<string[]> {
     const notes: string[] = [];
     const persistentKeepalive = 'persistentKeepalive' in change ? change.persistentKeepalive : this.config.peers[0].persistentKeepalive;
     const endpoint = 'endpoint' in change ? change.endpoint : this.config.peers[0].endpoint;
@@ -182,6 +181,23 @@ export class Tunnel {
     const note = `reload: Endpoint ${host} ${moved ? 'now resolves to' : 'still resolves to'} ${this.link.resolvedText() ?? 'the same address'}`;
     this.log.info(note);
     return note;
+  }
+
+  // TEMPORARY shim of the many-peer API (/work multipeer design) so the
+  // daemon's reload/set compile and run against one peer until the core's
+  // Tunnel lands; the core's version replaces all four.
+  addPeer(_peer: PeerConfig): Promise<string[]> {
+    return Promise.reject(new Error('adding a peer: not yet (this tunnel carries one peer)'));
+  }
+  removePeer(_publicKey: Uint8Array): Promise<string[]> {
+    return Promise.reject(new Error('removing a peer: not yet (this tunnel carries one peer)'));
+  }
+  changePeer(_publicKey: Uint8Array, change: PeerChange): Promise<string[]> {
+    const endpoint = 'endpoint' in change ? change.endpoint : this.config.peers[0].endpoint;
+    return this.apply({ ...change, initiates: endpoint != null });
+  }
+  peerConfigs(): PeerConfig[] {
+    return this.config.peers.map((p) => ({ ...p, allowedIPs: [...p.allowedIPs], ...(p.presharedKey ? { presharedKey: p.presharedKey.slice() } : {}) }));
   }
 
   /** Brings the tunnel up; on any failure everything started so far is undone. */
