@@ -91,7 +91,7 @@ program
   .action(async (name: string, words: string[]) => {
     const notes = await setPeer(name, parseSetArgs(words));
     if (notes.length === 0) console.log(`${name}: nothing changed`);
-    for (const n of notes) console.log(n.replace(/^set: /, ''));
+    for (const n of notes) console.log(n.replace(/^(?:set|reload): /, ''));
   });
 
 program

@@ -161,9 +161,10 @@ export function parseReloadView(x: unknown): ReloadConfig {
   const peers: PeerConfig[] = [];
   try {
     for (const p of v.peers) peers.push(parsePeerView(p));
-    checkPeers(peers, iface.listenPort, REQUEST);
+    checkPeers(peers, iface.listenPort);
   } catch (err) {
     zeroKeys(peers);
+    if (err instanceof PeersError) throw new Error(`${REQUEST}: ${err.message}`);
     throw err;
   }
   return { iface, peers };
@@ -183,25 +184,31 @@ function parsePeerView(p: PeerView): PeerConfig {
   return peer;
 }
 
+/** Peers that break a rule a config's peers obey (checkPeers). */
+export class PeersError extends Error {
+  override readonly name = 'PeersError';
+}
+
 /**
  * The rules a config's peers obey (config.ts), for peers that reach the
  * daemon another way (a reload request, `sealtun set`): no two share a
  * public key or an AllowedIPs prefix, and each is reachable (an Endpoint,
- * or a ListenPort to accept it). Errors name the peers by public key.
+ * or a ListenPort to accept it). Throws a PeersError naming the peers by
+ * public key.
  */
-export function checkPeers(peers: readonly PeerConfig[], listenPort: number | null, source: string): void {
+export function checkPeers(peers: readonly PeerConfig[], listenPort: number | null): void {
   const keys = new Set<string>();
   const prefixOwners = new Map<string, string>();
   for (const p of peers) {
     const key = encodeKey(p.publicKey);
-    if (keys.has(key)) throw new Error(`${source}: peer ${key} is given twice`);
+    if (keys.has(key)) throw new PeersError(`peer ${key} is given twice`);
     keys.add(key);
     if (!p.endpoint && listenPort === null) {
-      throw new Error(`${source}: peer ${key}: neither its Endpoint nor the interface's ListenPort is set; it could never be reached`);
+      throw new PeersError(`peer ${key}: neither its Endpoint nor the interface's ListenPort is set; it could never be reached`);
     }
     for (const c of p.allowedIPs) {
       const owner = prefixOwners.get(c.text);
-      if (owner !== undefined && owner !== key) throw new Error(`${source}: peer ${key}: AllowedIPs: ${c.text} is already peer ${owner}`);
+      if (owner !== undefined && owner !== key) throw new PeersError(`peer ${key}: AllowedIPs: ${c.text} is already peer ${owner}`);
       prefixOwners.set(c.text, key);
     }
   }

@@ -188,7 +188,7 @@ export class ServedTunnel {
         let next: PeerConfig[];
         try {
           next = peersAfterSet(running, change);
-          checkPeers(next, this.iface.listenPort, 'set');
+          checkPeers(next, this.iface.listenPort);
         } catch (err) {
           return this.refused(`set: ${(err as Error).message}`);
         }

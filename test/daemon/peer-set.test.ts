@@ -34,8 +34,8 @@ describe('sealtun set on the running peers (peer-set.ts)', () => {
 
   it('the result is checked as a config: a prefix another peer holds, a peer nobody can reach', () => {
     const taken = peersAfterSet(running, set(3, { allowedIPs: cidrs('10.77.0.3/32') }));
-    expect(() => checkPeers(taken, 51820, 'set')).to.throw(`set: peer ${encodeKey(key(3))}: AllowedIPs: 10.77.0.3/32 is already peer ${encodeKey(key(2))}`);
+    expect(() => checkPeers(taken, 51820)).to.throw(`peer ${encodeKey(key(3))}: AllowedIPs: 10.77.0.3/32 is already peer ${encodeKey(key(2))}`);
     const unreachable = peersAfterSet(running, set(3, { allowedIPs: cidrs('10.77.0.4/32') }));
-    expect(() => checkPeers(unreachable, null, 'set')).to.throw("neither its Endpoint nor the interface's ListenPort is set");
+    expect(() => checkPeers(unreachable, null)).to.throw("neither its Endpoint nor the interface's ListenPort is set");
   });
 });
