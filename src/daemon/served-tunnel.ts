@@ -16,6 +16,7 @@ import { serveControl, type DaemonRequest } from './control.js';
 import { DropLog } from './drop-log.js';
 import { closeMetrics, serveMetrics } from './metrics.js';
 import { parseSetView, peersAfterSet, type PeerSet } from './peer-set.js';
+import { applySteps, type ChangeResult } from './apply-steps.js';
 import { peerSteps, type PeerStep } from './peer-steps.js';
 import { checkPeers, configForReload, interfaceView, parseReloadView, restartChanges, zeroKeys, type InterfaceView, type ReloadConfig } from './reload.js';
 import { ownIdentity, pidFileText } from './process-identity.js';
@@ -23,9 +24,6 @@ import { controlSocket, endpointFile, pidFile, runDir } from './rundir.js';
 import { TIMERS } from '../tunnel/timers.js';
 import { endpointProblem } from '../tunnel/link/endpoint-name.js';
 import { Tunnel } from '../tunnel/tunnel.js';
-
-/** What a reload or set did (each line also logged), or why it did nothing. */
-export type ChangeResult = { notes: string[] } | { error: string };
 
 /**
  * Empty changes for the peers that stay with the same host-name Endpoint
@@ -220,37 +218,7 @@ export class ServedTunnel {
       const problem = await endpointProblem(what === 'reload' ? this.config.file : 'endpoint', endpoint, 'reload');
       if (problem) return this.refused(`${what}: ${problem.message}`);
     }
-    return this.applySteps(steps, what);
-  }
-
-  /**
-   * Runs the steps in order (the tunnel logs each note). A step that fails
-   * is reported with what was applied before it; the rest are not tried.
-   */
-  private async applySteps(steps: readonly PeerStep[], what: 'reload' | 'set'): Promise<ChangeResult> {
-    const notes: string[] = [];
-    for (const step of steps) {
-      try {
-        if (step.kind === 'remove') {
-          if (step.rekeyed) {
-            notes.push(`${what}: peer ${encodeKey(step.publicKey)}: pre-shared key changed; its session starts over`);
-            this.log.info(notes.at(-1)!);
-          }
-          notes.push(...(await this.tunnel.removePeer(step.publicKey)));
-        } else if (step.kind === 'add') {
-          // The tunnel keeps its own copy of the pre-shared key; ours is zeroed by the caller.
-          const { presharedKey } = step.peer;
-          notes.push(...(await this.tunnel.addPeer({ ...step.peer, ...(presharedKey ? { presharedKey: presharedKey.slice() } : {}) })));
-        } else {
-          notes.push(...(await this.tunnel.changePeer(step.publicKey, step.change)));
-        }
-      } catch (err) {
-        const error = `${what}: ${(err as Error).message}; ${notes.length > 0 ? `applied before it: ${notes.join('; ')}` : 'nothing was applied'}`;
-        this.log.error(error);
-        return { error };
-      }
-    }
-    return { notes };
+    return applySteps(this.tunnel, steps, what, this.log);
   }
 
   /** A refused reload or set: logged, and the tunnel runs on as it was. */
