@@ -18,7 +18,7 @@
 // have to key a new session with it and could not read its file. SIGHUP
 // makes the daemon read the file as whatever user it now runs as.
 import { createHash } from 'node:crypto';
-import { listenAddressText, loadConfig, parseSetting, type Endpoint, type InterfaceConfig, type ParseOptions, type PeerConfig, type PlainSetting, type TunnelConfig } from '../config/config.js';
+import { listenAddressText, loadConfig, parseSetting, refuseManyOverTcp, type Endpoint, type InterfaceConfig, type ParseOptions, type PeerConfig, type PlainSetting, type TunnelConfig } from '../config/config.js';
 import { checkPeerPublicKey, decodeKey, encodeKey } from '../crypto/keys.js';
 
 /** The [Interface] settings as a reload compares them: any change takes a restart. */
@@ -104,6 +104,7 @@ export function configForReload(file: string, readKey: NonNullable<ParseOptions[
   let peers: PeerConfig[] = [];
   try {
     const config = loadConfig(file, { readKey: (path, kind) => remember(handed, readKey(path, kind)) });
+    refuseManyOverTcp(config);
     // Copies, so that everything handed out can be zeroed here.
     peers = config.peers.map((p) => ({ ...p, publicKey: p.publicKey.slice(), ...(p.presharedKey ? { presharedKey: p.presharedKey.slice() } : {}) }));
     return { iface: interfaceView(config.iface), peers };

@@ -210,6 +210,11 @@ export class ServedTunnel {
     const ours = next.find((p) => encodeKey(p.publicKey) === this.ownKey);
     if (ours) return this.refused(`${what}: peer ${encodeKey(ours.publicKey)} is this interface's own public key`);
     const steps = peerSteps(running, next);
+    const { transport } = this.config.iface;
+    // Over TCP (and auto) the one peer owns the interface's link for now (tunnel.ts): it can change, not come or go.
+    if (transport !== 'udp' && steps.some((s) => s.kind !== 'change')) {
+      return this.refused(`${what}: Transport = ${transport} carries one peer per interface, which can be changed but not added, removed or given a new pre-shared key while it runs; many peers need Transport = udp`);
+    }
     // An Endpoint given by name and left as it was is looked up again: reloading is how an operator says the name moved.
     if (what === 'reload') steps.push(...sameNamedEndpoints(running, next, steps));
     // Every name the steps will look up must resolve now, or nothing is applied.
