@@ -7,7 +7,7 @@
 // (status(), addPeer/removePeer/changePeer for live changes, stop()) and
 // knows nothing of control sockets, run files or config files: the daemon
 // (src/daemon/) owns those.
-import type { Cidr } from '../config/cidr.js';
+import { coveredByAddress, type Cidr } from '../config/cidr.js';
 import type { Endpoint, PeerConfig, TunnelConfig } from '../config/config.js';
 import { encodeKey, publicKeyOf } from '../crypto/keys.js';
 import { initSodium } from '../crypto/sodium.js';
@@ -112,23 +112,6 @@ interface PeerEntry {
 
 const routeSpecs = (cidrs: readonly Cidr[]): RouteSpec[] => cidrs.map((c) => ({ family: c.family, bytes: c.bytes, prefix: c.prefix }));
 const endpointSpec = (ep: Endpoint | undefined | null): EndpointSpec | null => (ep ? { host: ep.host, port: ep.port } : null);
-
-/**
- * Whether the kernel already routes `c` into the interface: it lies inside
- * one of the interface's own Address subnets (the route the kernel makes
- * for an address). A server's clients usually do, and thousands of peers
- * then need no route each (wg-quick skips such prefixes too).
- */
-function coveredByAddress(c: Cidr, addresses: readonly Cidr[]): boolean {
-  return addresses.some((a) => {
-    if (a.family !== c.family || a.prefix > c.prefix) return false;
-    for (let bit = 0; bit < a.prefix; bit++) {
-      const mask = 0x80 >> (bit % 8);
-      if ((a.bytes[bit >> 3]! & mask) !== (c.bytes[bit >> 3]! & mask)) return false;
-    }
-    return true;
-  });
-}
 
 export class Tunnel {
   private stopped: Promise<void> | null = null;
