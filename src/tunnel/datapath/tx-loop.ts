@@ -52,8 +52,8 @@ class TxPeer {
   sealer: DataSealer | null = null;
   /** A responder's next key, waiting for the peer to use it first (SendingKeypair.confirmIndex). */
   pending: { sealer: DataSealer; confirmIndex: number } | null = null;
-  /** Its UDP address (an encoded sockaddr), `destLen` 0 until known. */
-  readonly dest = new Uint8Array(libc.SIZEOF_SOCKADDR_STORAGE);
+  /** Its UDP address (an encoded sockaddr), made when first known (an idle peer costs no buffer); `destLen` 0 until then. */
+  dest: Uint8Array | null = null;
   destLen = 0;
   /** Its TCP connection (-1: none) and that connection's id (tcp-link.ts). */
   tcpFd = -1;
@@ -220,6 +220,7 @@ export class TxLoop implements SteppedLoop {
         break;
       }
       case 'udp-destination':
+        peer.dest ??= new Uint8Array(libc.SIZEOF_SOCKADDR_STORAGE);
         peer.dest.fill(0);
         peer.dest.set(msg.sockaddr.subarray(0, Math.min(msg.len, peer.dest.length)));
         peer.destLen = msg.len;
@@ -313,7 +314,7 @@ export class TxLoop implements SteppedLoop {
       if (peer.destLen === 0) return 'failed';
       const udp = this.udp![which];
       if (this.udpDestFor[which] !== peer) {
-        udp.setDestination(peer.dest, peer.destLen);
+        udp.setDestination(peer.dest!, peer.destLen);
         this.udpDestFor[which] = peer;
       }
       return udp.send(count, from) === count ? 'sent' : 'failed';
