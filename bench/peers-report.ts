@@ -81,6 +81,7 @@ export function stormLines(p: StormPhase): string[] {
       (s.handshakeMs ? ` (each ${s.handshakeMs.median.toFixed(0)} ms median, ${s.handshakeMs.p99.toFixed(0)} ms p99, from first initiation)` : ''),
     `Initiations sent ${s.initiations}, cookie replies ${s.cookieReplies} (server under load), retries after an unanswered attempt ${s.retries}; outcomes: ${s.outcomes.echoed} echoed, ${s.outcomes['no-echo']} handshake without echo reply, ${s.outcomes['no-handshake']} no handshake` +
       (Object.keys(s.rejected).length ? `; rejected: ${JSON.stringify(s.rejected)}` : ''),
+    `CPU over the whole storm (echoes included): the server daemon ${p.serverCpuS === null ? '—' : p.serverCpuS.toFixed(1)} s, the generator ${s.generatorCpuS.toFixed(1)} s; both share the machine's cores, and each side computes four X25519 per handshake plus an ephemeral key.`,
     `Data: ${s.keepalives} keepalives and ${s.echoesSent} ICMP echo requests sent through the new sessions (${s.echoResends} of them resent after 1 s unanswered), ${s.echoReplies} echo replies opened.`,
   ];
   if (p.pings) {

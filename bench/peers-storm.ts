@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defer, killPidSync } from './cleanup.js';
 import { run, sleep } from './exec.js';
+import { processCpuSeconds } from './measure/cpu.js';
 import { parsePing, waitReachable, type PingSamples } from './measure/ping.js';
 import { SERVER_INNER, makePeerSet, sealtunClientConfig, sealtunServerConfig, writeSecretFile, type PeerSet } from './peers-config.js';
 import { clientSubnet, STORM_SUBNET, Star } from './peers-net.js';
@@ -34,6 +35,8 @@ export interface StormPhase {
   pings: PingSamples | null;
   /** Handshakes the real client's session went through during the storm (0: it kept its session). */
   clientHandshakes: number | null;
+  /** CPU seconds the server daemon used while the storm ran. */
+  serverCpuS: number | null;
   /** The server's drop counters after the storm (status --json `dropped`). */
   serverDrops: Record<string, number> | null;
   error?: string;
@@ -94,16 +97,19 @@ export async function runStorm(opts: StormOptions): Promise<StormPhase> {
     };
     const inputPath = join(opts.dir, 'storm-input.json');
     writeSecretFile(inputPath, JSON.stringify(input));
+    const cpu0 = processCpuSeconds([server.pid]);
     const r = await run([process.execPath, STORM_JS, inputPath], { ns: stormLeaf.ns, timeoutMs: 600_000 });
+    const cpu1 = processCpuSeconds([server.pid]);
     if (r.code !== 0) throw new Error(`storm generator failed (${r.code ?? r.signal}): ${r.stderr.trim().slice(-2000)}`);
     const storm = JSON.parse(r.stdout) as StormResult;
     await sleep(1000); // and after it ends
     const pings = pinger ? await pinger.stop() : null;
     const clientHandshakes = client && before !== null ? (await handshakesOf(client)) - before : null;
     const serverDrops = ((await server.status()).json as { dropped?: Record<string, number> }).dropped ?? null;
-    return { storm, pings, clientHandshakes, serverDrops };
+    const serverCpuS = cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null;
+    return { storm, pings, clientHandshakes, serverCpuS, serverDrops };
   } catch (err) {
-    return { storm: null, pings: null, clientHandshakes: null, serverDrops: null, error: `${(err as Error).message}\n${server.logTail()}` };
+    return { storm: null, pings: null, clientHandshakes: null, serverCpuS: null, serverDrops: null, error: `${(err as Error).message}\n${server.logTail()}` };
   } finally {
     await client?.down();
     await server.down();

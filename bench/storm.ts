@@ -36,6 +36,8 @@ export interface StormResult extends StormCounters {
   /** Handshake time of the peers that completed one (ms): median and p99. */
   handshakeMs: { median: number; p99: number } | null;
   outcomes: Record<PeerOutcome, number>;
+  /** CPU seconds this generator used over the same time (it shares the machine with the server). */
+  generatorCpuS: number;
 }
 
 function bind(source: string): Promise<Socket> {
@@ -62,6 +64,7 @@ export async function storm(input: StormInput): Promise<StormResult> {
   const outcomes: Record<PeerOutcome, number> = { echoed: 0, 'no-echo': 0, 'no-handshake': 0 };
   const times: number[] = [];
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   let lastHandshake = t0;
   await new Promise<void>((resolve) => {
     let next = 0;
@@ -83,6 +86,7 @@ export async function storm(input: StormInput): Promise<StormResult> {
     if (input.peers.length === 0) resolve();
     while (next < Math.min(input.window, input.peers.length)) startOne();
   });
+  const cpu = process.cpuUsage(cpu0);
   for (const s of sockets) s.close();
   times.sort((a, b) => a - b);
   const seconds = (lastHandshake - t0) / 1000;
@@ -95,6 +99,7 @@ export async function storm(input: StormInput): Promise<StormResult> {
     handshakesPerSecond: seconds > 0 ? counters.handshakes / seconds : 0,
     handshakeMs: times.length ? { median: quantile(times, 0.5), p99: quantile(times, 0.99) } : null,
     outcomes,
+    generatorCpuS: (cpu.user + cpu.system) / 1e6,
   };
 }
 
