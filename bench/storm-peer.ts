@@ -66,6 +66,14 @@ export interface PeerTiming {
  */
 const ECHO_RESEND_MS = 1000;
 
+/** What a storm peer tells its driver. */
+export interface PeerEvents {
+  /** Once: the handshake completed, or was given up; the peer no longer counts as mid-handshake. */
+  handshakeSettled: () => void;
+  /** Once, last: how it went. */
+  done: (t: PeerTiming) => void;
+}
+
 export interface PeerOptions {
   attemptMs: number;
   attempts: number;
@@ -93,7 +101,7 @@ export class StormPeer {
     private readonly aead: Aead,
     private readonly counters: StormCounters,
     private readonly opts: PeerOptions,
-    private readonly done: (t: PeerTiming) => void,
+    private readonly events: PeerEvents,
   ) {
     const serverPublic = decodeKey(server.publicKey, 'storm input', 'public key');
     const staticPrivate = decodeKey(privateKey, 'storm input', 'private key');
@@ -156,6 +164,7 @@ export class StormPeer {
       this.sendEcho();
     }, ECHO_RESEND_MS);
     this.arm(() => this.finish('no-echo'));
+    this.events.handshakeSettled();
   }
 
   private takeData(msg: Buffer): void {
@@ -201,6 +210,7 @@ export class StormPeer {
     this.sealer?.destroy();
     this.opener?.destroy();
     const at = this.handshakeAt;
-    this.done({ outcome, handshakeAt: at, handshakeMs: at === null ? null : at - this.startedAt });
+    if (at === null) this.events.handshakeSettled();
+    this.events.done({ outcome, handshakeAt: at, handshakeMs: at === null ? null : at - this.startedAt });
   }
 }

@@ -1,9 +1,9 @@
 // The handshake storm: one process plays N distinct peers against one sealtun
 // server, each from its own UDP socket (its own source port; the sockets
 // spread over several source addresses, since a server under load limits
-// handshakes per address). Up to `window` peers are mid-handshake at once;
-// each completes a handshake and moves a keepalive and one ICMP echo (see
-// storm-peer.ts). Prints one JSON object (StormResult) on stdout.
+// handshakes per address). Up to `window` peers are mid-handshake at once
+// (a peer leaves the window when its handshake completes); each moves a
+// keepalive and one ICMP echo after its handshake (see storm-peer.ts). Prints one JSON object (StormResult) on stdout.
 //
 //   node dist/bench/storm.js INPUT.json     (INPUT: StormInput, 0600: it holds private keys)
 //
@@ -69,10 +69,13 @@ export async function storm(input: StormInput): Promise<StormResult> {
   await new Promise<void>((resolve) => {
     let next = 0;
     let finished = 0;
+    // A slot of the window is a handshake in flight: the next peer starts as
+    // soon as one completes, while the finished one moves its data.
     const startOne = (): void => {
+      if (next >= input.peers.length) return;
       const i = next++;
       const p = input.peers[i]!;
-      new StormPeer(p.privateKey, p.addr, input.server, sockets[i]!, aead, counters, input, onDone).start();
+      new StormPeer(p.privateKey, p.addr, input.server, sockets[i]!, aead, counters, input, { handshakeSettled: startOne, done: onDone }).start();
     };
     const onDone = (t: PeerTiming): void => {
       outcomes[t.outcome]++;
@@ -81,10 +84,9 @@ export async function storm(input: StormInput): Promise<StormResult> {
         lastHandshake = Math.max(lastHandshake, t.handshakeAt);
       }
       if (++finished === input.peers.length) resolve();
-      else if (next < input.peers.length) startOne();
     };
     if (input.peers.length === 0) resolve();
-    while (next < Math.min(input.window, input.peers.length)) startOne();
+    for (let k = 0; k < input.window; k++) startOne();
   });
   const cpu = process.cpuUsage(cpu0);
   for (const s of sockets) s.close();

@@ -73,13 +73,16 @@ describe('bench-peers: a storm peer against an under-load responder', () => {
       reply(buf.subarray(0, session.sealer.seal(buf, n)));
     });
     const counters = newCounters();
+    let settled = 0;
     const srvPort = srv.address().port;
     try {
       const timing = await new Promise<PeerTiming>((resolve) => {
         const server_ = { host: '127.0.0.1', port: srvPort, publicKey: server.publicKey, inner: '10.80.0.1' };
-        new StormPeer(peer.privateKey, '10.80.0.2', server_, cli, aead, counters, { attemptMs: 5000, attempts: 3 }, resolve).start();
+        const events = { handshakeSettled: () => settled++, done: resolve };
+        new StormPeer(peer.privateKey, '10.80.0.2', server_, cli, aead, counters, { attemptMs: 5000, attempts: 3 }, events).start();
       });
       expect(timing.outcome).to.equal('echoed');
+      expect(settled, 'handshake settled once').to.equal(1);
       expect(seen).to.deep.equal({ initiations: 2, withCookie: 1, keepalives: 1 });
       expect(counters).to.include({ initiations: 2, cookieReplies: 1, retries: 0, handshakes: 1, keepalives: 1, echoReplies: 1 });
       expect(counters.rejected).to.deep.equal({});
