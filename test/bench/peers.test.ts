@@ -1,8 +1,9 @@
 // The many-peers bench (`make bench-peers`): its config generator, the ICMP
-// packets its storm peers send, and one short run end to end (a 1-peer
-// server today: it proves the storm generator speaks the protocol — a
-// handshake, a keepalive, an echo answered through the new session). Asserts
-// that figures come out, never what they are.
+// packets its storm peers send, and one short run end to end with a few
+// peers: it proves the storm generator speaks the protocol (a handshake, a
+// keepalive, an echo answered through each new session) beside a real
+// client, and that several clients run at once. Asserts that figures come
+// out, never what they are.
 import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -87,23 +88,26 @@ describe('bench-peers: storm ICMP echo', () => {
   });
 });
 
-describe('bench-peers: one short run (1 peer, storm of 1, 1 client)', function () {
+describe('bench-peers: one short run (1 and 3 peers, storm of 3 beside a real client, 2 clients)', function () {
   this.timeout(180_000);
 
-  it('measures sealtun and wireguard-go, completes a storm handshake with an echo, and writes the table', () => {
+  it('measures sealtun and wireguard-go, completes every storm handshake with an echo, and writes the tables', () => {
     const dir = mkdtempSync(join(tmpdir(), 'sealtun-bench-peers-test-'));
     try {
       const out = join(dir, 'peers.md');
-      const env = { ...process.env, PEERS_N: '1', PEERS_STORM: '1', PEERS_STORM_CLIENT: '0', PEERS_CLIENTS: '1', PEERS_SECONDS: '1', PEERS_REPEATS: '1', PEERS_OUT: out };
+      const env = { ...process.env, PEERS_N: '1 3', PEERS_STORM: '3', PEERS_CLIENTS: '2', PEERS_SECONDS: '1', PEERS_REPEATS: '1', PEERS_OUT: out };
       const r = spawnSync(process.execPath, [PEERS_JS], { encoding: 'utf8', env, timeout: 170_000 });
       expect(r.status, `${r.stdout}\n${r.stderr}`).to.equal(0);
       const md = readFileSync(out, 'utf8');
       expect(md).to.match(/^\| N peers +\| sealtun RSS MiB/m);
-      expect(md).to.match(/^\| 1 +\| \d+\.\d +\|/m);
-      expect(md).to.match(/outcomes: 1 echoed/);
+      for (const n of [1, 3]) expect(md).to.match(new RegExp(`^\\| ${n} +\\| \\d+\\.\\d +\\|`, 'm'));
+      expect(md).to.match(/outcomes: 3 echoed/);
+      expect(md).to.match(/Real client .*: \d+\/\d+ replies/);
       expect(md).to.match(/\| 1 client alone +\| \d+ +\|/);
-      const json = JSON.parse(readFileSync(join(dir, 'peers.json'), 'utf8')) as { storm: { storm: { echoReplies: number } } };
-      expect(json.storm.storm.echoReplies).to.equal(1);
+      expect(md).to.match(/\| sum of 2 at once +\| \d+ +\|/);
+      const json = JSON.parse(readFileSync(join(dir, 'peers.json'), 'utf8')) as { scale: Array<{ sealtun: { statusPeers: number } }>; storm: { storm: { echoReplies: number } } };
+      expect(json.scale.map((r) => r.sealtun.statusPeers)).to.deep.equal([1, 3]);
+      expect(json.storm.storm.echoReplies).to.equal(3);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
