@@ -35,6 +35,7 @@ demo:
 bench: build
 	bash bench/install-deps.sh
 	node dist/bench/run.js
+	node dist/bench/peers.js
 
 bench-quick: build
 	bash bench/install-deps.sh
