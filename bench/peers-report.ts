@@ -23,11 +23,18 @@ export interface PeersResult {
   throughput: ThroughputPhase | null;
 }
 
+/**
+ * Below this many peers over the first row, a process's RSS wanders by more
+ * than the peers take (±2 MiB seen for sealtun at N = 100, even negative
+ * slopes), so no per-peer figure is given.
+ */
+const MIN_PEERS_FOR_SLOPE = 900;
+
 function perPeerKiB(rows: readonly ScaleRow[], row: ScaleRow, pick: (r: ScaleRow) => number | null): string {
   const base = rows[0]!;
   const a = pick(base);
   const b = pick(row);
-  if (row === base || a === null || b === null) return '—';
+  if (row.n - base.n < MIN_PEERS_FOR_SLOPE || a === null || b === null) return '—';
   return ((b - a) / (row.n - base.n) / 1024).toFixed(1);
 }
 
@@ -119,7 +126,7 @@ export function renderPeers(r: PeersResult): string {
       `sealtun ${r.versions.sealtun}; ${r.versions.wireguardGo ?? 'wireguard-go not measured'}.`,
     `**Machine:** ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}, load average at start ${m.loadAvgAtStart.join(' ')}.`,
     `## Configured peers\n\nEach N in a fresh namespace: the server's config has N \`[Peer]\` sections (distinct keys, one /32 each), no traffic. ` +
-      `RSS is the daemon's VmRSS 2 s after \`up\` returned (median of 3 samples 1 s apart); per peer is the slope from the first row. ` +
+      `RSS is the daemon's VmRSS 2 s after \`up\` returned (median of 3 samples 1 s apart); per peer is the slope from the first row, given from ${MIN_PEERS_FOR_SLOPE} peers more on (with fewer, a process's RSS wanders by more than the peers take). ` +
       `\`up\`, \`status --json\` and \`reload\` are the CLI's wall time (Node start-up included: the N = 1 row shows it); status and reload are medians of several runs, each reload changing the last peer's AllowedIPs (adding or removing one /32). ` +
       `wireguard-go gets the same peers with \`wg setconf\` in its own namespace.\n\n${scaleTable(r.scale)}`,
     `Targets (issue 15):\n\n${targetLines(r.scale).map((l) => `- ${l}`).join('\n')}`,

@@ -15,10 +15,12 @@
 //   PEERS_CLIENTS=4              clients of phase 3 (0 skips it)
 //   PEERS_SECONDS=10             iperf3 seconds per run in phase 3
 //   PEERS_REPEATS=5              runs of status and of reload per N (median)
-//   PEERS_OUT=bench/results/peers.md
-// Writes the markdown table there and the raw figures beside it (.json).
+//   PEERS_OUT=FILE.md            default bench/results/peers-<start time>.md
+// Writes the markdown there and the raw figures beside it (.json). Results
+// stay local, as `make bench`'s do; the runs the docs cite are committed.
+//   node dist/bench/peers.js --render bench/results/peers.json   (re-render the .md)
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { defer, installCleanupHandlers, undoAll } from './cleanup.js';
@@ -31,6 +33,7 @@ import { runStorm } from './peers-storm.js';
 import { runThroughput } from './peers-throughput.js';
 import { WireguardGoServer } from './peers-wireguard.js';
 import { REPO, RESULTS_DIR, SEALTUN_BIN } from './paths.js';
+import { resultStem } from './report/write.js';
 
 function fail(message: string): never {
   process.stderr.write(`bench-peers: ${message}\n`);
@@ -77,12 +80,12 @@ async function main(): Promise<void> {
   };
   if (settings.clients > 16) fail('PEERS_CLIENTS: at most 16');
   if (settings.sources > 250) fail('PEERS_STORM_SOURCES: at most 250');
-  const outMd = process.env['PEERS_OUT']?.trim() || join(RESULTS_DIR, 'peers.md');
   const withWg = (await have('wireguard-go')) && (await have('wg'));
   if (!withWg) console.log('bench-peers: wireguard-go or wg not installed (bash bench/install-deps.sh installs them); measuring sealtun only');
 
   installCleanupHandlers();
   const startedAt = new Date().toISOString();
+  const outMd = process.env['PEERS_OUT']?.trim() || `${resultStem(RESULTS_DIR, startedAt).replace(/[^/]+$/, (stamp) => `peers-${stamp}`)}.md`;
   const t0 = Date.now();
   const machine = await machineInfo();
   const tag = randomBytes(2).toString('hex');
@@ -117,16 +120,25 @@ async function main(): Promise<void> {
     throughput,
   };
   undoAll();
-  const md = renderPeers(result);
   mkdirSync(dirname(outMd), { recursive: true });
-  writeFileSync(outMd, md);
+  // The raw figures first, so they survive a failure to render them.
   writeFileSync(outMd.replace(/\.md$/, '') + '.json', `${JSON.stringify(result, null, 2)}\n`);
+  const md = renderPeers(result);
+  writeFileSync(outMd, md);
   console.log(`\n${md}`);
   log(`wrote ${relative(REPO, outMd)} and its .json`);
 }
 
+/** Writes FILE.md again from FILE.json (after a change to the report's layout). */
+function render(json: string): void {
+  const md = renderPeers(JSON.parse(readFileSync(json, 'utf8')) as PeersResult);
+  writeFileSync(json.replace(/\.json$/, '.md'), md);
+  console.log(md);
+}
+
 try {
-  await main();
+  if (process.argv[2] === '--render' && process.argv[3]) render(process.argv[3]);
+  else await main();
 } catch (err) {
   process.stderr.write(`bench-peers: ${(err as Error).stack ?? String(err)}\n`);
   undoAll();
