@@ -57,7 +57,7 @@ export function scaleTable(rows: readonly ScaleRow[]): string {
       perPeerKiB(rows, r, st),
       secs(r.sealtun.upS),
       secs(r.sealtun.statusS, 3),
-      secs(r.sealtun.reloadS, 3),
+      r.sealtun.reloadError ? 'not applied' : secs(r.sealtun.reloadS, 3),
       r.wireguardGo?.error ? `failed: ${short(r.wireguardGo.error)}` : mib(r.wireguardGo?.rss ?? null),
       perPeerKiB(rows, r, wg),
       secs(r.wireguardGo?.setconfS),
@@ -129,6 +129,7 @@ export function renderPeers(r: PeersResult): string {
       `RSS is the daemon's VmRSS 2 s after \`up\` returned (median of 3 samples 1 s apart); per peer is the slope from the first row, given from ${MIN_PEERS_FOR_SLOPE} peers more on (with fewer, a process's RSS wanders by more than the peers take). ` +
       `\`up\`, \`status --json\` and \`reload\` are the CLI's wall time (Node start-up included: the N = 1 row shows it); status and reload are medians of several runs, each reload changing the last peer's AllowedIPs (adding or removing one /32). ` +
       `wireguard-go gets the same peers with \`wg setconf\` in its own namespace.\n\n${scaleTable(r.scale)}`,
+    ...r.scale.filter((row) => row.sealtun.reloadError).map((row) => `N = ${row.n}, reload not applied: ${row.sealtun.reloadError}.`),
     `Targets (issue 15):\n\n${targetLines(r.scale).map((l) => `- ${l}`).join('\n')}`,
   ];
   if (r.storm) out.push(`## Handshake storm\n\n${stormLines(r.storm).map((l) => `- ${l}`).join('\n')}`);

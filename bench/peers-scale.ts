@@ -26,6 +26,8 @@ export interface SealtunScale {
   /** Peers the status listed (must be N). */
   statusPeers: number | null;
   reloadOutput?: string;
+  /** Why no reload time is given: a reload that did not report the change made is not a reload of one peer. */
+  reloadError?: string;
   error?: string;
 }
 
@@ -80,13 +82,15 @@ async function measureSealtun(set: PeerSet, dir: string, tag: string, repeats: n
     }
     out.statusS = median(statuses);
     const reloads: number[] = [];
-    for (let i = 0; i < repeats; i++) {
+    const changed = set.peers[n - 1]!.publicKey;
+    for (let i = 0; i < repeats && out.reloadError === undefined; i++) {
       writeSecretFile(conf, render(i % 2 === 0));
       const r = await d.reload(conf);
-      reloads.push(r.seconds);
       out.reloadOutput ??= r.out;
+      if (r.out.includes(changed) && /allowed IPs/i.test(r.out)) reloads.push(r.seconds);
+      else out.reloadError = `the reload changing peer ${n}'s AllowedIPs printed ${JSON.stringify(r.out)}, not that change`;
     }
-    out.reloadS = median(reloads);
+    if (out.reloadError === undefined) out.reloadS = median(reloads);
   } catch (err) {
     out.error = `${(err as Error).message.split('\n')[0]}`;
   } finally {
@@ -131,7 +135,7 @@ export async function runScale(opts: ScaleOptions): Promise<ScaleRow[]> {
   for (const n of opts.counts) {
     const set = await makePeerSet(n);
     const sealtun = await measureSealtun(set, opts.dir, opts.tag, opts.repeats);
-    opts.log(`N=${n} sealtun: ${sealtun.error ?? `RSS ${mib(sealtun.rss)} MiB, up ${sealtun.upS.toFixed(2)} s, status ${sealtun.statusS?.toFixed(3)} s (${sealtun.statusPeers} peers), reload ${sealtun.reloadS?.toFixed(3)} s`}`);
+    opts.log(`N=${n} sealtun: ${sealtun.error ?? `RSS ${mib(sealtun.rss)} MiB, up ${sealtun.upS.toFixed(2)} s, status ${sealtun.statusS?.toFixed(3)} s (${sealtun.statusPeers} peers), ${sealtun.reloadError ? `reload: ${sealtun.reloadError}` : `reload ${sealtun.reloadS?.toFixed(3)} s`}`}`);
     const wireguardGo = opts.wireguardGo ? await measureWireguardGo(set, opts.dir, opts.tag) : null;
     if (wireguardGo) opts.log(`N=${n} wireguard-go: ${wireguardGo.error ?? `RSS ${mib(wireguardGo.rss)} MiB, setconf ${wireguardGo.setconfS.toFixed(2)} s (${wireguardGo.peers} peers)`}`);
     rows.push({ n, sealtun, wireguardGo });
