@@ -322,6 +322,8 @@ export class RxLoop implements SteppedLoop {
     ps[base + PEER.rxLastAuthMs] = now;
     if (!key.confirmed) {
       key.confirmed = true;
+      // The transmit side may now seal with the matching key (a responder's), without waiting for the main thread.
+      ps[base + PEER.rxConfirmedIndex] = key.localIndex;
       post({ t: 'first-data', peer: peer.slot, localIndex: key.localIndex });
     }
     if (source && !sameSockaddr(source, peer.source)) {
