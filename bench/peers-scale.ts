@@ -13,8 +13,7 @@ import { WireguardGoServer } from './peers-wireguard.js';
 const PORT = 51890;
 /** A prefix no generated peer holds: the one AllowedIPs a reload adds to, then takes from, the last peer. */
 const RELOAD_EXTRA = '10.82.0.1/32';
-/** Idle time after `up` before memory is read, then samples 1 s apart (median taken). */
-const SETTLE_MS = 2000;
+/** Samples of memory 1 s apart, once settled (median taken). */
 const RSS_SAMPLES = 3;
 
 export interface SealtunScale {
@@ -51,8 +50,15 @@ export function median(xs: readonly number[]): number | null {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-async function settledRss(pid: number): Promise<number | null> {
-  await sleep(SETTLE_MS);
+/**
+ * VmRSS once the process has been idle `settleMs`: Node hands the pages of
+ * its start-up garbage (the parsed config, keys read) back to the system
+ * only after some idle seconds (V8's memory reducer), so a reading taken at
+ * once counts them as the peers' (measured: about 9.4 KiB per peer 4 s after
+ * `up` with 5 000 peers, 4.7 KiB after 30 s). Both daemons get the same wait.
+ */
+async function settledRss(pid: number, settleMs: number): Promise<number | null> {
+  await sleep(settleMs);
   const samples: number[] = [];
   for (let i = 0; i < RSS_SAMPLES; i++) {
     if (i) await sleep(1000);
@@ -62,7 +68,7 @@ async function settledRss(pid: number): Promise<number | null> {
   return median(samples);
 }
 
-async function measureSealtun(set: PeerSet, dir: string, tag: string, repeats: number): Promise<SealtunScale> {
+async function measureSealtun(set: PeerSet, dir: string, tag: string, repeats: number, settleMs: number): Promise<SealtunScale> {
   const n = set.peers.length;
   const star = Star.create(`${tag}n${n}`);
   const d = new SealtunDaemon(star.server, `stpn${tag}`, join(dir, `scale-run-${n}`));
@@ -73,7 +79,7 @@ async function measureSealtun(set: PeerSet, dir: string, tag: string, repeats: n
   try {
     writeSecretFile(conf, render(false));
     out.upS = await d.up(conf);
-    out.rss = await settledRss(d.pid);
+    out.rss = await settledRss(d.pid, settleMs);
     const statuses: number[] = [];
     for (let i = 0; i < repeats; i++) {
       const s = await d.status();
@@ -100,7 +106,7 @@ async function measureSealtun(set: PeerSet, dir: string, tag: string, repeats: n
   return out;
 }
 
-async function measureWireguardGo(set: PeerSet, dir: string, tag: string): Promise<WireguardScale> {
+async function measureWireguardGo(set: PeerSet, dir: string, tag: string, settleMs: number): Promise<WireguardScale> {
   const n = set.peers.length;
   const star = Star.create(`${tag}w${n}`);
   const wg = new WireguardGoServer(star.server, `wgp${tag}`, dir);
@@ -109,7 +115,7 @@ async function measureWireguardGo(set: PeerSet, dir: string, tag: string): Promi
     const conf = join(dir, `scale-wg-${n}.conf`);
     writeSecretFile(conf, wgServerConfig(set, PORT));
     out.setconfS = await wg.up(conf);
-    out.rss = await settledRss(wg.pid);
+    out.rss = await settledRss(wg.pid, settleMs);
     out.peers = await wg.peerCount();
   } catch (err) {
     out.error = (err as Error).message.split('\n')[0];
@@ -124,6 +130,8 @@ export interface ScaleOptions {
   counts: number[];
   /** Runs of status and of reload per N (median reported). */
   repeats: number;
+  /** Idle time after start before memory is read (see settledRss). */
+  settleMs: number;
   wireguardGo: boolean;
   dir: string;
   tag: string;
@@ -134,9 +142,9 @@ export async function runScale(opts: ScaleOptions): Promise<ScaleRow[]> {
   const rows: ScaleRow[] = [];
   for (const n of opts.counts) {
     const set = await makePeerSet(n);
-    const sealtun = await measureSealtun(set, opts.dir, opts.tag, opts.repeats);
+    const sealtun = await measureSealtun(set, opts.dir, opts.tag, opts.repeats, opts.settleMs);
     opts.log(`N=${n} sealtun: ${sealtun.error ?? `RSS ${mib(sealtun.rss)} MiB, up ${sealtun.upS.toFixed(2)} s, status ${sealtun.statusS?.toFixed(3)} s (${sealtun.statusPeers} peers), ${sealtun.reloadError ? `reload: ${sealtun.reloadError}` : `reload ${sealtun.reloadS?.toFixed(3)} s`}`}`);
-    const wireguardGo = opts.wireguardGo ? await measureWireguardGo(set, opts.dir, opts.tag) : null;
+    const wireguardGo = opts.wireguardGo ? await measureWireguardGo(set, opts.dir, opts.tag, opts.settleMs) : null;
     if (wireguardGo) opts.log(`N=${n} wireguard-go: ${wireguardGo.error ?? `RSS ${mib(wireguardGo.rss)} MiB, setconf ${wireguardGo.setconfS.toFixed(2)} s (${wireguardGo.peers} peers)`}`);
     rows.push({ n, sealtun, wireguardGo });
   }

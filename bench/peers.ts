@@ -15,6 +15,7 @@
 //   PEERS_CLIENTS=4              clients of phase 3 (0 skips it)
 //   PEERS_SECONDS=10             iperf3 seconds per run in phase 3
 //   PEERS_REPEATS=5              runs of status and of reload per N (median)
+//   PEERS_SETTLE_S=30            idle seconds after start before memory is read (both daemons)
 //   PEERS_OUT=FILE.md            default bench/results/peers-<start time>.md
 // Writes the markdown there and the raw figures beside it (.json). Results
 // stay local, as `make bench`'s do; the runs the docs cite are committed.
@@ -77,6 +78,7 @@ async function main(): Promise<void> {
     clients: intEnv('PEERS_CLIENTS', 4),
     seconds: intEnv('PEERS_SECONDS', 10, 1),
     repeats: intEnv('PEERS_REPEATS', 5, 1),
+    settleS: intEnv('PEERS_SETTLE_S', 30),
   };
   if (settings.clients > 16) fail('PEERS_CLIENTS: at most 16');
   if (settings.sources > 250) fail('PEERS_STORM_SOURCES: at most 250');
@@ -94,7 +96,7 @@ async function main(): Promise<void> {
   const log = (line: string): void => console.log(`bench-peers: ${line}`);
   log(`N = ${settings.counts.join(', ')}; storm ${settings.storm} peers; ${settings.clients} clients × ${settings.seconds} s; temp dir ${dir}`);
 
-  const scale = await runScale({ counts: settings.counts, repeats: settings.repeats, wireguardGo: withWg, dir, tag, log });
+  const scale = await runScale({ counts: settings.counts, repeats: settings.repeats, settleMs: settings.settleS * 1000, wireguardGo: withWg, dir, tag, log });
   let storm = null;
   if (settings.storm > 0) {
     storm = await runStorm({ peers: settings.storm, window: settings.window, sources: settings.sources, realClient: settings.realClient, dir, tag });

@@ -95,7 +95,7 @@ describe('bench-peers: one short run (1 and 3 peers, storm of 3 beside a real cl
     const dir = mkdtempSync(join(tmpdir(), 'sealtun-bench-peers-test-'));
     try {
       const out = join(dir, 'peers.md');
-      const env = { ...process.env, PEERS_N: '1 3', PEERS_STORM: '3', PEERS_CLIENTS: '2', PEERS_SECONDS: '1', PEERS_REPEATS: '1', PEERS_OUT: out };
+      const env = { ...process.env, PEERS_N: '1 3', PEERS_STORM: '3', PEERS_CLIENTS: '2', PEERS_SECONDS: '1', PEERS_REPEATS: '1', PEERS_SETTLE_S: '2', PEERS_OUT: out };
       const r = spawnSync(process.execPath, [PEERS_JS], { encoding: 'utf8', env, timeout: 170_000 });
       expect(r.status, `${r.stdout}\n${r.stderr}`).to.equal(0);
       const md = readFileSync(out, 'utf8');
