@@ -136,7 +136,8 @@ function viewsFor(buf: Uint8Array, plainLength: number): PacketViews {
 export class DataSealer {
   private readonly key: Uint8Array;
   private readonly nonce = new Uint8Array(XNONCE_BYTES);
-  private readonly receiverIndex: number;
+  /** The index the peer gave this session (what each message carries as receiver). */
+  readonly receiverIndex: number;
   private next: number;
   private destroyed = false;
 

@@ -33,10 +33,15 @@ export async function applySteps(tunnel: PeerTable, steps: readonly PeerStep[], 
         }
         notes.push(...unlessRekeyed(step.publicKey, 'removed', await tunnel.removePeer(step.publicKey)));
       } else if (step.kind === 'add') {
-        // The tunnel keeps a copy of its own: the caller zeroes this one once done.
+        // The tunnel keeps a copy of its own: the caller zeroes this one once done, and this one here.
         const { presharedKey, publicKey } = step.peer;
-        const added = await tunnel.addPeer({ ...step.peer, ...(presharedKey ? { presharedKey: presharedKey.slice() } : {}) });
-        notes.push(...unlessRekeyed(publicKey, 'added', added));
+        const copy = presharedKey?.slice();
+        try {
+          notes.push(...unlessRekeyed(publicKey, 'added', await tunnel.addPeer({ ...step.peer, ...(copy ? { presharedKey: copy } : {}) })));
+        } finally {
+          // The tunnel copied what it keeps.
+          copy?.fill(0);
+        }
       } else {
         notes.push(...(await tunnel.changePeer(step.publicKey, step.change)));
       }

@@ -110,6 +110,9 @@ interface PeerEntry {
   peer: Peer;
 }
 
+/** Removed peers whose initiation timestamps are kept (Tunnel.formerTimestamps). */
+const FORMER_PEERS = 10_000;
+
 const routeSpecs = (cidrs: readonly Cidr[]): RouteSpec[] => cidrs.map((c) => ({ family: c.family, bytes: c.bytes, prefix: c.prefix }));
 const endpointSpec = (ep: Endpoint | undefined | null): EndpointSpec | null => (ep ? { host: ep.host, port: ep.port } : null);
 
@@ -127,6 +130,13 @@ export class Tunnel {
   /** Over TCP and auto: the listener and every connection, which peers' links claim (tcp-conns.ts). */
   private conns: TcpConns | null = null;
   private peers!: PeerSet;
+  /**
+   * Removed peers' newest initiation timestamps, by key (the oldest forgotten
+   * past FORMER_PEERS): a peer added again (a reload changing its
+   * PresharedKey is a removal and an addition) does not take a recorded
+   * initiation of its earlier self as new.
+   */
+  private readonly formerTimestamps = new Map<string, Uint8Array>();
   private offloads = -1;
 
   private constructor(
@@ -221,7 +231,10 @@ export class Tunnel {
       t.socket = socket;
       t.bind = bind;
       t.conns = conns;
-      conns?.attach(datapath);
+      if (conns) {
+        conns.peerCount = () => t.entries.size;
+        conns.attach(datapath);
+      }
       const ingress: Ingress = !conns ? udpIngress(socket!.fd) : !socket ? conns : autoIngress(udpIngress(socket.fd), conns);
       t.peers = new PeerSet(local, ingress, stats, log);
       undo.push(() => t.peers.stop());
@@ -253,12 +266,16 @@ export class Tunnel {
     const endpoint = endpointSpec(config.endpoint);
     const link = this.linkFor(slot, endpoint);
     const superPackets = this.transport === 'tcp';
+    const key = encodeKey(config.publicKey);
+    const former = this.formerTimestamps.get(key);
+    this.formerTimestamps.delete(key);
     const handshake = new Handshake({
       staticPrivate: this.config.iface.privateKey,
       local: this.local,
       peerPublic: config.publicKey,
       psk: config.presharedKey ?? null,
       features: superPackets ? FEATURE_VNET_HDR : 0,
+      ...(former ? { greatestTimestamp: former } : {}),
     });
     const onSession = (peerFeatures: number) => {
       const want = superPackets && peerFeatures & FEATURE_VNET_HDR ? TSO_OFFLOADS : 0;
@@ -282,14 +299,20 @@ export class Tunnel {
     const copy: PeerConfig = { ...config, allowedIPs: [...config.allowedIPs] };
     if (config.presharedKey) copy.presharedKey = config.presharedKey.slice();
     this.peers.add(config.publicKey, peer);
-    this.entries.set(encodeKey(config.publicKey), { config: copy, peer });
+    this.entries.set(key, { config: copy, peer });
     peer.start();
     const udpLink = link instanceof AutoLink ? link.udp : link instanceof UdpLink ? link : null;
     // A listener's one peer: its last address is remembered across restarts (endpoint-memory.ts).
     if (udpLink && this.options.endpointMemoryFile && this.config.peers.length === 1) {
       udpLink.memory = { path: this.options.endpointMemoryFile, peer: encodeKey(config.publicKey) };
     }
-    await link.attach(this.datapath);
+    try {
+      await link.attach(this.datapath);
+    } catch (err) {
+      // Not half added: everything of the peer's goes again (its routes are the caller's).
+      await this.forget(key, config.publicKey, peer);
+      throw err;
+    }
     if (udpLink?.resumed) peer.resume();
     return peer;
   }
@@ -313,7 +336,12 @@ export class Tunnel {
     const problem = await endpointProblem(this.config.file, config.endpoint, 'reload');
     if (problem) throw problem;
     const failed = await addRoutesFor(this.tun.name, config.allowedIPs, this.config.iface.addresses);
-    await this.startPeer(config);
+    try {
+      await this.startPeer(config);
+    } catch (err) {
+      await changeRoutes(this.tun.name, config.allowedIPs.filter((c) => !coveredByAddress(c, this.config.iface.addresses)).map((c) => c.text), []);
+      throw err;
+    }
     return this.note([`peer ${key}: added`, ...failed.map((f) => `peer ${key}: route: ${f}`)]);
   }
 
@@ -323,15 +351,22 @@ export class Tunnel {
     const entry = this.entries.get(key);
     if (!entry) throw new Error(`peer ${key} is not a peer of ${this.tun.name}`);
     const { peer, config } = entry;
-    this.entries.delete(key);
-    this.peers.remove(publicKey);
-    peer.stop();
-    await peer.link.close();
-    this.datapath.toBoth({ t: 'peer-remove', peer: peer.slot });
+    await this.forget(key, publicKey, peer);
     const routed = config.allowedIPs.filter((c) => !coveredByAddress(c, this.config.iface.addresses)).map((c) => c.text);
     const failed = await changeRoutes(this.tun.name, routed, []);
     config.presharedKey?.fill(0);
     return this.note([`peer ${key}: removed`, ...failed.map((f) => `peer ${key}: route: ${f}`)]);
+  }
+
+  /** A peer's sessions, slot and link go; its newest initiation timestamp is kept. */
+  private async forget(key: string, publicKey: Uint8Array, peer: Peer): Promise<void> {
+    this.entries.delete(key);
+    this.peers.remove(publicKey);
+    this.formerTimestamps.set(key, peer.newestTimestamp.slice());
+    if (this.formerTimestamps.size > FORMER_PEERS) this.formerTimestamps.delete(this.formerTimestamps.keys().next().value!);
+    peer.stop();
+    await peer.link.close();
+    this.datapath.toBoth({ t: 'peer-remove', peer: peer.slot });
   }
 
   /**

@@ -49,14 +49,15 @@ describe('applying reload steps (apply-steps.ts)', () => {
     expect(r).to.deep.equal({ notes: [`peer ${k(2)}: removed`, `peer ${k(1)}: allowed IPs now 10.9.0.0/16`, `peer ${k(3)}: added`] });
   });
 
-  it('a new pre-shared key is one line, not "removed" and "added"; the tunnel gets its own copy of the key', async () => {
+  it('a new pre-shared key is one line, not "removed" and "added"; the copy handed to the tunnel is wiped once it returns', async () => {
     const t = fakeTunnel();
     const psk = new Uint8Array(32).fill(7);
     const log = recordingLog();
     const r = await applySteps(t, [{ kind: 'remove', publicKey: key(2), rekeyed: true }, { kind: 'add', peer: peer(2, { presharedKey: psk }) }], 'reload', log);
     expect(r).to.deep.equal({ notes: [`peer ${k(2)}: pre-shared key changed; its session starts over`] });
-    psk.fill(0); // what the caller does once done
-    expect(t.added[0]!.presharedKey!.every((b) => b === 7), "the tunnel's copy survives the caller zeroing its own").to.equal(true);
+    // The tunnel copies what it keeps (tunnel.ts startPeer); the copy it was handed is not left behind.
+    expect(t.added[0]!.presharedKey!.every((b) => b === 0), 'the handed copy is wiped').to.equal(true);
+    expect(psk.every((b) => b === 7), "the caller's own key is the caller's to wipe").to.equal(true);
     expect(log.lines.join('\n')).to.not.include(encodeKey(new Uint8Array(32).fill(7)));
   });
 

@@ -188,7 +188,7 @@ export class TxLoop implements SteppedLoop {
     const peer = this.peers[msg.peer];
     if (!peer) {
       // A message about a peer removed since (its key, say): nothing to do but wipe what it carried.
-      if (msg.t === 'send-key') msg.keypair?.key.fill(0);
+      if (msg.t === 'send-key') msg.keypair.key.fill(0);
       return true;
     }
     switch (msg.t) {
@@ -201,24 +201,30 @@ export class TxLoop implements SteppedLoop {
         break;
       case 'send-key': {
         const kp = msg.keypair;
-        const sealer = kp ? new DataSealer(this.aead, kp.key, kp.remoteIndex) : null;
-        kp?.key.fill(0);
-        if (sealer && kp!.confirmIndex !== undefined) {
+        const sealer = new DataSealer(this.aead, kp.key, kp.remoteIndex);
+        kp.key.fill(0);
+        // Either way a key still waiting is superseded: a newer responder key, or an initiator's key (confirmed by its response).
+        peer.pending?.sealer.destroy();
+        peer.pending = null;
+        if (kp.confirmIndex !== undefined) {
           // A responder's key: the one in use (if any) stays until the peer uses this one.
-          peer.pending?.sealer.destroy();
-          peer.pending = { sealer, confirmIndex: kp!.confirmIndex };
+          peer.pending = { sealer, confirmIndex: kp.confirmIndex };
           this.promote(peer);
           break;
-        }
-        if (sealer) {
-          // An initiator's key, confirmed by the response: it supersedes any still waiting.
-          peer.pending?.sealer.destroy();
-          peer.pending = null;
         }
         peer.sealer?.destroy();
         peer.sealer = sealer;
         break;
       }
+      case 'send-key-expired':
+        if (peer.sealer?.receiverIndex === msg.remoteIndex) {
+          peer.sealer.destroy();
+          peer.sealer = null;
+        }
+        break;
+      case 'key-confirmed':
+        if (peer.pending?.confirmIndex === msg.localIndex) this.promote(peer, true);
+        break;
       case 'udp-destination':
         peer.dest ??= new Uint8Array(libc.SIZEOF_SOCKADDR_STORAGE);
         peer.dest.fill(0);
@@ -268,9 +274,9 @@ export class TxLoop implements SteppedLoop {
   }
 
   /** A waiting responder key becomes the one sealed with once the peer has used it (rx-loop.ts sets the index). */
-  private promote(peer: TxPeer): void {
+  private promote(peer: TxPeer, confirmed = false): void {
     const pending = peer.pending!;
-    if (this.peerStats[peer.base + PEER.rxConfirmedIndex] !== pending.confirmIndex) return;
+    if (!confirmed && this.peerStats[peer.base + PEER.rxConfirmedIndex] !== pending.confirmIndex) return;
     peer.sealer?.destroy();
     peer.sealer = pending.sealer;
     peer.pending = null;

@@ -70,7 +70,15 @@ export type PeerMessage =
 /** Main thread → TxLoop. `peer`: the peer's slot. */
 export type ToTx =
   | PeerMessage
-  | { t: 'send-key'; peer: number; keypair: SendingKeypair | null }
+  | { t: 'send-key'; peer: number; keypair: SendingKeypair }
+  /** The key the peer knows as `remoteIndex` expired: sealing with it stops (a newer key already taken up stays). */
+  | { t: 'send-key-expired'; peer: number; remoteIndex: number }
+  /**
+   * The main thread saw the peer's first data under our index `localIndex`:
+   * a responder key waiting for it is taken up, if the receive side's
+   * shared note of it (stats.ts rxConfirmedIndex) was overwritten meanwhile.
+   */
+  | { t: 'key-confirmed'; peer: number; localIndex: number }
   | { t: 'udp-destination'; peer: number; sockaddr: Uint8Array; len: number }
   /** `conn`: the connection's id (tcp-link.ts), echoed in reports about it; 0 with fd -1 (none). */
   | { t: 'tcp-connection'; peer: number; fd: number; conn: number }

@@ -140,6 +140,11 @@ export class AutoLink extends EventEmitter<LinkEvents> implements Link {
     if (!source) this.tcp.passedMac1(source, fd);
   }
 
+  /** A handshake that failed at the peer (a replayed timestamp, say): a pending TCP connection it came on closes. */
+  failedHandshake(source: Uint8Array | null, fd: number): void {
+    if (!source) this.tcp.failedHandshake(source, fd);
+  }
+
   confirmPeer(source: Uint8Array | null, fd: number, type: number): void {
     const path: TransportKind = source ? 'udp' : 'tcp';
     this.link(path).confirmPeer(source, fd);

@@ -27,7 +27,7 @@ import type { FromWorker } from '../datapath/worker-messages.js';
 import type { Logger } from '../../log.js';
 import type { Ingress } from '../peer/peer-set.js';
 import { admitPending, type ConnOrigin } from './pending-conns.js';
-import { TIMERS } from '../timers.js';
+import { MAX_PENDING_TCP, MAX_PENDING_TCP_PER_SOURCE, TIMERS } from '../timers.js';
 
 /** The peer link a connection carries, as the connections see it (tcp-link.ts). */
 export interface ConnOwner {
@@ -71,6 +71,13 @@ export class TcpConns implements Ingress {
   private nextId = 1;
   private closed = false;
 
+  /**
+   * How many peers the interface has now: the room for unauthenticated
+   * connections grows with it, so that many clients reconnecting at once (a
+   * server restart) do not push each other out.
+   */
+  peerCount: () => number = () => 1;
+
   /** `listen`: null when this side accepts no connections (TCP without ListenPort). */
   constructor(
     private readonly listen: BindSpec | null,
@@ -99,7 +106,7 @@ export class TcpConns implements Ingress {
     // one gives way is pending-conns.ts's choice.
     const origin = c.remote ? sourceKeysOf(c.remote) : { source: '', network: '' };
     const pending = [...this.conns.values()].filter((x) => x.owner === null && !x.closing);
-    const room = admitPending(pending, origin);
+    const room = admitPending(pending, origin, { total: Math.max(MAX_PENDING_TCP, 2 * this.peerCount()), perSource: MAX_PENDING_TCP_PER_SOURCE });
     const from = c.remote ? formatAddress(c.remote) : '?';
     if (!room.admit) {
       this.log.debug(`refused TCP connection from ${from}: every unauthenticated slot it could take holds a connection that showed a valid mac1`);

@@ -151,6 +151,12 @@ export interface HandshakeConfig {
   readonly psk?: Uint8Array | null;
   /** Features we announce (FEATURE_* bits); default none. */
   readonly features?: number;
+  /**
+   * The newest initiation timestamp this peer's earlier Handshake accepted
+   * (the same peer removed and added again, as a reload does when its
+   * PresharedKey changes): an initiation recorded before is not new again.
+   */
+  readonly greatestTimestamp?: Uint8Array;
 }
 
 /** A call the code should not have made (not something a peer can cause). */
@@ -237,6 +243,12 @@ export class Handshake {
     this.psk = config.psk ? config.psk.slice() : null;
     this.features = (config.features ?? 0) >>> 0;
     this.mac1KeyToUs = local.mac1KeyToUs;
+    if (config.greatestTimestamp) this.greatestTimestamp = config.greatestTimestamp.slice();
+  }
+
+  /** The newest initiation timestamp accepted from the peer (see HandshakeConfig.greatestTimestamp). */
+  get newestTimestamp(): Uint8Array {
+    return this.greatestTimestamp;
   }
 
   private get staticKey(): KeyPair {

@@ -42,13 +42,20 @@ export interface Ingress {
   failedHandshake?(source: Uint8Array | null, fd: number): void;
 }
 
+/** How long a removed peer's slot rests before another peer takes it (worker reports take milliseconds). */
+const SLOT_REST_MS = 5000;
+
 export class PeerSet implements PeerHost {
   private readonly byKey = new Map<string, Peer>();
   private readonly bySlot: Array<Peer | undefined> = [];
   /** Our indices (sessions and handshakes in flight) to the peer that owns each. */
   private readonly byIndex = new Map<number, Peer>();
-  /** Slots of removed peers, reused first, so the data path's tables stay dense. */
-  private readonly freeSlots: number[] = [];
+  /**
+   * Slots of removed peers, oldest first, reused once SLOT_REST_MS have
+   * passed (so the data path's tables stay dense): a worker report about the
+   * removed peer still on its way then finds no peer rather than the next.
+   */
+  private readonly freeSlots: Array<{ slot: number; since: number }> = [];
   private readonly cookies: CookieChecker;
   private readonly limiter = new RateLimiter();
   /** Last time the handshake backlog was high; "under load" lasts TIMERS.underLoadMs after it. */
@@ -85,11 +92,12 @@ export class PeerSet implements PeerHost {
 
   /** The slot the next peer gets. */
   nextSlot(): number {
-    return this.freeSlots.length > 0 ? this.freeSlots[this.freeSlots.length - 1]! : this.bySlot.length;
+    const free = this.freeSlots[0];
+    return free && Date.now() - free.since >= SLOT_REST_MS ? free.slot : this.bySlot.length;
   }
 
   add(publicKey: Uint8Array, peer: Peer): void {
-    if (peer.slot === this.nextSlot() && this.freeSlots.length > 0) this.freeSlots.pop();
+    if (peer.slot === this.freeSlots[0]?.slot) this.freeSlots.shift();
     this.byKey.set(encodeKey(publicKey), peer);
     this.bySlot[peer.slot] = peer;
   }
@@ -101,7 +109,7 @@ export class PeerSet implements PeerHost {
     if (!peer) return;
     this.byKey.delete(key);
     this.bySlot[peer.slot] = undefined;
-    this.freeSlots.push(peer.slot);
+    this.freeSlots.push({ slot: peer.slot, since: Date.now() });
     for (const [index, owner] of this.byIndex) if (owner === peer) this.byIndex.delete(index);
   }
 

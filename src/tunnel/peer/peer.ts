@@ -11,6 +11,7 @@
 // holds that key too, and takes it up itself the moment the receive worker
 // sees the initiator use it (tx-loop.ts), so the first reply is not lost
 // while this thread hears of it.
+import { encodeKey } from '../../crypto/keys.js';
 import { CookieJar, type MacFields } from './cookie.js';
 import type { Handshake, HandshakeResult, OpenedInitiation } from './handshake.js';
 import { INITIATION, MESSAGE_INITIATION, MESSAGE_RESPONSE, RESPONSE } from '../messages.js';
@@ -103,6 +104,11 @@ export class Peer {
     this.base = slot * PEER_SLOTS;
   }
 
+  /** The newest initiation timestamp accepted from the peer, kept by the tunnel when the peer is removed. */
+  get newestTimestamp(): Uint8Array {
+    return this.handshake.newestTimestamp;
+  }
+
   /** A counter of this peer's (stats.ts PEER). */
   private counter(field: number): number {
     return this.counters[this.base + field]!;
@@ -140,9 +146,20 @@ export class Peer {
     this.handshake.destroy();
   }
 
-  /** The data path has packets for this peer and no session to seal them with. */
+  /**
+   * The data path has packets for this peer and no session to seal them
+   * with. The request may have been queued before a handshake that just
+   * completed installed its keys: a session younger than the retransmission
+   * timeout answers it already (no second handshake right after the first).
+   */
   needHandshake(): void {
+    if (this.current && Date.now() - this.current.createdAt < TIMERS.rekeyTimeoutMs) return;
     if (this.options.initiates) this.initiate('packets waiting');
+  }
+
+  /** A log line about this peer: on a server with many, the operator must tell whose it is. */
+  private named(text: string): string {
+    return `peer ${encodeKey(this.options.peerPublic).slice(0, 8)}…: ${text}`;
   }
 
   private initiate(why: string): void {
@@ -160,7 +177,7 @@ export class Peer {
       lastSentAt: now,
       retryAfterMs: TIMERS.rekeyTimeoutMs + Math.random() * TIMERS.rekeyJitterMs,
     };
-    this.log.debug(`handshake initiation sent (${why})`);
+    this.log.debug(this.named(`handshake initiation sent (${why})`));
   }
 
   /**
@@ -200,7 +217,7 @@ export class Peer {
     const err = this.jar.consumeReply(message);
     if (err) return this.host.dropHandshake(`cookie-${err.reason}`);
     this.link.heardFrom?.(source, fd);
-    this.log.debug('cookie reply taken: the peer is under load; mac2 on our next handshake');
+    this.log.debug(this.named('cookie reply taken: the peer is under load; mac2 on our next handshake'));
   }
 
   /** An initiation that opened under our key and names this peer as its sender (peer-set.ts admitted it). */
@@ -239,7 +256,14 @@ export class Peer {
 
   private installInitiator(r: HandshakeResult): void {
     this.retire(this.previous);
-    this.previous = this.current;
+    if (this.next) {
+      // Both sides initiated at once and the peer's key has not been used yet:
+      // as WireGuard's add_new_keypair, it only receives from now on (the
+      // transmit worker drops it as superseded), and is never promoted.
+      this.retire(this.current);
+      this.previous = this.next;
+      this.next = null;
+    } else this.previous = this.current;
     this.current = { localIndex: r.localIndex, remoteIndex: r.remoteIndex, createdAt: Date.now(), isInitiator: true, packetsAtStart: this.counter(PEER.txPackets) };
     this.datapath.toRx({ t: 'receive-key-add', peer: this.slot, keypair: { localIndex: r.localIndex, key: r.recvKey } });
     this.datapath.toTx({ t: 'send-key', peer: this.slot, keypair: { remoteIndex: r.remoteIndex, key: r.sendKey } });
@@ -266,6 +290,8 @@ export class Peer {
   onFirstData(localIndex: number): void {
     const kp = this.next;
     if (!kp || kp.localIndex !== localIndex) return;
+    // The transmit worker has usually taken the key up already; this covers the case where it has not.
+    this.datapath.toTx({ t: 'key-confirmed', peer: this.slot, localIndex });
     this.retire(this.previous);
     this.previous = this.current;
     this.current = kp;
@@ -278,7 +304,7 @@ export class Peer {
     const first = this.lastHandshakeAt === null;
     this.lastHandshakeAt = Date.now();
     this.handshakeCount++;
-    this.log[first ? 'info' : 'debug']('handshake completed');
+    this.log[first ? 'info' : 'debug'](this.named('handshake completed'));
   }
 
   /** Forgets a keypair: the RX worker drops its key. */
@@ -294,7 +320,7 @@ export class Peer {
     // Retransmit an unanswered initiation; give up after rekeyAttemptMs.
     if (this.pending) {
       if (now - this.pending.firstSentAt > TIMERS.rekeyAttemptMs) {
-        this.log.warn('no handshake response; giving up until there is traffic to send');
+        this.log.warn(this.named('no handshake response; giving up until there is traffic to send'));
         this.host.dropIndex(this.pending.localIndex);
         this.pending = null;
         this.handshake.abandon(); // wipes the ephemeral key of the unanswered initiation
@@ -373,8 +399,9 @@ export class Peer {
     this.retire(kp);
     if (kp === this.current) {
       this.current = null;
-      this.datapath.toTx({ t: 'send-key', peer: this.slot, keypair: null });
-      this.log.info('session expired');
+      // Named: a newer key the transmit worker took up meanwhile stays.
+      this.datapath.toTx({ t: 'send-key-expired', peer: this.slot, remoteIndex: kp.remoteIndex });
+      this.log.info(this.named('session expired'));
     } else if (kp === this.previous) this.previous = null;
     else if (kp === this.next) this.next = null;
   }
