@@ -26,6 +26,7 @@ for (const transport of ['udp', 'tcp', 'auto'] as const) {
           expect(p.latestHandshakeAt, `client ${c.index}: latestHandshakeAt`).to.be.a('number');
           expect(p.latestHandshakeAt! * 1000, `client ${c.index}: latestHandshakeAt`).to.be.within(Date.now() - 300_000, Date.now() + 5_000);
           expect(p.endpoint, `client ${c.index}: endpoint`).to.match(new RegExp(`^${c.underlay.replaceAll('.', '\\.')}:\\d+$`));
+          if (transport === 'auto') expect(p.path, `client ${c.index}: path`).to.equal('udp');
         }
       });
 
