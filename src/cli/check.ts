@@ -1,7 +1,7 @@
 // `sealtun check CONFIG [--json]`: validates a config and prints what `up`
 // would do with it, touching nothing on the system. Config mistakes are
 // ConfigErrors (FILE:LINE: Key: what is wrong), reported by main.ts.
-import { loadConfig, refuseManyPeers } from '../config/config.js';
+import { loadConfig, refuseManyOverTcp } from '../config/config.js';
 import { initSodium } from '../crypto/sodium.js';
 import { effectiveSettings, type EffectiveSettings } from '../tunnel/effective-settings.js';
 
@@ -9,7 +9,7 @@ import { effectiveSettings, type EffectiveSettings } from '../tunnel/effective-s
 export async function runCheck(configPath: string, json: boolean): Promise<number> {
   await initSodium();
   const config = loadConfig(configPath);
-  refuseManyPeers(config);
+  refuseManyOverTcp(config);
   const settings = effectiveSettings(config);
   config.iface.privateKey.fill(0);
   for (const p of config.peers) p.presharedKey?.fill(0);

@@ -393,14 +393,13 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
 }
 
 /**
- * Until the tunnel carries many peers, `up`, `check` and `reload` take a
- * config with one [Peer] only; the parser already reads many, so this is
- * the one place that says no. Throws a ConfigError at the second [Peer].
+ * Over TCP (and auto) an interface carries one peer for now: its listener
+ * and connection belong to that peer's link. Named at the second [Peer].
  */
-export function refuseManyPeers(config: TunnelConfig): void {
+export function refuseManyOverTcp(config: TunnelConfig): void {
   const second = config.peers[1];
-  if (second) {
-    throw new ConfigError(config.file, second.line, '[Peer]', 'this sealtun carries one peer per interface; many peers on one interface are coming');
+  if (second && config.iface.transport !== 'udp') {
+    throw new ConfigError(config.file, second.line, '[Peer]', `Transport = ${config.iface.transport} carries one peer per interface; many peers need Transport = udp`);
   }
 }
 

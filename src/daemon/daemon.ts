@@ -6,7 +6,7 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, rea
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as libc from '../sys/libc.js';
-import { loadConfig, refuseManyPeers } from '../config/config.js';
+import { loadConfig, refuseManyOverTcp } from '../config/config.js';
 import { readKeyFile } from '../crypto/keys.js';
 import { interfaceExists } from '../tun/netconfig.js';
 import { queryControl, type ControlRequest } from './control.js';
@@ -37,7 +37,7 @@ export async function runForeground(configPath: string, level: Level, user?: str
   // share two instead (docs/performance.md, "Resident memory").
   libc.mallopt(libc.M_ARENA_MAX, 2);
   const config = loadConfig(configPath);
-  refuseManyPeers(config);
+  refuseManyOverTcp(config);
   await refuseRunning(config.iface.name);
   const log = createLogger(`sealtun[${config.iface.name}]`, level);
   const tunnel = await ServedTunnel.start(config, log);
@@ -74,7 +74,7 @@ function ignoreHangup(): void {}
 /** `sealtun up --daemon CONFIG`: returns once the detached child reports the tunnel is up. */
 export async function runDaemon(configPath: string, level: Level, user?: string): Promise<{ pid: number; log: string; name: string }> {
   const config = loadConfig(configPath); // report config errors here, not in a log file
-  refuseManyPeers(config);
+  refuseManyOverTcp(config);
   const name = config.iface.name;
   await refuseRunning(name);
   mkdirSync(runDir(), { recursive: true, mode: 0o700 });

@@ -16,7 +16,7 @@
 // the daemon its view over the control socket; SIGHUP makes the daemon read
 // the file as whatever user it now runs as.
 import { createHash } from 'node:crypto';
-import { listenAddressText, loadConfig, parseSetting, refuseManyPeers, type Endpoint, type ParseOptions, type PlainSetting, type TunnelConfig } from '../config/config.js';
+import { listenAddressText, loadConfig, parseSetting, refuseManyOverTcp, type Endpoint, type ParseOptions, type PlainSetting, type TunnelConfig } from '../config/config.js';
 import { encodeKey } from '../crypto/keys.js';
 
 export interface ReloadView {
@@ -86,7 +86,7 @@ export function viewForReload(file: string, readKey: NonNullable<ParseOptions['r
   try {
     const config = loadConfig(file, { readKey: (path, kind) => remember(handed, readKey(path, kind)) });
     // A reload must not silently ignore peers the tunnel cannot carry yet.
-    refuseManyPeers(config);
+    refuseManyOverTcp(config);
     return reloadView(config);
   } finally {
     for (const key of handed) key.fill(0);

@@ -150,11 +150,11 @@ export class ServedTunnel {
       notes.push(`reload: ${changes.needRestart.join(', ')} changed; that takes a restart (sealtun down, then up)`);
       this.log.warn(notes.at(-1)!);
     }
-    const change: PeerChange = { initiates: next.initiates };
+    const change: PeerChange = {};
     if (changes.endpoint) change.endpoint = next.endpoint;
     if (changes.persistentKeepalive) change.persistentKeepalive = next.persistentKeepalive;
     if (changes.allowedIPs) change.allowedIPs = parseSetting('AllowedIPs', next.allowedIPs.join(', '), 'reload');
-    notes.push(...(await this.tunnel.apply(change)));
+    notes.push(...(await this.tunnel.changePeer(this.config.peers[0]!.publicKey, change)));
     // Keep what needs a restart as it runs; take the rest.
     const { endpoint, persistentKeepalive, initiates, allowedIPs } = next;
     this.view = { ...this.view, endpoint, persistentKeepalive, initiates, allowedIPs };

@@ -51,22 +51,23 @@ export class TcpBatchSender {
   }
 
   /**
-   * Frames messages [0, count) of the batch and writes them without blocking.
+   * Frames messages [from, from + count) of the batch and writes them without blocking.
    * 'blocked' means the socket buffer is full: wait for POLLOUT, then resume().
    */
-  send(count: number): SendResult {
+  send(count: number, from = 0): SendResult {
     if (this.fd < 0) return 'failed';
     const { slots, lens } = this.batch;
     if (this.moved >= 0) {
       this.setBase(this.moved);
       this.moved = -1;
     }
-    for (let i = 0; i < count; i++) {
+    const end = from + count;
+    for (let i = from; i < end; i++) {
       writeFrameHeader(slots[i]!, MSG_OFFSET - 2, lens[i]!);
       this.iov.view.writeUInt32LE(lens[i]! + 2, i * libc.SIZEOF_IOVEC + 8);
     }
-    this.first = 0;
-    this.count = count;
+    this.first = from;
+    this.count = end;
     return this.resume();
   }
 

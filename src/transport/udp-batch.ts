@@ -136,26 +136,28 @@ export class UdpBatchSender {
   }
 
   /**
-   * Sends messages [0, count) of the batch. Returns how many the kernel took;
+   * Sends messages [from, from + count) of the batch (one peer's run of a
+   * batch that may hold several peers'). Returns how many the kernel took;
    * the rest failed (e.g. ECONNREFUSED from an ICMP error, ENETUNREACH).
    */
-  send(count: number): number {
+  send(count: number, from = 0): number {
     if (this.destLen === 0) return 0;
     const lens = this.batch.lens;
-    for (let i = 0; i < count; i++) this.vec.setIovLen(i, lens[i]!);
+    const end = from + count;
+    for (let i = from; i < end; i++) this.vec.setIovLen(i, lens[i]!);
     if (!this.gso) {
-      this.sendEach(0, count);
+      this.sendEach(from, end);
       return count;
     }
-    let unsent = 0;
-    let i = 0;
-    while (i < count) {
+    let unsent = from;
+    let i = from;
+    while (i < end) {
       const size = lens[i]!;
       const limit = Math.min(GSO_MAX_SEGMENTS, Math.floor(GSO_MAX_BYTES / size));
       let j = i + 1;
-      while (j < count && j - i < limit && lens[j] === size) j++;
+      while (j < end && j - i < limit && lens[j] === size) j++;
       // A shorter message may close a run: only the last segment may be short.
-      if (j < count && j - i < limit && lens[j]! < size) j++;
+      if (j < end && j - i < limit && lens[j]! < size) j++;
       if (j - i < 2) {
         i++;
         continue;
@@ -164,7 +166,7 @@ export class UdpBatchSender {
       if (!this.sendSegmented(i, j, size)) this.sendEach(i, j);
       unsent = i = j;
     }
-    if (unsent < count) this.sendEach(unsent, count);
+    if (unsent < end) this.sendEach(unsent, end);
     return count;
   }
 

@@ -4,7 +4,7 @@
 // handful of times per tunnel, never on the packet path, so a rtnetlink
 // binding would add hundreds of lines of struct packing for no measurable gain,
 // and `ip`'s error messages are ones operators already know.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -43,7 +43,36 @@ export async function configureInterface(s: InterfaceSettings): Promise<void> {
   for (const a of s.addresses) await ip(['address', 'add', a, 'dev', s.name]);
   await ip(['link', 'set', 'dev', s.name, 'up']);
   await fairQueue(s.name);
-  for (const r of s.routes) await addRoute(r, s.name);
+  await addRoutes(s.routes, s.name);
+}
+
+/** Above this many, routes go in one `ip -batch` (a server with thousands of peers): one process, not one each. */
+const BATCH_ROUTES = 8;
+
+/**
+ * Routes many prefixes into the tunnel: one `ip -force -batch` for all, then
+ * each that failed again on its own (addRoute), which tells a route already
+ * ours from another device's.
+ */
+export async function addRoutes(cidrs: readonly string[], dev: string): Promise<void> {
+  if (cidrs.length <= BATCH_ROUTES) {
+    for (const r of cidrs) await addRoute(r, dev);
+    return;
+  }
+  const failedLines = await ipBatch(cidrs.map((r) => `route add ${r} dev ${dev}`));
+  for (const line of failedLines) await addRoute(cidrs[line - 1]!, dev);
+}
+
+/** Runs commands with `ip -force -batch -`; returns the (1-based) lines that failed. */
+function ipBatch(lines: string[]): Promise<number[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', ['-force', '-batch', '-'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.on('error', (err) => reject(new NetConfigError(`ip -batch: ${err.message}`)));
+    child.on('close', () => resolve([...stderr.matchAll(/Command failed -:(\d+)/g)].map((m) => Number(m[1]))));
+    child.stdin.end(lines.join('\n') + '\n');
+  });
 }
 
 /**

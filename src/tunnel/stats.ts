@@ -79,3 +79,58 @@ export const DROP_REASONS: ReadonlyArray<[string, number]> = [
   ['handshake-cookie-unexpected-index', RX.dropHandshakeCookieUnexpected],
   ['socket-overflow', RX.dropSocketOverflow],
 ];
+
+/**
+ * Each peer's own counters, beside the interface's: what the peer's timers
+ * read (when data last went out or came in, how much a key has sealed) and
+ * what `status` shows per peer. A peer is a slot number (its index in the
+ * routing table); its counters are PEER_SLOTS float64s at slot * PEER_SLOTS
+ * of one growable SharedArrayBuffer, so adding a peer never hands the
+ * workers a new buffer. As with the interface's, the transmit worker writes
+ * the TX fields and the receive worker the RX ones.
+ */
+export const PEER = {
+  txPackets: 0,
+  txBytes: 1,
+  txLastDataMs: 2,
+  txCounter: 3,
+  txKeepalives: 4,
+  rxPackets: 5,
+  rxBytes: 6,
+  rxLastAuthMs: 7,
+  rxLastDataMs: 8,
+} as const;
+export const PEER_SLOTS = 9;
+const PEER_TX_FIELDS = [PEER.txPackets, PEER.txBytes, PEER.txLastDataMs, PEER.txCounter, PEER.txKeepalives];
+const PEER_RX_FIELDS = [PEER.rxPackets, PEER.rxBytes, PEER.rxLastAuthMs, PEER.rxLastDataMs];
+/** Address space reserved for peer counters (only what is used is committed): a million peers. */
+const MAX_PEER_BYTES = 1_000_000 * PEER_SLOTS * 8;
+/** Peers' room added at a time. */
+const PEER_GROWTH = 256;
+
+/** ES2024's growable SharedArrayBuffer, which Node 20 has and this project's TypeScript lib (ES2023) does not name yet. */
+interface Growable {
+  grow(bytes: number): void;
+}
+const GrowableSharedArrayBuffer = SharedArrayBuffer as unknown as new (bytes: number, options: { maxByteLength: number }) => SharedArrayBuffer;
+
+export function createPeerStats(): SharedArrayBuffer {
+  return new GrowableSharedArrayBuffer(PEER_GROWTH * PEER_SLOTS * 8, { maxByteLength: MAX_PEER_BYTES });
+}
+
+/** Makes room for peer `slot` (main thread, before the workers hear of it). */
+export function reservePeerSlot(sab: SharedArrayBuffer, slot: number): void {
+  const need = (slot + 1) * PEER_SLOTS * 8;
+  if (sab.byteLength < need) (sab as unknown as Growable).grow(Math.min(MAX_PEER_BYTES, Math.ceil(need / (PEER_GROWTH * PEER_SLOTS * 8)) * PEER_GROWTH * PEER_SLOTS * 8));
+}
+
+/** A view that follows the buffer as it grows. */
+export function peerCounters(sab: SharedArrayBuffer): Float64Array {
+  return new Float64Array(sab);
+}
+
+/** A worker zeroes the fields it owns when a slot is (re)used, so a new peer starts from nothing. */
+export function clearPeerFields(f: Float64Array, slot: number, direction: 'tx' | 'rx'): void {
+  const base = slot * PEER_SLOTS;
+  for (const field of direction === 'tx' ? PEER_TX_FIELDS : PEER_RX_FIELDS) f[base + field] = 0;
+}

@@ -1,28 +1,38 @@
-// One running tunnel: the TUN interface, the link to the peer, the
-// data-path workers and the peer's sessions, started in that order and
-// stopped in reverse. It offers what the daemon above it needs (status(),
-// apply() for a reload's live changes, stop()) and knows nothing of control
-// sockets, run files or config files: the daemon (src/daemon/) owns those.
+// One running tunnel: the TUN interface, the socket or listener, the
+// data-path workers and the peers with their sessions, started in that order
+// and stopped in reverse. Each peer has a slot in the data path, its own
+// sessions (peer/peer.ts) and its own link (its endpoint on the interface's
+// UDP socket, or the TCP connection); the interface's peers (peer/peer-set.ts)
+// route handshake messages to them. It offers what the daemon above it needs
+// (status(), addPeer/removePeer/changePeer for live changes, stop()) and
+// knows nothing of control sockets, run files or config files: the daemon
+// (src/daemon/) owns those.
 import type { Cidr } from '../config/cidr.js';
-import type { Endpoint, TunnelConfig } from '../config/config.js';
+import { refuseManyOverTcp, type Endpoint, type PeerConfig, type TunnelConfig } from '../config/config.js';
 import { encodeKey, publicKeyOf } from '../crypto/keys.js';
 import { initSodium } from '../crypto/sodium.js';
 import { DATA_OVERHEAD } from '../crypto/data-packet.js';
 import { openTun, setOffloads, TSO_OFFLOADS, VNET_HDR_BYTES, type TunDevice } from '../tun/device.js';
 import { changeRoutes, configureInterface } from '../tun/netconfig.js';
 import { isHostName } from '../transport/resolve.js';
+import { formatAddress } from '../transport/sockaddr.js';
+import * as libc from '../sys/libc.js';
 import type { SocketAddress } from '../transport/sockaddr.js';
-import { SocketError, type BindSpec } from '../transport/socket.js';
+import { openBoundSocket, SocketError, type BindSpec, type BoundSocket } from '../transport/socket.js';
+import type { EndpointSpec } from '../transport/resolve.js';
 import { defaultMtu, GSO_MAX_SIZE, mtuTransport } from '../transport/mtu.js';
 import type { TransportKind } from '../transport/transport.js';
 import type { Logger } from '../log.js';
 import { Datapath } from './datapath/datapath.js';
 import { endpointProblem } from './link/endpoint-name.js';
-import { Handshake } from './peer/handshake.js';
+import { Handshake, localIdentity, type LocalIdentity } from './peer/handshake.js';
 import type { Link } from './link/link.js';
 import { FEATURE_VNET_HDR, MESSAGE_INITIATION_BYTES, mac1Key } from './messages.js';
 import { Peer } from './peer/peer.js';
-import { createStats, DROP_REASONS, RX, TX, type Stats } from './stats.js';
+import { PeerSet, type Ingress } from './peer/peer-set.js';
+import { createPeerStats, createStats, DROP_REASONS, PEER, PEER_SLOTS, peerCounters, reservePeerSlot, RX, TX, type Stats } from './stats.js';
+import { udpIngress } from './link/udp-ingress.js';
+import type { RouteSpec } from './datapath/worker-messages.js';
 import { AutoLink } from './link/auto-link.js';
 import { TcpLink } from './link/tcp-link.js';
 import { UdpLink } from './link/udp-link.js';
@@ -68,7 +78,7 @@ export interface TunnelStatus {
   addresses: string[];
   listen: string | null;
   publicKey: string;
-  /** Every configured peer (one today). Replaces the single `peer` object of earlier versions. */
+  /** Every peer, in the order added. Replaces the single `peer` object of earlier versions. */
   peers: PeerStatus[];
   /** Interface totals. */
   rx: { bytes: number; packets: number };
@@ -77,119 +87,89 @@ export interface TunnelStatus {
 }
 
 /**
- * What a running tunnel takes without a restart (see apply). `endpoint`,
- * `persistentKeepalive` and `allowedIPs` are present only when they changed.
+ * What a running peer takes without a restart (see changePeer): each field
+ * is present only when it changes.
  */
 export interface PeerChange {
-  initiates: boolean;
   endpoint?: Endpoint | null;
   persistentKeepalive?: number | null;
   allowedIPs?: Cidr[];
 }
 
 export interface TunnelOptions {
-  /** Where a listener's UDP link remembers its peer's last address (endpoint-memory.ts); none: not remembered. */
+  /** Where a listener's UDP link remembers its one peer's last address (endpoint-memory.ts); none: not remembered. */
   endpointMemoryFile?: string;
   /** The data path died: called once the tunnel has stopped itself. */
   onFailure(): void;
 }
 
+/** One peer as the tunnel holds it: its config as last applied, and its sessions. */
+interface PeerEntry {
+  config: PeerConfig;
+  peer: Peer;
+}
+
+const routeSpecs = (cidrs: readonly Cidr[]): RouteSpec[] => cidrs.map((c) => ({ family: c.family, bytes: c.bytes, prefix: c.prefix }));
+const endpointSpec = (ep: Endpoint | undefined | null): EndpointSpec | null => (ep ? { host: ep.host, port: ep.port } : null);
+
+/**
+ * Whether the kernel already routes `c` into the interface: it lies inside
+ * one of the interface's own Address subnets (the route the kernel makes
+ * for an address). A server's clients usually do, and thousands of peers
+ * then need no route each (wg-quick skips such prefixes too).
+ */
+function coveredByAddress(c: Cidr, addresses: readonly Cidr[]): boolean {
+  return addresses.some((a) => {
+    if (a.family !== c.family || a.prefix > c.prefix) return false;
+    for (let bit = 0; bit < a.prefix; bit++) {
+      const mask = 0x80 >> (bit % 8);
+      if ((a.bytes[bit >> 3]! & mask) !== (c.bytes[bit >> 3]! & mask)) return false;
+    }
+    return true;
+  });
+}
+
 export class Tunnel {
   private stopped: Promise<void> | null = null;
-  /** The config as last applied: what `status` shows. */
-  private config: TunnelConfig;
+  /** By base64 public key, in the order added. */
+  private readonly entries = new Map<string, PeerEntry>();
   /** Ours, derived once: status never touches the private key. */
   private readonly publicKey: string;
+  /** Every peer's counters (stats.ts PEER), one view of the growable buffer. */
+  private readonly counters: Float64Array;
+  /** The data path's socket over UDP (every peer's link shares it); null over TCP and auto. */
+  private socket: BoundSocket | null = null;
+  private bind: BindSpec | null = null;
+  /** Over TCP and auto: the one peer's link, which also owns the listener. */
+  private sharedLink: (TcpLink | AutoLink) | null = null;
+  private peers!: PeerSet;
+  private offloads = -1;
 
   private constructor(
-    config: TunnelConfig,
+    private config: TunnelConfig,
     readonly tun: TunDevice,
     readonly mtu: number,
     readonly transport: TransportKind | 'auto',
-    private readonly link: Link & { close(): Promise<void> },
     private readonly datapath: Datapath,
-    private readonly peer: Peer,
     private readonly stats: Stats,
+    private readonly peerStats: SharedArrayBuffer,
+    private readonly local: LocalIdentity,
+    private readonly options: TunnelOptions,
     private readonly log: Logger,
   ) {
-    this.config = config;
-    this.publicKey = encodeKey(publicKeyOf(config.iface.privateKey));
+    this.publicKey = encodeKey(local.keyPair.publicKey);
+    this.counters = peerCounters(peerStats);
   }
 
-  /**
-   * Applies a reload's live changes (the daemon's reload.ts works out which):
-   * the peer's Endpoint, PersistentKeepalive and AllowedIPs without
-   * dropping anything (the session and its keys stay: no new handshake);
-   * the same host-name Endpoint is looked up again. Returns what it did, as
-   * logged.
-   */
-  async apply(change: PeerChange): Promise<string[]> {
-    const notes: string[] = [];
-    const persistentKeepalive = 'persistentKeepalive' in change ? change.persistentKeepalive : this.config.peers[0].persistentKeepalive;
-    const endpoint = 'endpoint' in change ? change.endpoint : this.config.peers[0].endpoint;
-    this.peer.reconfigure({ initiates: change.initiates, persistentKeepalive: persistentKeepalive ?? 0 });
-    if ('endpoint' in change) {
-      const ep = change.endpoint;
-      notes.push(`reload: peer endpoint ${ep ? `now ${ep.host}:${ep.port}` : 'removed'}`);
-      this.log.info(notes.at(-1)!);
-      try {
-        await this.link.setEndpoint(ep ? { host: ep.host, port: ep.port } : null);
-      } catch (err) {
-        notes.push(`reload: endpoint: ${(err as Error).message}`);
-        this.log.error(notes.at(-1)!);
-      }
-    } else if (endpoint && isHostName(endpoint)) {
-      notes.push(await this.resolveAgain(endpoint.host));
-    }
-    if ('persistentKeepalive' in change) {
-      notes.push(`reload: persistent keepalive ${persistentKeepalive ?? 0} s`);
-      this.log.info(notes.at(-1)!);
-    }
-    const allowedIPs = change.allowedIPs ?? this.config.peers[0].allowedIPs;
-    if (change.allowedIPs) notes.push(...(await this.changeAllowedIPs(change.allowedIPs)));
-    this.config = {
-      ...this.config,
-      peers: [{ ...this.config.peers[0], endpoint: endpoint ?? undefined, persistentKeepalive: persistentKeepalive ?? undefined, allowedIPs }],
-      role: { ...this.config.role, initiates: change.initiates },
-    };
-    return notes;
-  }
-
-  /**
-   * New AllowedIPs: the kernel's routes follow (netconfig.ts changeRoutes;
-   * one that fails is named and the rest apply), then both data-path loops
-   * check against the new set. Returns what it did, as logged.
-   */
-  private async changeAllowedIPs(next: Cidr[]): Promise<string[]> {
-    const before = this.config.peers[0].allowedIPs.map((c) => c.text);
-    const after = next.map((c) => c.text);
-    const failed = await changeRoutes(this.tun.name, before, after);
-    this.datapath.setAllowedIPs(next.map((c) => ({ family: c.family, bytes: c.bytes, prefix: c.prefix })));
-    const notes = [`reload: allowed IPs now ${after.join(', ')}`, ...failed.map((f) => `reload: route: ${f}`)];
-    this.log.info(notes[0]!);
-    for (const f of notes.slice(1)) this.log.error(f);
-    return notes;
-  }
-
-  /**
-   * A reload with the same host-name Endpoint: the name may point elsewhere
-   * now (the server moved), and reloading is how an operator says so.
-   * Returns what it did, as logged.
-   */
-  private async resolveAgain(host: string): Promise<string> {
-    const moved = await this.link.reresolve();
-    if (moved) this.peer.endpointMoved();
-    const note = `reload: Endpoint ${host} ${moved ? 'now resolves to' : 'still resolves to'} ${this.link.resolvedText() ?? 'the same address'}`;
-    this.log.info(note);
-    return note;
-  }
-
-  /** Brings the tunnel up; on any failure everything started so far is undone. */
+  /** Brings the tunnel up with the config's peers; on any failure everything started so far is undone. */
   static async start(config: TunnelConfig, log: Logger, options: TunnelOptions): Promise<Tunnel> {
     await initSodium();
-    const problem = await endpointProblem(config.file, config.peers[0].endpoint, 'up');
-    if (problem) throw problem;
-    const { iface, peers: [peer] } = config;
+    for (const p of config.peers) {
+      const problem = await endpointProblem(config.file, p.endpoint, 'up');
+      if (problem) throw problem;
+    }
+    refuseManyOverTcp(config);
+    const { iface, peers } = config;
     const transport = iface.transport;
     const mtu = iface.mtu ?? defaultMtu(mtuTransport(transport));
     // Over TCP the stream has no datagram limit, so whole TSO super-packets
@@ -208,43 +188,54 @@ export class Tunnel {
         name: tun.name,
         mtu,
         addresses: iface.addresses.map((a) => a.text),
-        routes: peer.allowedIPs.map((a) => a.text),
+        routes: peers.flatMap((p) => p.allowedIPs.filter((c) => !coveredByAddress(c, iface.addresses)).map((c) => c.text)),
         ...(superPackets ? { gsoMaxSize: GSO_MAX_SIZE } : {}),
       });
       const listenAddress: SocketAddress | null = iface.listenAddress
         ? { family: iface.listenAddress.includes(':') ? 6 : 4, address: iface.listenAddress, port: iface.listenPort ?? 0 }
         : null;
       const bind: BindSpec = { address: listenAddress, port: iface.listenPort ?? 0 };
-      if (!listenAddress && peer.endpoint?.family) bind.family = peer.endpoint.family;
-      const endpoint = peer.endpoint ? { host: peer.endpoint.host, port: peer.endpoint.port } : null;
+      const families = new Set(peers.flatMap((p) => (p.endpoint?.family ? [p.endpoint.family] : [])));
+      // Every Endpoint of one IP version (a client): a socket of that version; otherwise dual-stack.
+      if (!listenAddress && families.size === 1) bind.family = [...families][0]!;
       const stats = createStats();
-      let link: UdpLink | TcpLink | AutoLink;
+      const peerStats = createPeerStats();
+      let socket: BoundSocket | null = null;
+      let shared: TcpLink | AutoLink | null = null;
       let udpFd = -1;
+      const first = endpointSpec(peers[0]!.endpoint);
       if (transport === 'udp') {
-        link = UdpLink.open(bind, endpoint, log);
-        udpFd = link.socket.fd;
+        socket = openBoundSocket('udp', bind);
+        udpFd = socket.fd;
+        const fd = socket.fd;
+        undo.push(() => void libc.close(fd));
       } else if (transport === 'tcp') {
-        link = new TcpLink(iface.listenPort ? bind : null, endpoint, log);
-        link.bind();
+        const tcp = new TcpLink(iface.listenPort ? bind : null, first, log);
+        tcp.bind();
+        shared = tcp;
       } else {
-        const udp = UdpLink.open(bind, endpoint, log);
-        const tcp = new TcpLink(iface.listenPort ? bind : null, endpoint, log, { standby: true });
+        const udp = UdpLink.open(bind, first, log);
+        const tcp = new TcpLink(iface.listenPort ? bind : null, first, log, { standby: true });
         try {
           tcp.bind();
         } catch (err) {
           await udp.close();
           throw err;
         }
-        link = new AutoLink(udp, tcp, endpoint, log);
+        shared = new AutoLink(udp, tcp, first, log);
         udpFd = udp.socket.fd;
       }
-      undo.push(() => link.close());
+      if (shared) {
+        const link = shared;
+        undo.push(() => link.close());
+      }
       const datapath = await Datapath.start({
         transport,
         tunFd: tun.fd,
         udpFd,
         stats: stats.sab,
-        allowedIPs: peer.allowedIPs.map((c) => ({ family: c.family, bytes: c.bytes, prefix: c.prefix })),
+        peerStats,
+        warmUpRoutes: routeSpecs(peers.flatMap((p) => p.allowedIPs)),
         mtu,
         tunVnetHdr: true,
         wireVnetHdr: superPackets,
@@ -254,43 +245,25 @@ export class Tunnel {
         mac1Key: mac1Key(publicKeyOf(iface.privateKey)),
       });
       undo.push(() => datapath.stop());
-      const handshake = new Handshake({
-        staticPrivate: iface.privateKey,
-        peerPublic: peer.publicKey,
-        psk: peer.presharedKey ?? null,
-        features: superPackets ? FEATURE_VNET_HDR : 0,
-      });
-      let offloads = -1;
-      const onSession = (peerFeatures: number) => {
-        const want = superPackets && peerFeatures & FEATURE_VNET_HDR ? TSO_OFFLOADS : 0;
-        if (superPackets && want !== offloads) {
-          setOffloads(tun, want);
-          offloads = want;
-          log.debug(`TSO super-packets ${want ? 'on' : 'off'}`);
-        }
-      };
-      const p = new Peer(
-        handshake,
-        link,
-        datapath,
-        stats,
-        { initiates: config.role.initiates, peerPublic: peer.publicKey, persistentKeepalive: peer.persistentKeepalive ?? 0, onSession },
-        log,
-      );
-      const t = new Tunnel(config, tun, mtu, transport, link, datapath, p, stats, log);
+      const local = localIdentity(iface.privateKey);
+      const t = new Tunnel(config, tun, mtu, transport, datapath, stats, peerStats, local, options, log);
+      t.socket = socket;
+      t.bind = bind;
+      t.sharedLink = shared;
+      const ingress: Ingress = socket ? udpIngress(socket.fd) : shared!;
+      t.peers = new PeerSet(local, ingress, stats, log);
+      undo.push(() => t.peers.stop());
       datapath.on('message', (m) => t.onWorkerMessage(m));
       datapath.on('exit', (why) => {
         log.error(why);
         void t.stop().then(() => options.onFailure());
       });
-      p.start();
-      const udpLink = link instanceof AutoLink ? link.udp : link instanceof UdpLink ? link : null;
-      if (udpLink && options.endpointMemoryFile) udpLink.memory = { path: options.endpointMemoryFile, peer: encodeKey(peer.publicKey) };
-      await link.attach(datapath);
-      if (udpLink?.resumed) p.resume();
+      for (const p of peers) await t.startPeer(p);
+      const listen = socket ? t.listenText() : shared!.listenText();
+      const endpoints = peers.filter((p) => p.endpoint).map((p) => `${p.endpoint!.host}:${p.endpoint!.port}`);
       log.info(
-        `${tun.name} up: ${transport}, mtu ${mtu}, ${link.listenText() ? `listening on ${link.listenText()}` : 'not listening'}` +
-          `${endpoint ? `, peer endpoint ${endpoint.host}:${endpoint.port}` : ''}, aead ${datapath.aead}`,
+        `${tun.name} up: ${transport}, mtu ${mtu}, ${listen ? `listening on ${listen}` : 'not listening'}, ` +
+          `${peers.length === 1 ? '1 peer' : `${peers.length} peers`}${endpoints.length === 1 ? `, peer endpoint ${endpoints[0]}` : ''}, aead ${datapath.aead}`,
       );
       return t;
     } catch (err) {
@@ -299,10 +272,168 @@ export class Tunnel {
     }
   }
 
+  /** A peer's slot, counters, link and sessions; its routes are the caller's. */
+  private async startPeer(config: PeerConfig): Promise<Peer> {
+    const slot = this.peers.nextSlot();
+    reservePeerSlot(this.peerStats, slot);
+    // Before anything else about this slot reaches the workers.
+    this.datapath.toBoth({ t: 'peer-add', peer: slot, allowedIPs: routeSpecs(config.allowedIPs) });
+    const endpoint = endpointSpec(config.endpoint);
+    const link: Link & { attach(d: Datapath): Promise<void> } = this.sharedLink ?? UdpLink.onSocket(this.socket!, this.bind!, endpoint, this.log, slot);
+    const superPackets = this.transport === 'tcp';
+    const handshake = new Handshake({
+      staticPrivate: this.config.iface.privateKey,
+      local: this.local,
+      peerPublic: config.publicKey,
+      psk: config.presharedKey ?? null,
+      features: superPackets ? FEATURE_VNET_HDR : 0,
+    });
+    const onSession = (peerFeatures: number) => {
+      const want = superPackets && peerFeatures & FEATURE_VNET_HDR ? TSO_OFFLOADS : 0;
+      if (superPackets && want !== this.offloads) {
+        setOffloads(this.tun, want);
+        this.offloads = want;
+        this.log.debug(`TSO super-packets ${want ? 'on' : 'off'}`);
+      }
+    };
+    const peer = new Peer(
+      slot,
+      handshake,
+      link,
+      this.datapath,
+      this.counters,
+      this.peers,
+      { initiates: endpoint !== null, peerPublic: config.publicKey, persistentKeepalive: config.persistentKeepalive ?? 0, onSession },
+      this.log,
+    );
+    const copy: PeerConfig = { ...config, publicKey: config.publicKey.slice(), allowedIPs: [...config.allowedIPs] };
+    if (config.presharedKey) copy.presharedKey = config.presharedKey.slice();
+    this.peers.add(config.publicKey, peer);
+    this.entries.set(encodeKey(config.publicKey), { config: copy, peer });
+    peer.start();
+    const udpLink = link instanceof AutoLink ? link.udp : link instanceof UdpLink ? link : null;
+    // A listener's one peer: its last address is remembered across restarts (endpoint-memory.ts).
+    if (udpLink && this.options.endpointMemoryFile && this.config.peers.length === 1) {
+      udpLink.memory = { path: this.options.endpointMemoryFile, peer: encodeKey(config.publicKey) };
+    }
+    await link.attach(this.datapath);
+    if (udpLink?.resumed) peer.resume();
+    return peer;
+  }
+
+  /**
+   * Adds a peer while the tunnel runs: its routes, its slot in the data
+   * path, and a handshake at once if it has an Endpoint. Returns what it
+   * did, as logged.
+   */
+  async addPeer(config: PeerConfig): Promise<string[]> {
+    const key = encodeKey(config.publicKey);
+    if (this.entries.has(key)) throw new Error(`peer ${key} is already a peer`);
+    if (this.sharedLink) throw new Error(`Transport = ${this.transport} carries one peer per interface; many peers need Transport = udp`);
+    this.checkPrefixes(key, config.allowedIPs);
+    const problem = await endpointProblem(this.config.file, config.endpoint, 'reload');
+    if (problem) throw problem;
+    const failed = await addRoutesFor(this.tun.name, config.allowedIPs, this.config.iface.addresses);
+    await this.startPeer(config);
+    return this.note([`peer ${key}: added`, ...failed.map((f) => `peer ${key}: route: ${f}`)]);
+  }
+
+  /** Ends a peer's sessions and removes its routes and its slot: nothing of its gets through after. */
+  async removePeer(publicKey: Uint8Array): Promise<string[]> {
+    const key = encodeKey(publicKey);
+    const entry = this.entries.get(key);
+    if (!entry) throw new Error(`peer ${key} is not a peer of ${this.tun.name}`);
+    if (this.sharedLink) throw new Error(`Transport = ${this.transport}: the one peer of an interface cannot be removed while it runs`);
+    const { peer, config } = entry;
+    this.entries.delete(key);
+    this.peers.remove(publicKey);
+    peer.stop();
+    await peer.link.close();
+    this.datapath.toBoth({ t: 'peer-remove', peer: peer.slot });
+    const routed = config.allowedIPs.filter((c) => !coveredByAddress(c, this.config.iface.addresses)).map((c) => c.text);
+    const failed = await changeRoutes(this.tun.name, routed, []);
+    config.presharedKey?.fill(0);
+    return this.note([`peer ${key}: removed`, ...failed.map((f) => `peer ${key}: route: ${f}`)]);
+  }
+
+  /**
+   * A peer's Endpoint, PersistentKeepalive and AllowedIPs, without dropping
+   * anything (the session and its keys stay: no new handshake); the same
+   * host-name Endpoint is looked up again. Returns what it did, as logged.
+   */
+  async changePeer(publicKey: Uint8Array, change: PeerChange): Promise<string[]> {
+    const key = encodeKey(publicKey);
+    const entry = this.entries.get(key);
+    if (!entry) throw new Error(`peer ${key} is not a peer of ${this.tun.name}`);
+    if (change.allowedIPs) this.checkPrefixes(key, change.allowedIPs);
+    const { peer, config } = entry;
+    const notes: string[] = [];
+    const endpoint = 'endpoint' in change ? (change.endpoint ?? undefined) : config.endpoint;
+    const persistentKeepalive = 'persistentKeepalive' in change ? (change.persistentKeepalive ?? undefined) : config.persistentKeepalive;
+    peer.reconfigure({ initiates: endpoint !== undefined, persistentKeepalive: persistentKeepalive ?? 0 });
+    if ('endpoint' in change) {
+      notes.push(`peer ${key}: endpoint ${endpoint ? `now ${endpoint.host}:${endpoint.port}` : 'removed'}`);
+      try {
+        await peer.link.setEndpoint(endpointSpec(endpoint));
+      } catch (err) {
+        notes.push(`peer ${key}: endpoint: ${(err as Error).message}`);
+      }
+    } else if (endpoint && isHostName(endpoint)) {
+      const moved = await peer.link.reresolve();
+      if (moved) peer.endpointMoved();
+      notes.push(`peer ${key}: Endpoint ${endpoint.host} ${moved ? 'now resolves to' : 'still resolves to'} ${peer.link.resolvedText() ?? 'the same address'}`);
+    }
+    if ('persistentKeepalive' in change) notes.push(`peer ${key}: persistent keepalive ${persistentKeepalive ?? 0} s`);
+    if (change.allowedIPs) {
+      const own = this.config.iface.addresses;
+      const before = config.allowedIPs.filter((c) => !coveredByAddress(c, own)).map((c) => c.text);
+      const after = change.allowedIPs.filter((c) => !coveredByAddress(c, own)).map((c) => c.text);
+      // Routes for added prefixes come before removed ones go (netconfig.ts changeRoutes); then both directions route by the new set.
+      const failed = await changeRoutes(this.tun.name, before, after);
+      this.datapath.toBoth({ t: 'allowed-ips', peer: peer.slot, allowedIPs: routeSpecs(change.allowedIPs) });
+      notes.push(`peer ${key}: allowed IPs now ${change.allowedIPs.map((c) => c.text).join(', ') || '(none)'}`, ...failed.map((f) => `peer ${key}: route: ${f}`));
+      config.allowedIPs = [...change.allowedIPs];
+    }
+    config.endpoint = endpoint;
+    config.persistentKeepalive = persistentKeepalive;
+    return this.note(notes);
+  }
+
+  /** The peers as last applied (copies; a presharedKey is a copy to zero after use). */
+  peerConfigs(): PeerConfig[] {
+    return [...this.entries.values()].map(({ config: c }) => ({
+      ...c,
+      publicKey: c.publicKey.slice(),
+      allowedIPs: [...c.allowedIPs],
+      ...(c.presharedKey ? { presharedKey: c.presharedKey.slice() } : {}),
+    }));
+  }
+
+  /** A prefix has one owner: refused when another peer holds it already (the same text, as the config's check). */
+  private checkPrefixes(key: string, cidrs: readonly Cidr[]): void {
+    for (const [other, { config }] of this.entries) {
+      if (other === key) continue;
+      for (const c of cidrs) {
+        if (config.allowedIPs.some((o) => o.text === c.text)) throw new Error(`AllowedIPs: ${c.text} is already peer ${other}`);
+      }
+    }
+  }
+
+  private note(notes: string[]): string[] {
+    for (const n of notes) (/: (route|endpoint): /.test(n) ? this.log.error : this.log.info).call(this.log, n);
+    return notes;
+  }
+
   private onWorkerMessage(m: FromWorker): void {
-    if (this.peer.onWorkerMessage(m)) return;
-    if (this.link.onWorkerMessage(m)) return;
+    if (this.peers.onWorkerMessage(m)) return;
+    if (this.sharedLink?.onWorkerMessage(m)) return;
     if (m.t === 'error') this.log.error(m.message);
+  }
+
+  private listenText(): string | null {
+    const a = this.bind?.address;
+    const port = this.socket?.port ?? 0;
+    return a ? formatAddress({ ...a, port }) : `*:${port}`;
   }
 
   status(): TunnelStatus {
@@ -310,56 +441,65 @@ export class Tunnel {
     const dropped: Record<string, number> = {};
     for (const [reason, slot] of DROP_REASONS) if (f[slot]! > 0) dropped[reason] = f[slot]!;
     // The receive worker and the main thread both count some handshake drops by the same name (handshake-bad-mac1).
-    for (const [reason, n] of this.peer.handshakeDrops) dropped[`handshake-${reason}`] = (dropped[`handshake-${reason}`] ?? 0) + n;
-    const rx = { bytes: f[RX.bytes]!, packets: f[RX.packets]! };
-    const tx = { bytes: f[TX.bytes]!, packets: f[TX.packets]! };
+    for (const [reason, n] of this.peers.handshakeDrops) dropped[`handshake-${reason}`] = (dropped[`handshake-${reason}`] ?? 0) + n;
+    const first = this.entries.values().next().value as PeerEntry | undefined;
+    const path = this.sharedLink?.kind ?? (this.transport === 'tcp' ? 'tcp' : 'udp');
     return {
       interface: this.tun.name,
       pid: process.pid,
       transport: this.transport,
-      path: this.link.kind,
+      path: first ? first.peer.link.kind : path,
       mtu: this.mtu,
       addresses: this.config.iface.addresses.map((a) => a.text),
-      listen: this.link.listenText(),
+      listen: this.socket ? this.listenText() : this.sharedLink!.listenText(),
       publicKey: this.publicKey,
-      // The one peer's counters are the interface's.
-      peers: [this.peerStatus({ ...rx }, { ...tx })],
-      rx,
-      tx,
+      peers: [...this.entries.values()].map((e) => this.peerStatus(e)),
+      rx: { bytes: f[RX.bytes]!, packets: f[RX.packets]! },
+      tx: { bytes: f[TX.bytes]!, packets: f[TX.packets]! },
       dropped,
     };
   }
 
-  private peerStatus(rx: PeerStatus['rx'], tx: PeerStatus['tx']): PeerStatus {
-    const peer = this.config.peers[0];
-    const ep = peer.endpoint;
-    const hs = this.peer.lastHandshakeAt;
+  private peerStatus({ config, peer }: PeerEntry): PeerStatus {
+    const ep = config.endpoint;
+    const hs = peer.lastHandshakeAt;
+    const c = this.counters;
+    const base = peer.slot * PEER_SLOTS;
+    const link = peer.link;
     return {
-      publicKey: encodeKey(peer.publicKey),
-      endpoint: this.link.endpointText(),
-      ...(ep && isHostName(ep) ? { endpointName: `${ep.host}:${ep.port}`, endpointResolved: this.link.resolvedText() } : {}),
-      allowedIPs: peer.allowedIPs.map((a) => a.text),
+      publicKey: encodeKey(config.publicKey),
+      endpoint: link.endpointText(),
+      ...(ep && isHostName(ep) ? { endpointName: `${ep.host}:${ep.port}`, endpointResolved: link.resolvedText() } : {}),
+      allowedIPs: config.allowedIPs.map((a) => a.text),
       latestHandshakeAt: hs === null ? null : Math.floor(hs / 1000),
-      handshakes: this.peer.handshakeCount,
-      rx,
-      tx,
-      persistentKeepalive: peer.persistentKeepalive ?? 0,
-      ...(this.transport === 'auto' ? { path: this.link.kind } : {}),
+      handshakes: peer.handshakeCount,
+      rx: { bytes: c[base + PEER.rxBytes]!, packets: c[base + PEER.rxPackets]! },
+      tx: { bytes: c[base + PEER.txBytes]!, packets: c[base + PEER.txPackets]! },
+      persistentKeepalive: config.persistentKeepalive ?? 0,
+      ...(this.transport === 'auto' ? { path: link.kind } : {}),
     };
   }
 
   /** Stops everything; the interface (and its routes) go when the TUN closes. */
   stop(): Promise<void> {
     this.stopped ??= (async () => {
-      this.peer.stop();
+      this.peers.stop();
       await this.datapath.stop();
-      await this.link.close();
+      for (const { peer } of this.entries.values()) if (peer.link !== this.sharedLink) await peer.link.close();
+      await this.sharedLink?.close();
+      if (this.socket) libc.close(this.socket.fd);
       this.tun.close();
       this.config.iface.privateKey.fill(0);
+      this.local.keyPair.privateKey.fill(0);
       for (const p of this.config.peers) p.presharedKey?.fill(0);
+      for (const { config } of this.entries.values()) config.presharedKey?.fill(0);
       this.log.info(`${this.tun.name} down`);
     })();
     return this.stopped;
   }
 }
 
+/** Routes for a new peer's prefixes (those the interface's own subnets do not cover); returns what failed. */
+async function addRoutesFor(dev: string, cidrs: readonly Cidr[], own: readonly Cidr[]): Promise<string[]> {
+  return changeRoutes(dev, [], cidrs.filter((c) => !coveredByAddress(c, own)).map((c) => c.text));
+}

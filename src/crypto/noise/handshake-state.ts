@@ -263,8 +263,14 @@ export class HandshakeState {
     return value;
   }
 
-  /** An independent copy, so a forged message can be tried without spoiling this state. */
-  clone(): HandshakeState {
+  /**
+   * An independent copy, so a forged message can be tried without spoiling
+   * this state; `psk`, if given, replaces the pre-shared key for the psk
+   * tokens still ahead (a responder that serves many peers learns which
+   * peer, and so which key, only from the first message).
+   */
+  clone(psk?: Uint8Array): HandshakeState {
+    if (psk !== undefined && psk.length !== PSKLEN) throw new NoiseError('bad-key-length', `psk must be ${PSKLEN} bytes, got ${psk.length}`);
     const copy = new HandshakeState(this.symmetricState.clone(), {
       pattern: this.pattern,
       initiator: this.initiator,
@@ -272,7 +278,7 @@ export class HandshakeState {
       e: this.e ? copyKeyPair(this.e) : null,
       rs: this.rs?.slice() ?? null,
       re: this.re?.slice() ?? null,
-      psk: this.psk?.slice() ?? null,
+      psk: psk ? Uint8Array.from(psk) : (this.psk?.slice() ?? null),
       fixedEphemeral: this.fixedEphemeral ? copyKeyPair(this.fixedEphemeral) : null,
     });
     copy.messageIndex = this.messageIndex;

@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import * as libc from '../../sys/libc.js';
-import type { DatapathInit, FromWorker, RouteSpec, ToRx, ToTx } from './worker-messages.js';
+import type { DatapathInit, FromWorker, PeerMessage, ToRx, ToTx } from './worker-messages.js';
 import { WAKE } from './worker-port.js';
 
 class WorkerHandle {
@@ -101,9 +101,8 @@ export class Datapath extends EventEmitter<DatapathEvents> {
     this.rx.post(msg);
   }
 
-  /** The peer's AllowedIPs from now on, for both directions (one post when one worker runs both). */
-  setAllowedIPs(allowedIPs: RouteSpec[]): void {
-    const msg = { t: 'allowed-ips', allowedIPs } as const;
+  /** A message both directions need (peers and their AllowedIPs); one post when one worker runs both. */
+  toBoth(msg: PeerMessage): void {
     this.tx.post(msg);
     if (this.rx !== this.tx) this.rx.post(msg);
   }

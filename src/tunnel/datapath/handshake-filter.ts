@@ -3,7 +3,7 @@
 // before its handshake queue): the size its type demands, and for an
 // initiation or response mac1, which only our public key is needed to
 // check; for a cookie reply, that it answers the latest handshake message we
-// sent (its receiver index is that message's sender index, which only the
+// sent its peer (its receiver index is that message's sender index, which only the
 // path to the peer sees) and is the first to. A flood from anyone who does
 // not know that key, or of cookie replies from anyone off that path, costs
 // one hash or one compare per message here and never takes one of the
@@ -26,8 +26,6 @@ import {
 
 export type FilterVerdict = 'ok' | 'bad-size' | 'bad-mac1' | 'cookie-unexpected';
 
-/** No handshake message of ours awaits a cookie reply (sender indices are 32-bit unsigned). */
-const NONE = -1;
 const COOKIE_RECEIVER_AT = COOKIE_REPLY.receiverIndex.offset;
 
 export class HandshakeFilter {
@@ -42,8 +40,10 @@ export class HandshakeFilter {
    */
   private readonly coveredInitiation = new Uint8Array(INITIATION.mac1.offset);
   private readonly coveredResponse = new Uint8Array(RESPONSE.mac1.offset);
-  /** Sender index of the latest handshake message we sent, while no cookie reply to it has passed. */
-  private cookieFor = NONE;
+  /** Per peer: the sender index of the latest handshake message we sent it, while no cookie reply to it has passed. */
+  private readonly latest = new Map<number, number>();
+  /** The same, by sender index (what a cookie reply names), to the peer. */
+  private readonly awaiting = new Map<number, number>();
 
   /** `mac1Key`: messages.ts mac1Key(our public key). */
   constructor(
@@ -51,9 +51,19 @@ export class HandshakeFilter {
     private readonly hash: KeyedHash,
   ) {}
 
-  /** We send a handshake message with this sender index (worker-messages.ts 'handshake-sent'). */
-  expectCookieReply(senderIndex: number): void {
-    this.cookieFor = senderIndex;
+  /** We send `peer` a handshake message with this sender index (worker-messages.ts 'handshake-sent'). */
+  expectCookieReply(peer: number, senderIndex: number): void {
+    this.forget(peer);
+    this.latest.set(peer, senderIndex);
+    this.awaiting.set(senderIndex, peer);
+  }
+
+  /** A removed peer: no reply to what we sent it passes. */
+  forget(peer: number): void {
+    const before = this.latest.get(peer);
+    if (before === undefined) return;
+    this.latest.delete(peer);
+    if (this.awaiting.get(before) === peer) this.awaiting.delete(before);
   }
 
   /** `msg[0]` is a handshake type (1, 2 or 3); `len` the message's length. */
@@ -76,8 +86,9 @@ export class HandshakeFilter {
   private checkCookieReply(msg: Uint8Array): FilterVerdict {
     const at = COOKIE_RECEIVER_AT;
     const index = (msg[at]! | (msg[at + 1]! << 8) | (msg[at + 2]! << 16) | (msg[at + 3]! << 24)) >>> 0;
-    if (index !== this.cookieFor) return 'cookie-unexpected';
-    this.cookieFor = NONE;
+    const peer = this.awaiting.get(index);
+    if (peer === undefined) return 'cookie-unexpected';
+    this.forget(peer);
     return 'ok';
   }
 }

@@ -14,7 +14,7 @@ import { checkFrameBound } from '../../transport/framing.js';
 import { TcpStreamReceiver } from '../../transport/tcp-stream.js';
 import type { TransportKind } from '../../transport/transport.js';
 import { UdpBatchReceiver } from '../../transport/udp-batch.js';
-import { AllowedIPs } from '../allowed-ips.js';
+import { RoutingTable } from '../routing-table.js';
 import { HandshakeFilter } from './handshake-filter.js';
 import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE } from '../messages.js';
 import { PollSet } from './poll-set.js';
@@ -23,7 +23,7 @@ import { TcpCoalescer } from './gro.js';
 import { vnetHeaderAllowed } from './vnet-header.js';
 import { MssClamp } from './mss-clamp.js';
 import { VNET_HDR_BYTES } from '../../tun/device.js';
-import { HANDSHAKE_BACKLOG_SLOT, RX, wrapStats } from '../stats.js';
+import { clearPeerFields, HANDSHAKE_BACKLOG_SLOT, PEER, PEER_SLOTS, peerCounters, RX, wrapStats } from '../stats.js';
 import type { DatapathInit, ToRx } from './worker-messages.js';
 import { post, takeMessages } from './worker-port.js';
 
@@ -35,14 +35,37 @@ const DROP_SLOT = {
   'bad-mac1': RX.dropHandshakeBadMac1,
   'cookie-unexpected': RX.dropHandshakeCookieUnexpected,
 } as const;
-/** Receiving keypairs kept: current, previous and next, as WireGuard does across a rekey. */
+/** Receiving keypairs kept per peer: current, previous and next, as WireGuard does across a rekey. */
 const MAX_RECEIVE_KEYS = 3;
 
 interface ReceiveKey {
   localIndex: number;
+  peer: RxPeer;
   opener: DataOpener;
   replay: ReplayWindow;
   confirmed: boolean;
+}
+
+/** What the receiving half knows of one peer. */
+class RxPeer {
+  /** Its receive keys, oldest first (at most MAX_RECEIVE_KEYS). */
+  keys: ReceiveKey[] = [];
+  /**
+   * Its current UDP endpoint: as the main thread last set it ('udp-peer'),
+   * or as this loop last reported it. An authenticated datagram from anywhere
+   * else moves it (roaming, WireGuard semantics), so a move the main thread
+   * made on a handshake message from a forged source is undone by the peer's
+   * next authenticated packet.
+   */
+  readonly source = Buffer.alloc(libc.SIZEOF_SOCKADDR_STORAGE);
+  /** Transport = auto: the path last reported (null: none yet, or forgotten when a TCP connection went). */
+  dataPath: TransportKind | null = null;
+  /** Where its counters start in the peer counters (stats.ts PEER). */
+  readonly base: number;
+
+  constructor(readonly slot: number) {
+    this.base = slot * PEER_SLOTS;
+  }
 }
 
 class TunFdWriter {
@@ -56,15 +79,19 @@ class TunFdWriter {
 export class RxLoop implements SteppedLoop {
   private readonly stats: Float64Array;
   private readonly backlog: Int32Array;
-  /** Replaced whole by an 'allowed-ips' message (a reload), never changed in place. */
-  private allowed: AllowedIPs;
+  private readonly peerStats: Float64Array;
+  /** Cryptokey routing: a packet that opens under a peer's keys must come from an address that peer owns. */
+  private readonly routes = new RoutingTable();
+  /** By slot. */
+  private readonly peers: Array<RxPeer | undefined> = [];
   private readonly mss: MssClamp;
   /** Size and mac1 of handshake messages, checked before they take a slot of the backlog. */
   private readonly handshakeFilter: HandshakeFilter;
   private readonly poller: PollSet;
   /** Where the IP header starts in a plaintext (after the virtio_net_hdr, if any). */
   private readonly ipOffset: number;
-  private keys: ReceiveKey[] = [];
+  /** Every peer's receive keys, by our index (the receiver index data messages carry). */
+  private readonly keys = new Map<number, ReceiveKey>();
   /** Merges TCP segments of a receive batch into super-packets (UDP transport with a VNET TUN). */
   private readonly coalescer: TcpCoalescer | null = null;
   // UDP
@@ -74,22 +101,12 @@ export class RxLoop implements SteppedLoop {
   /** Time of the current batch, read once per batch rather than per packet. */
   private now = 0;
   private readonly udp: UdpBatchReceiver | null = null;
-  /**
-   * The peer's current endpoint: as the main thread last set it ('udp-peer'),
-   * or as this loop last reported it. An authenticated datagram from anywhere
-   * else moves it (roaming, WireGuard semantics), so a move the main thread
-   * made on a handshake message from a forged source is undone by the peer's
-   * next authenticated packet.
-   */
-  private readonly peerSource = Buffer.alloc(libc.SIZEOF_SOCKADDR_STORAGE);
   // TCP
   private readonly conns = new Map<number, TcpStreamReceiver>();
   /** Poll entries before the TCP connections': the wake eventfd, and the UDP socket if any. */
   private readonly firstConn: number;
-  /** Transport = auto: both paths receive, and the path of the latest authenticated data is reported when it changes. */
+  /** Transport = auto: both paths receive, and the path of each peer's latest authenticated data is reported when it changes. */
   private readonly auto: boolean;
-  /** The path last reported (null: none yet, or forgotten when a TCP connection went). */
-  private dataPath: TransportKind | null = null;
 
   constructor(
     private readonly init: DatapathInit,
@@ -98,7 +115,7 @@ export class RxLoop implements SteppedLoop {
     const s = wrapStats(init.stats);
     this.stats = s.f64;
     this.backlog = s.i32;
-    this.allowed = new AllowedIPs(init.allowedIPs);
+    this.peerStats = peerCounters(init.peerStats);
     this.mss = new MssClamp(init.mtu);
     this.handshakeFilter = new HandshakeFilter(init.mac1Key, keyedHashFor(aead));
     this.ipOffset = init.wireVnetHdr ? VNET_HDR_BYTES : 0;
@@ -149,46 +166,82 @@ export class RxLoop implements SteppedLoop {
 
   apply(msg: ToRx): boolean {
     switch (msg.t) {
+      case 'peer-add':
+        this.removePeer(msg.peer);
+        this.peers[msg.peer] = new RxPeer(msg.peer);
+        clearPeerFields(this.peerStats, msg.peer, 'rx');
+        for (const c of msg.allowedIPs) this.routes.insert(c, msg.peer);
+        break;
+      case 'peer-remove':
+        this.removePeer(msg.peer);
+        break;
       case 'allowed-ips':
-        this.allowed = new AllowedIPs(msg.allowedIPs);
+        if (!this.peers[msg.peer]) break;
+        this.routes.removePeer(msg.peer);
+        for (const c of msg.allowedIPs) this.routes.insert(c, msg.peer);
         break;
       case 'receive-key-add': {
         const { localIndex, key } = msg.keypair;
-        this.keys.push({ localIndex, opener: new DataOpener(this.aead, key), replay: new ReplayWindow(), confirmed: false });
+        const peer = this.peers[msg.peer];
+        if (peer) {
+          const k: ReceiveKey = { localIndex, peer, opener: new DataOpener(this.aead, key), replay: new ReplayWindow(), confirmed: false };
+          this.keys.get(localIndex)?.opener.destroy();
+          this.keys.set(localIndex, k);
+          peer.keys.push(k);
+          while (peer.keys.length > MAX_RECEIVE_KEYS) this.dropKey(peer.keys[0]!);
+        }
         key.fill(0);
-        while (this.keys.length > MAX_RECEIVE_KEYS) this.keys.shift()!.opener.destroy();
         break;
       }
-      case 'receive-key-remove':
-        this.keys = this.keys.filter((k) => {
-          if (k.localIndex !== msg.localIndex) return true;
-          k.opener.destroy();
-          return false;
-        });
+      case 'receive-key-remove': {
+        const k = this.keys.get(msg.localIndex);
+        if (k) this.dropKey(k);
         break;
+      }
       case 'tcp-add':
         this.conns.set(msg.fd, new TcpStreamReceiver(msg.fd, msg.conn, this.init.maxMessage));
         this.pollConnections();
         break;
       case 'tcp-remove':
         // The main thread may have moved its sends off this connection: report the next path afresh.
-        this.dataPath = null;
+        for (const p of this.peers) if (p) p.dataPath = null;
         // Only the connection named: this descriptor may already hold a newer one.
         if (this.conns.get(msg.fd)?.conn === msg.conn && this.conns.delete(msg.fd)) this.pollConnections();
         post({ t: 'tcp-removed', fd: msg.fd, conn: msg.conn });
         break;
-      case 'udp-peer':
-        this.peerSource.fill(0);
-        this.peerSource.set(msg.sockaddr.subarray(0, this.peerSource.length));
+      case 'udp-peer': {
+        const peer = this.peers[msg.peer];
+        if (!peer) break;
+        peer.source.fill(0);
+        peer.source.set(msg.sockaddr.subarray(0, peer.source.length));
         break;
+      }
       case 'handshake-sent':
-        this.handshakeFilter.expectCookieReply(msg.senderIndex);
+        this.handshakeFilter.expectCookieReply(msg.peer, msg.senderIndex);
         break;
       case 'stop':
-        for (const k of this.keys) k.opener.destroy();
+        for (const k of this.keys.values()) k.opener.destroy();
+        this.keys.clear();
         return false;
     }
     return true;
+  }
+
+  private dropKey(k: ReceiveKey): void {
+    k.opener.destroy();
+    if (this.keys.get(k.localIndex) === k) this.keys.delete(k.localIndex);
+    const list = k.peer.keys;
+    const i = list.indexOf(k);
+    if (i >= 0) list.splice(i, 1);
+  }
+
+  private removePeer(slot: number): void {
+    const peer = this.peers[slot];
+    if (!peer) return;
+    for (const k of [...peer.keys]) this.dropKey(k);
+    this.routes.removePeer(slot);
+    this.handshakeFilter.forget(slot);
+    this.peers[slot] = undefined;
   }
 
   private pollConnections(): void {
@@ -221,7 +274,7 @@ export class RxLoop implements SteppedLoop {
       if (typeof result !== 'string') this.stats[RX.dropBadFrame]!++;
       this.conns.delete(fd);
       this.pollConnections();
-      this.dataPath = null;
+      for (const p of this.peers) if (p) p.dataPath = null;
       post({ t: 'tcp-closed', fd, conn: conn.conn, reason: typeof result === 'string' ? result : result.reason });
     }
   }
@@ -246,7 +299,7 @@ export class RxLoop implements SteppedLoop {
       s[RX.dropShort]!++;
       return;
     }
-    const key = this.findKey(readReceiverIndex(msg));
+    const key = this.keys.get(readReceiverIndex(msg));
     if (!key) {
       s[RX.dropUnknownIndex]!++;
       return;
@@ -262,28 +315,36 @@ export class RxLoop implements SteppedLoop {
       return;
     }
     const now = this.now;
+    const peer = key.peer;
+    const ps = this.peerStats;
+    const base = peer.base;
     s[RX.lastAuthMs] = now;
+    ps[base + PEER.rxLastAuthMs] = now;
     if (!key.confirmed) {
       key.confirmed = true;
-      post({ t: 'first-data', localIndex: key.localIndex });
+      post({ t: 'first-data', peer: peer.slot, localIndex: key.localIndex });
     }
-    if (source && !sameSockaddr(source, this.peerSource)) {
-      this.peerSource.set(source);
-      post({ t: 'endpoint', sockaddr: Uint8Array.from(source) });
+    if (source && !sameSockaddr(source, peer.source)) {
+      peer.source.set(source);
+      post({ t: 'endpoint', peer: peer.slot, sockaddr: Uint8Array.from(source) });
     }
-    if (this.auto && this.dataPath !== (source ? 'udp' : 'tcp')) {
-      this.dataPath = source ? 'udp' : 'tcp';
-      post({ t: 'data-path', kind: this.dataPath });
+    if (this.auto && peer.dataPath !== (source ? 'udp' : 'tcp')) {
+      peer.dataPath = source ? 'udp' : 'tcp';
+      post({ t: 'data-path', peer: peer.slot, kind: peer.dataPath });
     }
+    ps[base + PEER.rxPackets]!++;
+    ps[base + PEER.rxBytes]! += len;
     s[RX.packets]!++;
     s[RX.bytes]! += len;
     if (plain === 0) return; // keepalive
     const ip = DATA_HEADER_BYTES + this.ipOffset;
-    if (!this.allowed.containsSource(msg, ip, plain - this.ipOffset)) {
+    // Cryptokey routing: the source must be one this peer owns (longest match), not merely any peer's.
+    if (this.routes.lookupSource(msg, ip, plain - this.ipOffset) !== peer.slot) {
       s[RX.dropSourceNotAllowed]!++;
       return;
     }
     s[RX.lastDataMs] = now;
+    ps[base + PEER.rxLastDataMs] = now;
     this.mss.apply(msg, ip, plain - this.ipOffset, this.ipOffset ? msg[DATA_HEADER_BYTES]! : 0);
     if (this.init.wireVnetHdr) {
       // TCP: the plaintext is virtio_net_hdr ‖ packet, written whole once the header is one we allow.
@@ -299,12 +360,6 @@ export class RxLoop implements SteppedLoop {
       if (slot >= 0) libc.write(this.init.tunFd, this.tunPtrs[slot]!, plain + front);
       else libc.write(this.init.tunFd, msg.subarray(DATA_HEADER_BYTES - front, DATA_HEADER_BYTES + plain), plain + front);
     }
-  }
-
-  private findKey(index: number): ReceiveKey | null {
-    const keys = this.keys;
-    for (let i = keys.length - 1; i >= 0; i--) if (keys[i]!.localIndex === index) return keys[i]!;
-    return null;
   }
 
   private toMain(msg: Uint8Array, len: number, source: Buffer | null, fd: number): void {

@@ -13,12 +13,12 @@ import { MSG_OFFSET, PacketBatch } from '../../transport/batch.js';
 import { TcpBatchSender, type SendResult } from '../../transport/tcp-stream.js';
 import type { TransportKind } from '../../transport/transport.js';
 import { UdpBatchSender } from '../../transport/udp-batch.js';
-import { AllowedIPs } from '../allowed-ips.js';
+import { RoutingTable } from '../routing-table.js';
 import { MESSAGE_INITIATION_BYTES } from '../messages.js';
 import { MssClamp } from './mss-clamp.js';
 import { PollSet } from './poll-set.js';
 import { runKeptWarm, type SteppedLoop, type WarmSpell } from './warm-spell.js';
-import { wrapStats, TX } from '../stats.js';
+import { clearPeerFields, PEER, PEER_SLOTS, peerCounters, wrapStats, TX } from '../stats.js';
 import type { DatapathInit, ToTx } from './worker-messages.js';
 import { post, takeMessages } from './worker-port.js';
 
@@ -47,6 +47,30 @@ class UdpSender implements Sender {
   }
 }
 
+/** What the sending half knows of one peer. */
+class TxPeer {
+  sealer: DataSealer | null = null;
+  /** Its UDP address (an encoded sockaddr), `destLen` 0 until known. */
+  readonly dest = new Uint8Array(libc.SIZEOF_SOCKADDR_STORAGE);
+  destLen = 0;
+  /** Its TCP connection (-1: none) and that connection's id (tcp-link.ts). */
+  tcpFd = -1;
+  tcpConn = 0;
+  /** Where its data and keepalives go (Transport = auto may move it). */
+  path: TransportKind;
+  lastNeedHandshake = 0;
+  /** Where its counters start in the peer counters (stats.ts PEER). */
+  readonly base: number;
+
+  constructor(
+    readonly slot: number,
+    path: TransportKind,
+  ) {
+    this.path = path;
+    this.base = slot * PEER_SLOTS;
+  }
+}
+
 function controlBatch(): PacketBatch {
   return new PacketBatch(MSG_OFFSET + MESSAGE_INITIATION_BYTES, 1);
 }
@@ -70,20 +94,28 @@ export class TxLoop implements SteppedLoop {
   private readonly tcp: [TcpBatchSender, TcpBatchSender] | null = null;
   /** The transports this worker can send on: one, or both under Transport = auto. */
   private readonly paths: Partial<Record<TransportKind, Path>> = {};
-  /** Where data and keepalives go now. */
-  private path: TransportKind;
-  /** Replaced whole by an 'allowed-ips' message (a reload), never changed in place. */
-  private allowed: AllowedIPs;
+  /** A new peer's path: the transport's, or UDP first under auto. */
+  private readonly firstPath: TransportKind;
+  /** Cryptokey routing: which peer a packet's destination belongs to. */
+  private readonly routes = new RoutingTable();
+  /** By slot. */
+  private readonly peers: Array<TxPeer | undefined> = [];
   private readonly mss: MssClamp;
   private readonly stats: Float64Array;
+  private readonly peerStats: Float64Array;
   private readonly poller: PollSet;
-  private sealer: DataSealer | null = null;
-  private lastNeedHandshake = 0;
-  /** Handshake messages for the TCP connection while a data batch waits for it. */
-  private deferred: Uint8Array[] = [];
+  /** Handshake messages for TCP connections while a data batch waits for a socket. */
+  private deferred: Array<{ peer: TxPeer; message: Uint8Array }> = [];
   private waitingForSocket = false;
-  /** The id of the TCP connection sent on (tcp-link.ts), echoed in reports about it. */
-  private tcpConn = 0;
+  /** The peer whose TCP connection a half-written batch waits for. */
+  private blockedPeer: TxPeer | null = null;
+  /**
+   * A packet sealed for another peer when the batch before it stopped on a
+   * full TCP socket: slot and peer, sent first once that socket drains.
+   */
+  private carry: { slot: number; peer: TxPeer } | null = null;
+  /** Whose address each UDP sender holds now (a destination is copied in only when the peer changes). */
+  private readonly udpDestFor: [TxPeer | null, TxPeer | null] = [null, null];
   /** The last drain found at most one packet: the next one is sent on its own, at once. */
   private quiet = true;
 
@@ -104,10 +136,10 @@ export class TxLoop implements SteppedLoop {
       this.tcp = [new TcpBatchSender(this.batch), new TcpBatchSender(this.control.tcp)];
       this.paths.tcp = { data: this.tcp[0], ctl: this.tcp[1] };
     }
-    this.path = init.transport === 'tcp' ? 'tcp' : 'udp';
-    this.allowed = new AllowedIPs(init.allowedIPs);
+    this.firstPath = init.transport === 'tcp' ? 'tcp' : 'udp';
     this.mss = new MssClamp(init.mtu);
     this.stats = wrapStats(init.stats).f64;
+    this.peerStats = peerCounters(init.peerStats);
     this.poller = new PollSet([init.wakeFd, init.tunFd]);
   }
 
@@ -136,81 +168,153 @@ export class TxLoop implements SteppedLoop {
 
   /** Applies one control message; false when told to stop. */
   apply(msg: ToTx): boolean {
+    if (msg.t === 'stop') {
+      for (const p of this.peers) p?.sealer?.destroy();
+      return false;
+    }
+    if (msg.t === 'peer-add') {
+      this.removePeer(msg.peer);
+      const peer = new TxPeer(msg.peer, this.firstPath);
+      this.peers[msg.peer] = peer;
+      clearPeerFields(this.peerStats, msg.peer, 'tx');
+      for (const c of msg.allowedIPs) this.routes.insert(c, msg.peer);
+      return true;
+    }
+    const peer = this.peers[msg.peer];
+    if (!peer) {
+      // A message about a peer removed since (its key, say): nothing to do but wipe what it carried.
+      if (msg.t === 'send-key') msg.keypair?.key.fill(0);
+      return true;
+    }
     switch (msg.t) {
+      case 'peer-remove':
+        this.removePeer(msg.peer);
+        break;
       case 'allowed-ips':
-        this.allowed = new AllowedIPs(msg.allowedIPs);
+        this.routes.removePeer(msg.peer);
+        for (const c of msg.allowedIPs) this.routes.insert(c, msg.peer);
         break;
       case 'send-key':
-        this.sealer?.destroy();
-        this.sealer = msg.keypair ? new DataSealer(this.aead, msg.keypair.key, msg.keypair.remoteIndex) : null;
+        peer.sealer?.destroy();
+        peer.sealer = msg.keypair ? new DataSealer(this.aead, msg.keypair.key, msg.keypair.remoteIndex) : null;
         msg.keypair?.key.fill(0);
         break;
       case 'udp-destination':
-        for (const u of this.udp ?? []) u.setDestination(msg.sockaddr, msg.len);
+        peer.dest.fill(0);
+        peer.dest.set(msg.sockaddr.subarray(0, Math.min(msg.len, peer.dest.length)));
+        peer.destLen = msg.len;
+        // Copied into the senders again at the peer's next send.
+        this.udpDestFor[0] = this.udpDestFor[1] = null;
         break;
-      case 'tcp-connection': {
-        const old = this.tcp?.[0].connection ?? -1;
-        const oldConn = this.tcpConn;
-        for (const t of this.tcp ?? []) t.setConnection(msg.fd);
-        this.tcpConn = msg.conn;
-        this.deferred = [];
-        this.waitFor('tun');
-        if (old >= 0 && oldConn !== msg.conn) post({ t: 'tcp-released', fd: old, conn: oldConn });
+      case 'tcp-connection':
+        this.setConnection(peer, msg.fd, msg.conn);
         break;
-      }
       case 'path':
         if (!this.paths[msg.kind]) break;
-        this.path = msg.kind;
-        if (msg.kind === 'udp' && this.waitingForSocket) {
+        peer.path = msg.kind;
+        if (msg.kind === 'udp' && this.blockedPeer === peer) {
           // A frame half written into the TCP connection cannot be finished
           // on another path: that connection is done; data goes on over UDP.
-          this.finish('failed', null, 0, 'tcp');
-          this.deferred = [];
-          this.waitFor('tun');
+          this.finish('failed', null, 0, 0, 'tcp', peer);
+          this.unblock();
         }
         break;
       case 'send': {
-        const via = msg.via && this.paths[msg.via] ? msg.via : this.path;
+        const via = msg.via && this.paths[msg.via] ? msg.via : peer.path;
         if (this.waitingForSocket && via === 'tcp') {
-          this.deferred.push(msg.message);
+          this.deferred.push({ peer, message: msg.message });
           if (this.deferred.length > MAX_DEFERRED) this.deferred.shift();
-        } else this.sendControl(msg.message, via);
+        } else this.sendControl(peer, msg.message, via);
         break;
       }
       case 'keepalive':
-        // While data waits for the socket there is no point in a keepalive.
-        if (this.sealer && !(this.waitingForSocket && this.path === 'tcp')) {
-          const batch = this.control[this.path];
-          batch.lens[0] = this.sealer.seal(batch.messages[0]!, 0);
-          const result = this.paths[this.path]!.ctl.send(1);
-          this.finish(result, batch, 1, this.path);
+        // While data waits for a socket there is no point in a keepalive over TCP.
+        if (peer.sealer && !(this.waitingForSocket && peer.path === 'tcp')) {
+          const batch = this.control[peer.path];
+          batch.lens[0] = peer.sealer.seal(batch.messages[0]!, 0);
+          const result = this.sendVia(peer.path, 'ctl', peer, 0, 1);
+          this.finish(result, batch, 0, 1, peer.path, peer);
           // Counted as finish() counts packets, so the timers can subtract one from the other.
-          if (result !== 'failed') this.stats[TX.keepalives]!++;
+          if (result !== 'failed') {
+            this.stats[TX.keepalives]!++;
+            this.peerStats[peer.base + PEER.txKeepalives]!++;
+          }
         }
         break;
-      case 'stop':
-        this.sealer?.destroy();
-        return false;
     }
     return true;
   }
 
-  private sendControl(message: Uint8Array, via: TransportKind): void {
+  private removePeer(slot: number): void {
+    const peer = this.peers[slot];
+    if (!peer) return;
+    if (peer.tcpFd >= 0) this.setConnection(peer, -1, 0);
+    peer.sealer?.destroy();
+    peer.sealer = null;
+    this.routes.removePeer(slot);
+    this.peers[slot] = undefined;
+    this.deferred = this.deferred.filter((d) => d.peer !== peer);
+    if (this.carry?.peer === peer) this.carry = null;
+    if (this.udpDestFor[0] === peer) this.udpDestFor[0] = null;
+    if (this.udpDestFor[1] === peer) this.udpDestFor[1] = null;
+  }
+
+  /** The peer's TCP connection from now on (-1: none); the one it replaces is released to the main thread. */
+  private setConnection(peer: TxPeer, fd: number, conn: number): void {
+    const old = peer.tcpFd;
+    const oldConn = peer.tcpConn;
+    peer.tcpFd = fd;
+    peer.tcpConn = conn;
+    this.deferred = this.deferred.filter((d) => d.peer !== peer);
+    if (this.blockedPeer === peer) {
+      // What was half written on the old connection is abandoned with it.
+      for (const t of this.tcp ?? []) t.setConnection(-1);
+      this.unblock();
+    }
+    if (old >= 0 && oldConn !== conn) post({ t: 'tcp-released', fd: old, conn: oldConn });
+  }
+
+  /** Sends slots [from, from + count) of the data batch (`kind` 'data') or slot 0 of a control batch to `peer`. */
+  private sendVia(via: TransportKind, kind: 'data' | 'ctl', peer: TxPeer, from: number, count: number): SendResult {
+    const which = kind === 'data' ? 0 : 1;
+    if (via === 'udp') {
+      if (peer.destLen === 0) return 'failed';
+      const udp = this.udp![which];
+      if (this.udpDestFor[which] !== peer) {
+        udp.setDestination(peer.dest, peer.destLen);
+        this.udpDestFor[which] = peer;
+      }
+      return udp.send(count, from) === count ? 'sent' : 'failed';
+    }
+    const tcp = this.tcp![which];
+    if (tcp.connection !== peer.tcpFd) tcp.setConnection(peer.tcpFd);
+    const result = tcp.send(count, from);
+    if (result === 'blocked') this.blockedPeer = peer;
+    return result;
+  }
+
+  private sendControl(peer: TxPeer, message: Uint8Array, via: TransportKind): void {
     const batch = this.control[via];
     batch.messages[0]!.set(message);
     batch.lens[0] = message.length;
-    this.finish(this.paths[via]!.ctl.send(1), null, 0, via);
+    this.finish(this.sendVia(via, 'ctl', peer, 0, 1), null, 0, 0, via, peer);
   }
 
   /**
-   * Reads up to a batch of packets from the TUN, seals them and sends them.
-   * False when the TUN failed for good (e.g. the interface was deleted).
+   * Reads up to a batch of packets from the TUN, seals each for the peer its
+   * destination routes to, and sends each run of packets for one peer
+   * together. False when the TUN failed for good (e.g. the interface was deleted).
    */
   drainTun(): boolean {
-    const { messages, lens, size } = this.batch;
+    if (this.carry && !this.sendCarry()) return true;
+    const { messages, size } = this.batch;
     const tunFd = this.init.tunFd;
+    const peers = this.peers;
     let count = 0;
     let taken = 0;
+    /** The run of packets for one peer not yet sent: slots [runStart, count). */
+    let runStart = 0;
+    let runPeer: TxPeer | null = null;
     // After a quiet spell the first packet leaves as soon as it is sealed,
     // before the read that finds the TUN empty (a ping through an idle tunnel).
     let sendFirst = this.quiet;
@@ -227,53 +331,87 @@ export class TxLoop implements SteppedLoop {
       const n = got - this.stripped;
       const msg = messages[count]!;
       const ipLen = n + DATA_HEADER_BYTES - this.ipOffset;
-      if (!this.allowed.containsDestination(msg, this.ipOffset, ipLen)) {
+      const slot = this.routes.lookupDestination(msg, this.ipOffset, ipLen);
+      const peer = slot >= 0 ? peers[slot] : undefined;
+      if (!peer) {
         this.stats[TX.dropNoRoute]!++;
         continue;
       }
       this.mss.apply(msg, this.ipOffset, ipLen, this.init.wireVnetHdr ? msg[DATA_HEADER_BYTES]! : 0);
-      if (!this.sealer) {
+      const sealer = peer.sealer;
+      if (!sealer) {
         this.stats[TX.dropNoSession]!++;
-        this.askForHandshake();
+        this.askForHandshake(peer);
         continue;
       }
-      try {
-        lens[count] = this.sealer.seal(msg, n);
-      } catch {
-        // The key reached its message limit: never reuse a nonce, wait for a new key.
-        this.sealer.destroy();
-        this.sealer = null;
-        this.stats[TX.dropNoSession]!++;
-        this.askForHandshake();
-        continue;
+      if (peer !== runPeer && count > runStart) {
+        // Another peer's packet: the run before it leaves first.
+        this.finish(this.sendVia(runPeer!.path, 'data', runPeer!, runStart, count - runStart), this.batch, runStart, count - runStart, runPeer!.path, runPeer!);
+        runStart = count;
+        if (this.waitingForSocket) {
+          // That run stopped on a full TCP socket: this packet waits in its slot until it drains.
+          if (this.sealInto(peer, sealer, count, n)) this.carry = { slot: count, peer };
+          runPeer = null;
+          break;
+        }
       }
+      if (!this.sealInto(peer, sealer, count, n)) continue;
+      runPeer = peer;
       count++;
       taken++;
       if (sendFirst) {
         sendFirst = false;
-        this.finish(this.paths[this.path]!.data.send(1), this.batch, 1, this.path);
-        count = 0;
-        // A TCP frame left half written holds slot 0 until the socket drains.
+        this.finish(this.sendVia(peer.path, 'data', peer, runStart, 1), this.batch, runStart, 1, peer.path, peer);
+        runStart = count;
+        // A TCP frame left half written holds its slot until the socket drains.
         if (this.waitingForSocket) break;
       }
     }
     this.quiet = taken <= 1;
-    if (count > 0) this.finish(this.paths[this.path]!.data.send(count), this.batch, count, this.path);
+    if (runPeer && count > runStart && !this.waitingForSocket) {
+      this.finish(this.sendVia(runPeer.path, 'data', runPeer, runStart, count - runStart), this.batch, runStart, count - runStart, runPeer.path, runPeer);
+    }
     return true;
   }
 
+  /** Seals the packet in slot `i` for `peer`; false (and counted) when its key is spent. */
+  private sealInto(peer: TxPeer, sealer: DataSealer, i: number, n: number): boolean {
+    try {
+      this.batch.lens[i] = sealer.seal(this.batch.messages[i]!, n);
+      return true;
+    } catch {
+      // The key reached its message limit: never reuse a nonce, wait for a new key.
+      sealer.destroy();
+      peer.sealer = null;
+      this.stats[TX.dropNoSession]!++;
+      this.askForHandshake(peer);
+      return false;
+    }
+  }
+
+  /** Sends the packet held back by a full socket; false if it must wait again. */
+  private sendCarry(): boolean {
+    const { slot, peer } = this.carry!;
+    this.carry = null;
+    this.finish(this.sendVia(peer.path, 'data', peer, slot, 1), this.batch, slot, 1, peer.path, peer);
+    return !this.waitingForSocket;
+  }
+
   /**
-   * Accounts for a send of `count` data messages of `batch` (null: a
-   * handshake message, not counted) over `via`; a blocked TCP batch switches
-   * the loop to waiting for the socket.
+   * Accounts for a send of data messages [from, from + count) of `batch`
+   * (null: a handshake message, not counted) to `peer` over `via`; a blocked
+   * TCP batch switches the loop to waiting for that socket.
    */
-  private finish(result: SendResult, batch: PacketBatch | null, count: number, via: TransportKind): void {
+  private finish(result: SendResult, batch: PacketBatch | null, from: number, count: number, via: TransportKind, peer: TxPeer): void {
     if (result === 'failed' && via === 'tcp' && this.tcp) {
-      const fd = this.tcp[0].connection;
+      const fd = peer.tcpFd;
       if (fd >= 0) {
-        for (const t of this.tcp) t.setConnection(-1);
-        post({ t: 'send-failed', fd, conn: this.tcpConn });
-        post({ t: 'tcp-released', fd, conn: this.tcpConn });
+        const conn = peer.tcpConn;
+        peer.tcpFd = -1;
+        peer.tcpConn = 0;
+        for (const t of this.tcp) if (t.connection === fd) t.setConnection(-1);
+        post({ t: 'send-failed', fd, conn });
+        post({ t: 'tcp-released', fd, conn });
       }
     }
     if (result === 'blocked') this.waitFor('socket');
@@ -284,12 +422,18 @@ export class TxLoop implements SteppedLoop {
       return;
     }
     let bytes = 0;
-    for (let i = 0; i < count; i++) bytes += batch.lens[i]!;
+    for (let i = from; i < from + count; i++) bytes += batch.lens[i]!;
+    const now = Date.now();
     s[TX.packets]! += count;
     s[TX.bytes]! += bytes;
-    s[TX.lastDataMs] = Date.now();
+    s[TX.lastDataMs] = now;
+    const ps = this.peerStats;
+    const base = peer.base;
+    ps[base + PEER.txPackets]! += count;
+    ps[base + PEER.txBytes]! += bytes;
+    ps[base + PEER.txLastDataMs] = now;
     // Published for the rekey-after-messages timer on the main thread.
-    s[TX.counter] = this.sealer ? this.sealer.counter : 0;
+    ps[base + PEER.txCounter] = peer.sealer ? peer.sealer.counter : 0;
   }
 
   private resumeTcp(): void {
@@ -298,12 +442,13 @@ export class TxLoop implements SteppedLoop {
     const [data, ctl] = this.tcp!;
     const result = (ctl.blocked ? ctl : data).resume();
     if (result === 'blocked') return;
-    this.waitFor('tun');
-    if (result === 'failed') this.finish('failed', null, 0, 'tcp');
+    const peer = this.blockedPeer;
+    this.unblock();
+    if (result === 'failed' && peer) this.finish('failed', null, 0, 0, 'tcp', peer);
     const deferred = this.deferred;
     this.deferred = [];
     for (let i = 0; i < deferred.length; i++) {
-      this.sendControl(deferred[i]!, 'tcp');
+      this.sendControl(deferred[i]!.peer, deferred[i]!.message, 'tcp');
       // Stopped again: the rest waits, in order, behind the half-written frame.
       if (this.waitingForSocket) {
         this.deferred = deferred.slice(i + 1);
@@ -312,18 +457,23 @@ export class TxLoop implements SteppedLoop {
     }
   }
 
-  /** What the second poll entry watches: the TUN for packets, or the TCP socket for room. */
+  private unblock(): void {
+    this.blockedPeer = null;
+    this.waitFor('tun');
+  }
+
+  /** What the second poll entry watches: the TUN for packets, or the blocked TCP socket for room. */
   private waitFor(what: 'tun' | 'socket'): void {
     const socket = what === 'socket';
     if (socket === this.waitingForSocket) return;
     this.waitingForSocket = socket;
-    this.poller.set([this.init.wakeFd, socket ? [this.tcp![0].connection, libc.POLLOUT] : this.init.tunFd]);
+    this.poller.set([this.init.wakeFd, socket ? [this.blockedPeer?.tcpFd ?? -1, libc.POLLOUT] : this.init.tunFd]);
   }
 
-  private askForHandshake(): void {
+  private askForHandshake(peer: TxPeer): void {
     const now = Date.now();
-    if (now - this.lastNeedHandshake < NEED_HANDSHAKE_INTERVAL_MS) return;
-    this.lastNeedHandshake = now;
-    post({ t: 'need-handshake' });
+    if (now - peer.lastNeedHandshake < NEED_HANDSHAKE_INTERVAL_MS) return;
+    peer.lastNeedHandshake = now;
+    post({ t: 'need-handshake', peer: peer.slot });
   }
 }

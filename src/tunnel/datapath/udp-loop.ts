@@ -61,8 +61,10 @@ export class UdpLoop implements SteppedLoop {
         this.tx.apply(msg);
         this.rx.apply(msg);
         return false;
+      case 'peer-add':
+      case 'peer-remove':
       case 'allowed-ips':
-        // Both directions check against AllowedIPs (destination out, source in).
+        // Both directions route by AllowedIPs (destination out, source in).
         return this.tx.apply(msg) && this.rx.apply(msg);
       case 'receive-key-add':
       case 'receive-key-remove':

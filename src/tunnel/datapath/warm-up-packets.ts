@@ -23,7 +23,7 @@ export function sessionIndex(round: number): number {
 
 /** The route the warm-up's packets come from and go to: one in AllowedIPs passes both ways (IPv4 first). */
 export function warmUpRoute(init: DatapathInit): RouteSpec | undefined {
-  return init.allowedIPs.find((r) => r.family === 4) ?? init.allowedIPs[0];
+  return init.warmUpRoutes.find((r) => r.family === 4) ?? init.warmUpRoutes[0];
 }
 
 /**

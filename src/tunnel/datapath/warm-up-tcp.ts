@@ -12,6 +12,7 @@
 // counters separate, control messages come through the rehearsal's own
 // channel (worker-port.ts), and what the loops would report to the main
 // thread is dropped. Nothing reaches the real TUN, connection or peer.
+import { createPeerStats } from '../stats.js';
 import { randomFillSync } from 'node:crypto';
 import type { Aead } from '../../crypto/aead/aead.js';
 import { DATA_HEADER_BYTES, DATA_OVERHEAD, DataSealer } from '../../crypto/data-packet.js';
@@ -38,6 +39,8 @@ const SUPER_SEGMENTS = 8;
 const WARM_UP_MAX_PLAINTEXT = 8192;
 
 /** The id of the stand-in connection (the main thread's start at 1; reports from a rehearsal are dropped anyway). */
+/** The rehearsal's one peer, in its own loop's slots. */
+const REHEARSAL_PEER = 0;
 const REHEARSAL_CONN = 0;
 
 /** The throwaway pieces: a datagram pair for the TUN, a stream pair for the connection. */
@@ -59,7 +62,8 @@ export function warmUpTcpSender(init: DatapathInit, make: (init: DatapathInit) =
   return withRig(init, (rig) => {
     const tx = make(rig.init);
     try {
-      rig.control.send({ t: 'tcp-connection', fd: rig.connection, conn: REHEARSAL_CONN });
+      rig.control.send({ t: 'peer-add', peer: REHEARSAL_PEER, allowedIPs: [rig.route] });
+      rig.control.send({ t: 'tcp-connection', peer: REHEARSAL_PEER, fd: rig.connection, conn: REHEARSAL_CONN });
       return pumpSender(tx, rig);
     } finally {
       tx.apply({ t: 'stop' });
@@ -72,6 +76,7 @@ export function warmUpTcpReceiver(init: DatapathInit, aead: Aead, make: (init: D
   return withRig(init, (rig) => {
     const rx = make(rig.init);
     try {
+      rig.control.send({ t: 'peer-add', peer: REHEARSAL_PEER, allowedIPs: [rig.route] });
       rig.control.send({ t: 'tcp-add', fd: rig.connection, conn: REHEARSAL_CONN });
       return pumpReceiver(rx, aead, rig);
     } finally {
@@ -100,6 +105,7 @@ function withRig(init: DatapathInit, run: (rig: Rig) => number): number {
           tunFd: tun[0],
           udpFd: -1,
           stats: new SharedArrayBuffer(init.stats.byteLength),
+          peerStats: createPeerStats(),
           maxPlaintext,
           maxMessage: Math.max(DATA_OVERHEAD + maxPlaintext, MESSAGE_INITIATION_BYTES),
         },
@@ -166,7 +172,7 @@ function pumpSender(tx: TxLoop, rig: Rig): number {
   const handshakes = (): void => {
     for (const type of HANDSHAKE_TYPES) {
       handshake[0] = type;
-      rig.control.send({ t: 'send', message: handshake });
+      rig.control.send({ t: 'send', peer: REHEARSAL_PEER, message: handshake });
       turn();
     }
   };
@@ -183,8 +189,8 @@ function pumpSender(tx: TxLoop, rig: Rig): number {
     for (let r = 0; moved < TCP_WARM_UP_PACKETS && performance.now() < deadline; r++) {
       if (r % 64 === 0) {
         randomFillSync(key);
-        rig.control.send({ t: 'send-key', keypair: { remoteIndex: sessionIndex(r), key } });
-        rig.control.send({ t: 'keepalive' });
+        rig.control.send({ t: 'send-key', peer: REHEARSAL_PEER, keypair: { remoteIndex: sessionIndex(r), key } });
+        rig.control.send({ t: 'keepalive', peer: REHEARSAL_PEER });
         libc.write(rig.tun, packets.other, packets.other.length);
         turn();
         handshakes();
@@ -246,7 +252,7 @@ function pumpReceiver(rx: RxLoop, aead: Aead, rig: Rig): number {
       if (r % 64 === 0) {
         // A new receive key, sent with from the next round on, as in a rekey.
         randomFillSync(key);
-        rig.control.send({ t: 'receive-key-add', keypair: { localIndex: sessionIndex(r), key } });
+        rig.control.send({ t: 'receive-key-add', peer: REHEARSAL_PEER, keypair: { localIndex: sessionIndex(r), key } });
         pending = sessionIndex(r);
       } else if (pending >= 0) {
         sealer?.destroy();

@@ -25,10 +25,13 @@ import { encodeSockaddr } from '../../transport/sockaddr.js';
 import type { UdpLoop } from './udp-loop.js';
 import type { DatapathInit, RouteSpec, ToRx, ToTx } from './worker-messages.js';
 import { WarmUpSteps } from './warm-spell.js';
+import { createPeerStats } from '../stats.js';
 import { rehearse, type Rehearsal } from './worker-port.js';
 import { MESSAGE_INITIATION_BYTES } from '../messages.js';
 import { HANDSHAKE_TYPES, INNER_PAYLOAD, WARM_UP_BUDGET_MS, WARM_UP_PACKETS, innerPacket, sessionIndex, socketPair, warmUpRoute } from './warm-up-packets.js';
 
+/** The rehearsal's one peer, in its own loop's slots. */
+const REHEARSAL_PEER = 0;
 /** Packets per round: a batch, as under load, and single packets, as when idle. */
 const ROUND_SIZES = [32, 1, 8, 1];
 /**
@@ -55,7 +58,7 @@ export function warmUp(init: DatapathInit, make: (init: DatapathInit) => UdpLoop
     fds.push(relay.fd);
     let moved = 0;
     rehearse<ToTx | ToRx>((control) => {
-      const warm: DatapathInit = { ...init, wakeFd: control.wakeFd, tunFd: pair[0], udpFd: self.fd, stats: new SharedArrayBuffer(init.stats.byteLength) };
+      const warm: DatapathInit = { ...init, wakeFd: control.wakeFd, tunFd: pair[0], udpFd: self.fd, stats: new SharedArrayBuffer(init.stats.byteLength), peerStats: createPeerStats() };
       moved = pump(make(warm), warm, control, pair[1], self, relay, route);
     });
     return moved;
@@ -102,16 +105,17 @@ function pump(loop: UdpLoop, init: DatapathInit, control: Rehearsal<ToTx | ToRx>
   const receiveKey = (index: number): void => {
     randomFillSync(key);
     sendIndex = index;
-    control.send({ t: 'receive-key-add', keypair: { localIndex: index, key } }); // sent as a copy, as by the main thread
+    control.send({ t: 'receive-key-add', peer: REHEARSAL_PEER, keypair: { localIndex: index, key } }); // sent as a copy, as by the main thread
   };
   const sendKey = (): void => {
     if (sendIndex < 0) return;
-    control.send({ t: 'send-key', keypair: { remoteIndex: sendIndex, key } });
+    control.send({ t: 'send-key', peer: REHEARSAL_PEER, keypair: { remoteIndex: sendIndex, key } });
     key.fill(0);
     sendIndex = -1;
   };
   try {
-    control.send({ t: 'udp-destination', sockaddr: Uint8Array.from(self.sockaddr), len: self.sockaddr.length });
+    control.send({ t: 'peer-add', peer: REHEARSAL_PEER, allowedIPs: [route] });
+    control.send({ t: 'udp-destination', peer: REHEARSAL_PEER, sockaddr: Uint8Array.from(self.sockaddr), len: self.sockaddr.length });
     // Before a session: packets are dropped and a handshake asked for.
     for (let i = 0; i < 50; i++) round(1);
     // Handshake messages of each type go to the main thread (dropped here).
@@ -129,7 +133,7 @@ function pump(loop: UdpLoop, init: DatapathInit, control: Rehearsal<ToTx | ToRx>
       if (r % 64 === 1 || r === 0) sendKey();
       if (!round(ROUND_SIZES[r % ROUND_SIZES.length]!)) break;
       if (r % 64 === 0) {
-        control.send({ t: 'keepalive' });
+        control.send({ t: 'keepalive', peer: REHEARSAL_PEER });
         turn();
         // The kernel sends IPv6 (router solicitations, MLD) even on an IPv4-only tunnel.
         libc.write(feeder, other, other.length);
@@ -137,15 +141,15 @@ function pump(loop: UdpLoop, init: DatapathInit, control: Rehearsal<ToTx | ToRx>
         while (libc.read(feeder, sink, sink.length) > 0);
         handshakes();
         // The peer's address changes (roaming): a round through the relay.
-        control.send({ t: 'udp-destination', sockaddr: Uint8Array.from(relay.sockaddr), len: relay.sockaddr.length });
+        control.send({ t: 'udp-destination', peer: REHEARSAL_PEER, sockaddr: Uint8Array.from(relay.sockaddr), len: relay.sockaddr.length });
         round(1);
         for (let got = libc.read(relay.fd, sink, sink.length); got > 0; got = libc.read(relay.fd, sink, sink.length)) {
           libc.sendto(relay.fd, sink, got, libc.MSG_DONTWAIT, self.sockaddr, self.sockaddr.length);
         }
         turn();
-        control.send({ t: 'udp-destination', sockaddr: Uint8Array.from(self.sockaddr), len: self.sockaddr.length });
+        control.send({ t: 'udp-destination', peer: REHEARSAL_PEER, sockaddr: Uint8Array.from(self.sockaddr), len: self.sockaddr.length });
         // A reload's new AllowedIPs (the same set here): both checks then run on a fresh matcher.
-        control.send({ t: 'allowed-ips', allowedIPs: init.allowedIPs });
+        control.send({ t: 'allowed-ips', peer: REHEARSAL_PEER, allowedIPs: [route] });
       }
     }
     return moved;

@@ -20,7 +20,10 @@ export interface DatapathInit {
   /** UDP socket (both workers), -1 for TCP alone. */
   udpFd: number;
   stats: SharedArrayBuffer;
-  allowedIPs: RouteSpec[];
+  /** Each peer's counters (stats.ts PEER), growable: slots are added as peers are. */
+  peerStats: SharedArrayBuffer;
+  /** Prefixes of the peers configured at start: the warm-up rehearses with one of them (warm-up-packets.ts). */
+  warmUpRoutes: RouteSpec[];
   mtu: number;
   /** The TUN has IFF_VNET_HDR: every read and write starts with a virtio_net_hdr. */
   tunVnetHdr: boolean;
@@ -47,33 +50,35 @@ export interface ReceivingKeypair {
 }
 
 /**
- * Both loops: the peer's AllowedIPs from now on (a reload changed them).
- * Each loop swaps its matcher once here, so the per-packet check stays a
- * lookup in one prebuilt table.
+ * Both loops hear of each peer, by its slot (a small integer, reused once a
+ * removed peer's is free; its counters live at that slot of peerStats), and
+ * of its AllowedIPs: each loop keeps its own routing table (routing-table.ts).
  */
-export interface AllowedIPsMessage {
-  t: 'allowed-ips';
-  allowedIPs: RouteSpec[];
-}
+export type PeerMessage =
+  | { t: 'peer-add'; peer: number; allowedIPs: RouteSpec[] }
+  /** The peer's sessions, keys, routes and path go; its slot may be reused by a later peer-add. */
+  | { t: 'peer-remove'; peer: number }
+  /** The peer's AllowedIPs from now on (a reload or `set` changed them). */
+  | { t: 'allowed-ips'; peer: number; allowedIPs: RouteSpec[] };
 
-/** Main thread → TxLoop. */
+/** Main thread → TxLoop. `peer`: the peer's slot. */
 export type ToTx =
-  | AllowedIPsMessage
-  | { t: 'send-key'; keypair: SendingKeypair | null }
-  | { t: 'udp-destination'; sockaddr: Uint8Array; len: number }
+  | PeerMessage
+  | { t: 'send-key'; peer: number; keypair: SendingKeypair | null }
+  | { t: 'udp-destination'; peer: number; sockaddr: Uint8Array; len: number }
   /** `conn`: the connection's id (tcp-link.ts), echoed in reports about it; 0 with fd -1 (none). */
-  | { t: 'tcp-connection'; fd: number; conn: number }
-  /** A handshake message; `via` picks the path under Transport = auto (default: the data path). */
-  | { t: 'send'; message: Uint8Array; via?: TransportKind }
-  /** Transport = auto: data and keepalives go this way from now on. */
-  | { t: 'path'; kind: TransportKind }
-  | { t: 'keepalive' }
+  | { t: 'tcp-connection'; peer: number; fd: number; conn: number }
+  /** A handshake message; `via` picks the path under Transport = auto (default: the peer's data path). */
+  | { t: 'send'; peer: number; message: Uint8Array; via?: TransportKind }
+  /** Transport = auto: the peer's data and keepalives go this way from now on. */
+  | { t: 'path'; peer: number; kind: TransportKind }
+  | { t: 'keepalive'; peer: number }
   | { t: 'stop' };
 
 /** Main thread → RxLoop. */
 export type ToRx =
-  | AllowedIPsMessage
-  | { t: 'receive-key-add'; keypair: ReceivingKeypair }
+  | PeerMessage
+  | { t: 'receive-key-add'; peer: number; keypair: ReceivingKeypair }
   | { t: 'receive-key-remove'; localIndex: number }
   /** `conn`: the connection's id (tcp-link.ts); a descriptor number is reused once closed, an id never is. */
   | { t: 'tcp-add'; fd: number; conn: number }
@@ -83,25 +88,25 @@ export type ToRx =
    * message, a reload, a report of ours): authenticated data from any other
    * address is reported as an 'endpoint', whoever moved it last.
    */
-  | { t: 'udp-peer'; sockaddr: Uint8Array }
+  | { t: 'udp-peer'; peer: number; sockaddr: Uint8Array }
   /**
    * We are about to send a handshake message (initiation or response) with
    * this sender index: one cookie reply to it may come, and only to the
-   * latest (cookie.ts CookieJar keeps the same one).
+   * peer's latest (cookie.ts CookieJar keeps the same one).
    */
-  | { t: 'handshake-sent'; senderIndex: number }
+  | { t: 'handshake-sent'; peer: number; senderIndex: number }
   | { t: 'stop' };
 
 /** Workers → main thread. */
 export type FromWorker =
   | { t: 'ready'; aead: string }
-  | { t: 'need-handshake' }
+  | { t: 'need-handshake'; peer: number }
   | { t: 'send-failed'; fd: number; conn: number }
   | { t: 'handshake'; message: Uint8Array; source: Uint8Array | null; fd: number }
-  | { t: 'first-data'; localIndex: number }
-  | { t: 'endpoint'; sockaddr: Uint8Array }
-  /** Transport = auto: authenticated data now arrives over this path (reported when it changes). */
-  | { t: 'data-path'; kind: TransportKind }
+  | { t: 'first-data'; peer: number; localIndex: number }
+  | { t: 'endpoint'; peer: number; sockaddr: Uint8Array }
+  /** Transport = auto: the peer's authenticated data now arrives over this path (reported when it changes). */
+  | { t: 'data-path'; peer: number; kind: TransportKind }
   /** TCP reports name the connection by descriptor and id (tcp-add's, tcp-connection's `conn`). */
   | { t: 'tcp-closed'; fd: number; conn: number; reason: string }
   | { t: 'tcp-removed'; fd: number; conn: number }

@@ -58,6 +58,11 @@ export class AutoLink extends EventEmitter<LinkEvents> implements Link {
     tcp.on('down', (reason) => this.onTcpDown(reason));
   }
 
+  /** The peer's slot in the data path (the UDP link's). */
+  get peer(): number {
+    return this.udp.peer;
+  }
+
   get kind(): TransportKind {
     return this.dataPath;
   }
@@ -76,7 +81,7 @@ export class AutoLink extends EventEmitter<LinkEvents> implements Link {
   private setDataPath(kind: TransportKind): void {
     if (kind === this.dataPath) return;
     this.dataPath = kind;
-    this.datapath?.toTx({ t: 'path', kind });
+    this.datapath?.toTx({ t: 'path', peer: this.peer, kind });
   }
 
   private onTick(): void {
@@ -123,7 +128,7 @@ export class AutoLink extends EventEmitter<LinkEvents> implements Link {
       via = this.initiates ? this.decide.initiationSent(Date.now()) : this.dataPath;
       if (via !== this.dataPath) this.log.debug('probing UDP: handshake initiation over UDP');
     }
-    this.datapath?.toTx({ t: 'send', message, via });
+    this.datapath?.toTx({ t: 'send', peer: this.udp.peer, message, via });
   }
 
   /** A cookie reply from the peer authenticated: over UDP, that shows UDP gets through. */

@@ -59,6 +59,8 @@ interface Conn {
 
 export class TcpLink extends EventEmitter<LinkEvents> implements Link {
   readonly kind = 'tcp' as const;
+  /** The peer's slot in the data path: over TCP an interface carries one peer, slot 0. */
+  readonly peer = 0;
   private datapath: Datapath | null = null;
   private listener: TcpListener | null = null;
   /** By descriptor, in the order accepted (pending-conns.ts evicts by age). */
@@ -222,13 +224,13 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
     const old = this.current;
     this.current = conn;
     conn.inTx = true;
-    this.datapath!.toTx({ t: 'tcp-connection', fd: conn.fd, conn: conn.id });
+    this.datapath!.toTx({ t: 'tcp-connection', peer: this.peer, fd: conn.fd, conn: conn.id });
     // The TX worker acknowledges the old descriptor with 'tcp-released'.
     if (old && old !== conn) this.retire(old, 'replaced by a newer connection');
   }
 
   send(message: Uint8Array): void {
-    if (this.current) this.datapath?.toTx({ t: 'send', message, via: 'tcp' });
+    if (this.current) this.datapath?.toTx({ t: 'send', peer: this.peer, message, via: 'tcp' });
   }
 
   reply(message: Uint8Array, _source: Uint8Array | null, fd: number): void {
@@ -328,7 +330,7 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link {
     if (conn.inRx) this.datapath?.toRx({ t: 'tcp-remove', fd: conn.fd, conn: conn.id });
     if (conn === this.current) {
       this.current = null;
-      this.datapath?.toTx({ t: 'tcp-connection', fd: -1, conn: 0 });
+      this.datapath?.toTx({ t: 'tcp-connection', peer: this.peer, fd: -1, conn: 0 });
       this.log.info(`TCP connection ${how}: ${reason}`);
       this.emit('down', reason);
       this.scheduleReconnect();

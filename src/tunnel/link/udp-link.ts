@@ -1,4 +1,5 @@
-// UDP: one socket, shared by both workers. The peer's address is the
+// UDP: one socket for the interface, shared by both workers and by every
+// peer; a UdpLink is one peer's view of it. The peer's address is the
 // configured Endpoint until an authenticated message arrives from elsewhere
 // (roaming, WireGuard semantics: only authenticated packets move it), and
 // again once handshakes sent to that learned address go unanswered.
@@ -29,21 +30,36 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
   private unusable = '';
   /** While the resolver fails for a while (EAI_AGAIN at boot): the next try. */
   private retry: NodeJS.Timeout | null = null;
+  /** The peer was removed: a lookup that answers late changes nothing. */
+  private closed = false;
 
   private constructor(
     readonly socket: BoundSocket,
     private readonly listen: BindSpec,
     private endpoint: EndpointSpec | null,
     private readonly log: Logger,
+    /** The peer's slot in the data path (worker-messages.ts). */
+    readonly peer: number,
+    /** The socket is this link's alone, closed with it (false: the interface's, shared by its peers). */
+    private readonly ownsSocket: boolean,
     lookup?: Lookup,
   ) {
     super();
     this.name = new EndpointName(log, lookup);
   }
 
-  /** `listen.port` 0 (no ListenPort): an ephemeral port, as an initiator needs. `lookup`: a resolver in place of the system's (tests). */
+  /**
+   * A socket of its own for one peer (slot 0). `listen.port` 0 (no
+   * ListenPort): an ephemeral port, as an initiator needs. `lookup`: a
+   * resolver in place of the system's (tests).
+   */
   static open(listen: BindSpec, endpoint: EndpointSpec | null, log: Logger, lookup?: Lookup): UdpLink {
-    return new UdpLink(openBoundSocket('udp', listen), listen, endpoint, log, lookup);
+    return new UdpLink(openBoundSocket('udp', listen), listen, endpoint, log, 0, true, lookup);
+  }
+
+  /** Peer `peer`'s link on the interface's socket, which outlives it. */
+  static onSocket(socket: BoundSocket, listen: BindSpec, endpoint: EndpointSpec | null, log: Logger, peer: number): UdpLink {
+    return new UdpLink(socket, listen, endpoint, log, peer, false);
   }
 
   async setEndpoint(endpoint: EndpointSpec | null): Promise<void> {
@@ -162,21 +178,22 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
    * (then it is remembered). True when the destination changed.
    */
   private setPeer(sockaddr: Uint8Array, len: number, authenticated = true): boolean {
+    if (this.closed) return false;
     if (this.hasPeer && sameSockaddr(sockaddr, this.current)) return false;
     const first = !this.hasPeer;
     this.current.fill(0);
     this.current.set(sockaddr.subarray(0, len));
     this.hasPeer = true;
-    this.datapath?.toTx({ t: 'udp-destination', sockaddr: Uint8Array.from(this.current), len });
+    this.datapath?.toTx({ t: 'udp-destination', peer: this.peer, sockaddr: Uint8Array.from(this.current), len });
     // The receive side compares each authenticated datagram's source with this, not with what it saw last.
-    this.datapath?.toRx({ t: 'udp-peer', sockaddr: Uint8Array.from(this.current) });
+    this.datapath?.toRx({ t: 'udp-peer', peer: this.peer, sockaddr: Uint8Array.from(this.current) });
     if (!first) this.log.info(`peer endpoint is now ${this.endpointText()}`);
     if (authenticated && this.memory && !this.endpoint) remember(this.memory, this.current.subarray(0, len));
     return true;
   }
 
   send(message: Uint8Array): void {
-    this.datapath?.toTx({ t: 'send', message, via: 'udp' });
+    this.datapath?.toTx({ t: 'send', peer: this.peer, message, via: 'udp' });
   }
 
   reply(message: Uint8Array, source: Uint8Array | null): void {
@@ -216,6 +233,7 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
 
   async close(): Promise<void> {
     this.stopRetry();
-    libc.close(this.socket.fd);
+    this.closed = true;
+    if (this.ownsSocket) libc.close(this.socket.fd);
   }
 }

@@ -92,9 +92,59 @@ export interface ResponseAccepted {
   readonly result: HandshakeResult;
 }
 
+/** Our side of every handshake, the same for all peers: the static key pair and the mac1 key of messages to us. */
+export interface LocalIdentity {
+  readonly keyPair: KeyPair;
+  readonly mac1KeyToUs: Uint8Array;
+}
+
+export function localIdentity(staticPrivate: Uint8Array): LocalIdentity {
+  const keyPair = keypairFromPrivate(staticPrivate);
+  return { keyPair, mac1KeyToUs: mac1Key(keyPair.publicKey) };
+}
+
+/**
+ * An initiation that passed mac1 and Noise under our static key: it names
+ * its sender (the initiator's static key), which picks the peer, whose own
+ * Handshake then checks it further (acceptInitiation). IKpsk2 mixes the
+ * pre-shared key in only at the response, so the peer's key is not needed yet.
+ */
+export interface OpenedInitiation {
+  readonly ok: true;
+  readonly state: HandshakeState;
+  readonly initiatorStatic: Uint8Array;
+  readonly payload: Uint8Array;
+  readonly senderIndex: number;
+}
+
+const ZERO_PSK = new Uint8Array(PSKLEN);
+
+/** Checks an initiation's size, type, mac1 and Noise; the caller destroys `state` unless a peer accepts it. */
+export function openInitiation(local: LocalIdentity, msg: Uint8Array): OpenedInitiation | Rejection {
+  if (msg.length !== MESSAGE_INITIATION_BYTES) return reject('bad-size');
+  if (!hasType(msg, MESSAGE_INITIATION)) return reject('bad-type');
+  if (!verifyMac1(msg, INITIATION.mac1, local.mac1KeyToUs)) return reject('bad-mac1');
+  const state = HandshakeState.initialize({ pattern: HANDSHAKE_PATTERN, initiator: false, prologue: PROLOGUE, s: local.keyPair, psk: ZERO_PSK });
+  let payload: Uint8Array;
+  try {
+    payload = state.readMessage(slice(msg, INITIATION_NOISE)).value;
+  } catch (err) {
+    state.destroy();
+    return noiseRejection(err);
+  }
+  const initiatorStatic = state.remoteStaticKey;
+  if (initiatorStatic === null) {
+    state.destroy();
+    return reject('bad-static');
+  }
+  return { ok: true, state, initiatorStatic, payload, senderIndex: readU32(msg, INITIATION.senderIndex) };
+}
+
 export interface HandshakeConfig {
   /** Our static X25519 private key (copied). */
   readonly staticPrivate: Uint8Array;
+  /** The same, already derived (many peers share one): spares a scalar multiplication per peer. */
+  readonly local?: LocalIdentity;
   /** The one peer's static public key. */
   readonly peerPublic: Uint8Array;
   /** Pre-shared key; absent means 32 zero bytes, as in WireGuard, so there is one code path. */
@@ -149,6 +199,7 @@ function resultFrom(
 
 export class Handshake {
   private readonly staticKey: KeyPair;
+  private readonly local: LocalIdentity;
   private readonly peerPublic: Uint8Array;
   private readonly psk: Uint8Array;
   private readonly features: number;
@@ -172,12 +223,14 @@ export class Handshake {
     if (config.peerPublic.length !== KEYLEN) throw new HandshakeUsageError(`peer public key must be ${KEYLEN} bytes`);
     const psk = config.psk ?? new Uint8Array(PSKLEN);
     if (psk.length !== PSKLEN) throw new HandshakeUsageError(`pre-shared key must be ${PSKLEN} bytes`);
-    this.staticKey = keypairFromPrivate(config.staticPrivate);
+    const local = config.local ?? localIdentity(config.staticPrivate);
+    this.staticKey = { publicKey: local.keyPair.publicKey.slice(), privateKey: local.keyPair.privateKey.slice() };
+    this.local = local;
     this.peerPublic = config.peerPublic.slice();
     this.psk = psk.slice();
     this.features = (config.features ?? 0) >>> 0;
     this.mac1KeyToPeer = mac1Key(this.peerPublic);
-    this.mac1KeyToUs = mac1Key(this.staticKey.publicKey);
+    this.mac1KeyToUs = local.mac1KeyToUs;
   }
 
   /** Our static public key. */
@@ -238,20 +291,18 @@ export class Handshake {
    * createResponse() may follow.
    */
   consumeInitiation(msg: Uint8Array): InitiationAccepted | Rejection {
-    if (msg.length !== MESSAGE_INITIATION_BYTES) return reject('bad-size');
-    if (!hasType(msg, MESSAGE_INITIATION)) return reject('bad-type');
-    if (!verifyMac1(msg, INITIATION.mac1, this.mac1KeyToUs)) return reject('bad-mac1');
+    const opened = openInitiation(this.local, msg);
+    return opened.ok ? this.acceptInitiation(opened) : opened;
+  }
 
-    const state = this.newState(false);
-    let payload: Uint8Array;
-    try {
-      payload = state.readMessage(slice(msg, INITIATION_NOISE)).value;
-    } catch (err) {
-      state.destroy();
-      return noiseRejection(err);
-    }
-    const initiatorStatic = state.remoteStaticKey;
-    if (initiatorStatic === null || !constantTimeEqual(initiatorStatic, this.peerPublic)) {
+  /**
+   * The rest of consumeInitiation for an initiation already opened under our
+   * static key: that it comes from this peer, and is newer than any accepted
+   * before. Takes `opened.state` over (destroyed if refused).
+   */
+  acceptInitiation(opened: OpenedInitiation): InitiationAccepted | Rejection {
+    const { state, payload } = opened;
+    if (!constantTimeEqual(opened.initiatorStatic, this.peerPublic)) {
       state.destroy();
       return reject('bad-static');
     }
@@ -263,9 +314,12 @@ export class Handshake {
     }
     this.greatestTimestamp = timestamp.slice();
     this.response?.state.destroy();
-    const senderIndex = readU32(msg, INITIATION.senderIndex);
+    const senderIndex = opened.senderIndex;
     const peerFeatures = decodeFeatures(payload, TAI64N_BYTES);
-    this.response = { state, remoteIndex: senderIndex, peerFeatures };
+    // This peer's pre-shared key for the response's psk token.
+    const withPsk = state.clone(this.psk);
+    state.destroy();
+    this.response = { state: withPsk, remoteIndex: senderIndex, peerFeatures };
     return { ok: true, senderIndex, peerFeatures };
   }
 

@@ -1,35 +1,21 @@
-// The peer's sessions on the main thread: when to start a handshake, what
-// to do with handshake messages, which keypairs the workers use, and the
-// timers that keep keys fresh and the path alive (see timers.ts).
+// One peer's sessions on the main thread: when to start a handshake, what
+// to do with its handshake messages, which keypairs the workers use for it,
+// and the timers that keep its keys fresh and its path alive (see
+// timers.ts). The interface's peers (peer-set.ts) hand it the handshake
+// messages that are its own, once they passed the interface's DoS checks.
 //
 // Keypairs, as in WireGuard: `current` sends; `previous` still receives
 // in-flight packets after a rekey; a responder's new keypair waits as `next`
 // until the initiator has sent with it (key confirmation), so the responder
 // never sends on a key the initiator might not have.
-//
-// Handshake messages pass the DoS checks of whitepaper §5.4.7 first: mac1
-// (no reply at all without it), and while under load a cookie reply instead
-// of a DH unless mac2 proves the source address, then a per-address rate limit.
-import { randomBytes } from 'node:crypto';
-import { addressOf, CookieChecker, CookieJar, sourceBytes, type MacFields } from './cookie.js';
-import type { Handshake, HandshakeResult } from './handshake.js';
-import {
-  INITIATION,
-  MESSAGE_COOKIE_REPLY,
-  MESSAGE_INITIATION,
-  MESSAGE_INITIATION_BYTES,
-  MESSAGE_RESPONSE,
-  MESSAGE_RESPONSE_BYTES,
-  RESPONSE,
-  readU32,
-} from '../messages.js';
-import { RateLimiter } from './ratelimiter.js';
+import { CookieJar, type MacFields } from './cookie.js';
+import type { Handshake, HandshakeResult, OpenedInitiation } from './handshake.js';
+import { INITIATION, MESSAGE_INITIATION, MESSAGE_RESPONSE, RESPONSE } from '../messages.js';
 import type { Datapath } from '../datapath/datapath.js';
 import type { Link } from '../link/link.js';
 import type { Logger } from '../../log.js';
-import { HANDSHAKE_BACKLOG_SLOT, RX, TX, type Stats } from '../stats.js';
-import { TIMERS, UNDER_LOAD_BACKLOG } from '../timers.js';
-import type { FromWorker } from '../datapath/worker-messages.js';
+import { PEER, PEER_SLOTS } from '../stats.js';
+import { TIMERS } from '../timers.js';
 
 interface Keypair {
   localIndex: number;
@@ -38,7 +24,7 @@ interface Keypair {
   isInitiator: boolean;
   /** Held only while a responder's keypair waits for confirmation. */
   sendKey: Uint8Array | null;
-  /** TX.packets when this keypair started sending (bounds a stale TX.counter, see onTick). */
+  /** The peer's tx packets when this keypair started sending (bounds a stale tx counter, see onTick). */
   packetsAtStart: number;
 }
 
@@ -47,6 +33,16 @@ interface PendingInitiation {
   firstSentAt: number;
   lastSentAt: number;
   retryAfterMs: number;
+}
+
+/** What a peer needs of the interface that carries it (peer-set.ts). */
+export interface PeerHost {
+  /** A fresh index (ours, for a handshake or session), unused by any peer, now this peer's. */
+  newIndex(peer: Peer): number;
+  /** The index is no longer this peer's. */
+  dropIndex(index: number): void;
+  /** Counts a handshake message dropped, by reason (status shows the interface's counts). */
+  dropHandshake(reason: string): void;
 }
 
 export interface PeerOptions {
@@ -65,7 +61,6 @@ export class Peer {
   private previous: Keypair | null = null;
   private next: Keypair | null = null;
   private pending: PendingInitiation | null = null;
-  private tick: NodeJS.Timeout | null = null;
   private stopped = false;
   private lastKeepaliveFor = 0;
   private lastPersistentKeepalive = 0;
@@ -77,11 +72,9 @@ export class Peer {
   private seenKeepalives = 0;
   /** The keypair whose message-count rekey was already asked for (once per keypair). */
   private countRekeyFor: Keypair | null = null;
-  /** Last time the handshake backlog was high; "under load" lasts TIMERS.underLoadMs after it. */
-  private lastUnderLoad = -Infinity;
-  private readonly cookies: CookieChecker;
   private readonly jar: CookieJar;
-  private readonly limiter = new RateLimiter();
+  /** Where this peer's counters start in the peer counters (stats.ts PEER). */
+  private readonly base: number;
   /**
    * Wall-clock time of the latest completed handshake, for status. As in
    * WireGuard, a responder's handshake completes with the first authenticated
@@ -90,19 +83,28 @@ export class Peer {
   lastHandshakeAt: number | null = null;
   /** Handshakes completed (as initiator or responder; see lastHandshakeAt). */
   handshakeCount = 0;
-  /** Handshake messages rejected, by reason. */
-  readonly handshakeDrops = new Map<string, number>();
 
+  /**
+   * `slot`: the peer's number in the data path (worker-messages.ts);
+   * `counters`: the peer counters (stats.ts PEER), this peer's at `slot`.
+   */
   constructor(
+    readonly slot: number,
     private readonly handshake: Handshake,
-    private readonly link: Link,
+    readonly link: Link,
     private readonly datapath: Datapath,
-    private readonly stats: Stats,
+    private readonly counters: Float64Array,
+    private readonly host: PeerHost,
     private readonly options: PeerOptions,
     private readonly log: Logger,
   ) {
-    this.cookies = new CookieChecker(handshake.localPublic);
     this.jar = new CookieJar(options.peerPublic);
+    this.base = slot * PEER_SLOTS;
+  }
+
+  /** A counter of this peer's (stats.ts PEER). */
+  private counter(field: number): number {
+    return this.counters[this.base + field]!;
   }
 
   start(): void {
@@ -110,9 +112,9 @@ export class Peer {
       if (this.options.initiates) this.initiate('link up');
     });
     this.link.on('down', () => {
+      if (this.pending) this.host.dropIndex(this.pending.localIndex);
       this.pending = null;
     });
-    this.tick = setInterval(() => this.onTick(), TIMERS.tickMs);
   }
 
   /** Starts a handshake once although this side has no Endpoint (the link remembered where the peer was). */
@@ -126,38 +128,31 @@ export class Peer {
     this.options.persistentKeepalive = changes.persistentKeepalive;
   }
 
+  /** Ends the peer: its keys are wiped and its indices freed (the data path forgets it on 'peer-remove'). */
   stop(): void {
     this.stopped = true;
-    if (this.tick) clearInterval(this.tick);
-    for (const kp of [this.current, this.previous, this.next]) kp?.sendKey?.fill(0);
-    this.cookies.destroy();
+    for (const kp of [this.current, this.previous, this.next]) {
+      kp?.sendKey?.fill(0);
+      if (kp) this.host.dropIndex(kp.localIndex);
+    }
+    if (this.pending) this.host.dropIndex(this.pending.localIndex);
+    this.current = this.previous = this.next = null;
+    this.pending = null;
     this.jar.destroy();
     this.handshake.destroy();
   }
 
-  /** Worker reports that concern sessions; true if handled. */
-  onWorkerMessage(msg: FromWorker): boolean {
-    switch (msg.t) {
-      case 'handshake':
-        Atomics.sub(this.stats.i32, HANDSHAKE_BACKLOG_SLOT, 1);
-        this.onHandshake(msg.message, msg.source, msg.fd);
-        return true;
-      case 'first-data':
-        this.onFirstData(msg.localIndex);
-        return true;
-      case 'need-handshake':
-        if (this.options.initiates) this.initiate('packets waiting');
-        return true;
-      default:
-        return false;
-    }
+  /** The data path has packets for this peer and no session to seal them with. */
+  needHandshake(): void {
+    if (this.options.initiates) this.initiate('packets waiting');
   }
 
   private initiate(why: string): void {
     const now = Date.now();
-    if (!this.link.canSend()) return;
+    if (this.stopped || !this.link.canSend()) return;
     if (this.pending && now - this.pending.lastSentAt < this.pending.retryAfterMs) return;
-    const localIndex = randomIndex();
+    if (this.pending) this.host.dropIndex(this.pending.localIndex);
+    const localIndex = this.host.newIndex(this);
     const message = this.handshake.createInitiation(localIndex);
     this.stamp(message, INITIATION, localIndex);
     this.link.send(message);
@@ -177,7 +172,7 @@ export class Peer {
    */
   private stamp(message: Uint8Array, fields: MacFields, senderIndex: number): void {
     this.jar.stamp(message, fields, senderIndex);
-    this.datapath.toRx({ t: 'handshake-sent', senderIndex });
+    this.datapath.toRx({ t: 'handshake-sent', peer: this.slot, senderIndex });
   }
 
   /**
@@ -202,108 +197,54 @@ export class Peer {
     this.initiate('endpoint moved');
   }
 
-  /** Whether the handshake backlog says we are under load now (or were within TIMERS.underLoadMs). */
-  private underLoad(now: number): boolean {
-    if (Atomics.load(this.stats.i32, HANDSHAKE_BACKLOG_SLOT) >= UNDER_LOAD_BACKLOG) {
-      this.lastUnderLoad = now;
-      return true;
-    }
-    return now - this.lastUnderLoad < TIMERS.underLoadMs;
+  /** A cookie reply that names one of our handshake messages to this peer (peer-set.ts found it by index). */
+  onCookieReply(message: Uint8Array, source: Uint8Array | null, fd: number): void {
+    const err = this.jar.consumeReply(message);
+    if (err) return this.host.dropHandshake(`cookie-${err.reason}`);
+    this.link.heardFrom?.(source, fd);
+    this.log.debug('cookie reply taken: the peer is under load; mac2 on our next handshake');
   }
 
-  /**
-   * §5.4.7: mac1 must be right (else no reply, one hash spent). Under load,
-   * a message without a valid mac2 gets a cookie reply and goes no further,
-   * and one with a valid mac2 still passes the per-address rate limit.
-   * True when the message may go on to the Noise handshake.
-   */
-  private admit(message: Uint8Array, fields: MacFields, size: number, source: Uint8Array | null, fd: number): boolean {
-    if (message.length !== size) {
-      this.dropHandshake('bad-size');
-      return false;
-    }
-    const underLoad = this.underLoad(Date.now());
-    const raw = this.link.sourceOf(source, fd);
-    const from = raw ? sourceBytes(raw) : null;
-    const state = this.cookies.validate(message, fields, from, underLoad);
-    if (state === 'invalid-mac') {
-      this.dropHandshake('bad-mac1');
-      return false;
-    }
-    this.link.passedMac1?.(source, fd);
-    if (!underLoad) return true;
-    if (from === null) {
-      this.dropHandshake('no-source');
-      return false;
-    }
-    if (state === 'valid-mac-no-cookie') {
-      // INITIATION.senderIndex and RESPONSE.senderIndex are the same field.
-      this.link.reply(this.cookies.createReply(message, fields, readU32(message, INITIATION.senderIndex), from), source, fd);
-      this.dropHandshake('cookie-sent');
-      return false;
-    }
-    if (!this.limiter.allow(addressOf(from))) {
-      this.dropHandshake('rate-limited');
-      return false;
-    }
-    return true;
+  /** An initiation that opened under our key and names this peer as its sender (peer-set.ts admitted it). */
+  onInitiation(opened: OpenedInitiation, source: Uint8Array | null, fd: number): void {
+    const r = this.handshake.acceptInitiation(opened);
+    if (!r.ok) return this.failedHandshake(r.reason, source, fd);
+    this.lastHandshakeHeard = Date.now();
+    this.link.confirmPeer(source, fd, MESSAGE_INITIATION);
+    const localIndex = this.host.newIndex(this);
+    const { message: response, result } = this.handshake.createResponse(localIndex);
+    this.options.onSession?.(result.peerFeatures);
+    this.stamp(response, RESPONSE, localIndex);
+    // The receive key is in place before the response can bring the first data.
+    this.installResponder(result);
+    this.link.send(response);
   }
 
-  private onHandshake(message: Uint8Array, source: Uint8Array | null, fd: number): void {
-    const type = message[0];
-    if (type === MESSAGE_COOKIE_REPLY) {
-      const err = this.jar.consumeReply(message);
-      if (err) return this.dropHandshake(`cookie-${err.reason}`);
-      this.link.heardFrom?.(source, fd);
-      this.log.debug('cookie reply taken: the peer is under load; mac2 on our next handshake');
-      return;
-    }
-    if (type === MESSAGE_INITIATION) {
-      if (!this.admit(message, INITIATION, MESSAGE_INITIATION_BYTES, source, fd)) return;
-      const r = this.handshake.consumeInitiation(message);
-      if (!r.ok) return this.failedHandshake(r.reason, source, fd);
-      this.lastHandshakeHeard = Date.now();
-      this.link.confirmPeer(source, fd, type);
-      const localIndex = randomIndex();
-      const { message: response, result } = this.handshake.createResponse(localIndex);
-      this.options.onSession?.(result.peerFeatures);
-      this.stamp(response, RESPONSE, localIndex);
-      // The receive key is in place before the response can bring the first data.
-      this.installResponder(result);
-      this.link.send(response);
-    } else if (type === MESSAGE_RESPONSE) {
-      if (!this.admit(message, RESPONSE, MESSAGE_RESPONSE_BYTES, source, fd)) return;
-      const r = this.handshake.consumeResponse(message);
-      if (!r.ok) return this.failedHandshake(r.reason, source, fd);
-      this.lastHandshakeHeard = Date.now();
-      this.link.confirmPeer(source, fd, type);
-      this.pending = null;
-      this.options.onSession?.(r.result.peerFeatures);
-      this.installInitiator(r.result);
-      // Confirms the new key to the responder at once, even with no data to send.
-      this.datapath.toTx({ t: 'keepalive' });
-    } else {
-      this.dropHandshake('unexpected-type');
-    }
+  /** A response whose receiver index is this peer's pending initiation (peer-set.ts admitted it). */
+  onResponse(message: Uint8Array, source: Uint8Array | null, fd: number): void {
+    const r = this.handshake.consumeResponse(message);
+    if (!r.ok) return this.failedHandshake(r.reason, source, fd);
+    this.lastHandshakeHeard = Date.now();
+    this.link.confirmPeer(source, fd, MESSAGE_RESPONSE);
+    this.pending = null;
+    this.options.onSession?.(r.result.peerFeatures);
+    this.installInitiator(r.result);
+    // Confirms the new key to the responder at once, even with no data to send.
+    this.datapath.toTx({ t: 'keepalive', peer: this.slot });
   }
 
   /** A message that passed mac1 (admit) failed the Noise handshake: its sender knows no more than our public key. */
   private failedHandshake(reason: string, source: Uint8Array | null, fd: number): void {
-    this.dropHandshake(reason);
+    this.host.dropHandshake(reason);
     this.link.failedHandshake?.(source, fd);
-  }
-
-  private dropHandshake(reason: string): void {
-    this.handshakeDrops.set(reason, (this.handshakeDrops.get(reason) ?? 0) + 1);
-    this.log.debug(`handshake message dropped: ${reason}`);
   }
 
   private installInitiator(r: HandshakeResult): void {
     this.retire(this.previous);
     this.previous = this.current;
-    this.current = { localIndex: r.localIndex, remoteIndex: r.remoteIndex, createdAt: Date.now(), isInitiator: true, sendKey: null, packetsAtStart: this.stats.f64[TX.packets]! };
-    this.datapath.toRx({ t: 'receive-key-add', keypair: { localIndex: r.localIndex, key: r.recvKey } });
-    this.datapath.toTx({ t: 'send-key', keypair: { remoteIndex: r.remoteIndex, key: r.sendKey } });
+    this.current = { localIndex: r.localIndex, remoteIndex: r.remoteIndex, createdAt: Date.now(), isInitiator: true, sendKey: null, packetsAtStart: this.counter(PEER.txPackets) };
+    this.datapath.toRx({ t: 'receive-key-add', peer: this.slot, keypair: { localIndex: r.localIndex, key: r.recvKey } });
+    this.datapath.toTx({ t: 'send-key', peer: this.slot, keypair: { remoteIndex: r.remoteIndex, key: r.sendKey } });
     r.recvKey.fill(0);
     r.sendKey.fill(0);
     this.handshakeDone();
@@ -312,21 +253,22 @@ export class Peer {
   private installResponder(r: HandshakeResult): void {
     this.retire(this.next);
     this.next = { localIndex: r.localIndex, remoteIndex: r.remoteIndex, createdAt: Date.now(), isInitiator: false, sendKey: r.sendKey, packetsAtStart: 0 };
-    this.datapath.toRx({ t: 'receive-key-add', keypair: { localIndex: r.localIndex, key: r.recvKey } });
+    this.datapath.toRx({ t: 'receive-key-add', peer: this.slot, keypair: { localIndex: r.localIndex, key: r.recvKey } });
     r.recvKey.fill(0);
     // Not a handshake yet: an initiator with another PresharedKey gets this
     // far and no further. It counts once the initiator uses the keys (onFirstData).
   }
 
-  private onFirstData(localIndex: number): void {
+  /** The first authenticated data under one of our keys (the workers report it once per key). */
+  onFirstData(localIndex: number): void {
     const kp = this.next;
     if (!kp || kp.localIndex !== localIndex || !kp.sendKey) return;
     this.retire(this.previous);
     this.previous = this.current;
     this.current = kp;
-    kp.packetsAtStart = this.stats.f64[TX.packets]!;
+    kp.packetsAtStart = this.counter(PEER.txPackets);
     this.next = null;
-    this.datapath.toTx({ t: 'send-key', keypair: { remoteIndex: kp.remoteIndex, key: kp.sendKey } });
+    this.datapath.toTx({ t: 'send-key', peer: this.slot, keypair: { remoteIndex: kp.remoteIndex, key: kp.sendKey } });
     kp.sendKey.fill(0);
     kp.sendKey = null;
     this.handshakeDone();
@@ -343,16 +285,18 @@ export class Peer {
   private retire(kp: Keypair | null): void {
     if (!kp) return;
     kp.sendKey?.fill(0);
+    this.host.dropIndex(kp.localIndex);
     this.datapath.toRx({ t: 'receive-key-remove', localIndex: kp.localIndex });
   }
 
-  private onTick(): void {
-    const now = Date.now();
-    const f = this.stats.f64;
+  /** The interface's tick (peer-set.ts), every TIMERS.tickMs. */
+  onTick(now: number = Date.now()): void {
+    if (this.stopped) return;
     // Retransmit an unanswered initiation; give up after rekeyAttemptMs.
     if (this.pending) {
       if (now - this.pending.firstSentAt > TIMERS.rekeyAttemptMs) {
         this.log.warn('no handshake response; giving up until there is traffic to send');
+        this.host.dropIndex(this.pending.localIndex);
         this.pending = null;
         this.handshake.abandon(); // wipes the ephemeral key of the unanswered initiation
       } else if (now - this.pending.lastSentAt >= this.pending.retryAfterMs) {
@@ -381,22 +325,23 @@ export class Peer {
     // Either side rekeys once its key has sealed rekeyAfterMessages messages (WireGuard's keep_key_fresh on send).
     // TX.counter is published on data sends only, so right after a key change it may still be the old
     // key's; the packets sent since this key took over bound it.
-    const sealed = cur ? Math.min(f[TX.counter]!, f[TX.packets]! - cur.packetsAtStart) : 0;
+    const sealed = cur ? Math.min(this.counter(PEER.txCounter), this.counter(PEER.txPackets) - cur.packetsAtStart) : 0;
     if (cur && cur === this.current && this.countRekeyFor !== cur && sealed >= TIMERS.rekeyAfterMessages && !this.pending) {
       this.countRekeyFor = cur;
       this.initiate('rekey: message limit');
     }
     if (!cur) return;
     // Passive keepalive: data came in, nothing went out since.
-    const rxData = f[RX.lastDataMs]!;
-    if (rxData > this.lastKeepaliveFor && f[TX.lastDataMs]! < rxData && now - rxData >= TIMERS.keepaliveMs) {
+    const rxData = this.counter(PEER.rxLastDataMs);
+    const txData = this.counter(PEER.txLastDataMs);
+    if (rxData > this.lastKeepaliveFor && txData < rxData && now - rxData >= TIMERS.keepaliveMs) {
       this.lastKeepaliveFor = rxData;
-      this.datapath.toTx({ t: 'keepalive' });
+      this.datapath.toTx({ t: 'keepalive', peer: this.slot });
     }
     const pk = this.options.persistentKeepalive * 1000;
-    if (pk > 0 && now - Math.max(f[TX.lastDataMs]!, this.lastPersistentKeepalive) >= pk) {
+    if (pk > 0 && now - Math.max(txData, this.lastPersistentKeepalive) >= pk) {
       this.lastPersistentKeepalive = now;
-      this.datapath.toTx({ t: 'keepalive' });
+      this.datapath.toTx({ t: 'keepalive', peer: this.slot });
     }
   }
 
@@ -407,15 +352,14 @@ export class Peer {
    * newHandshakeMs (then it is disarmed, to re-arm on the next data sent).
    */
   private trackUnanswered(now: number): boolean {
-    const f = this.stats.f64;
-    const packets = f[TX.packets]!;
-    const keepalives = f[TX.keepalives]!;
+    const packets = this.counter(PEER.txPackets);
+    const keepalives = this.counter(PEER.txKeepalives);
     const dataSent = packets - this.seenPackets > keepalives - this.seenKeepalives;
     this.seenPackets = packets;
     this.seenKeepalives = keepalives;
-    const heard = Math.max(f[RX.lastAuthMs]!, this.lastHandshakeHeard);
+    const heard = Math.max(this.counter(PEER.rxLastAuthMs), this.lastHandshakeHeard);
     if (this.unansweredSince !== null && heard >= this.unansweredSince) this.unansweredSince = null;
-    if (this.unansweredSince === null && dataSent && f[TX.lastDataMs]! > heard) {
+    if (this.unansweredSince === null && dataSent && this.counter(PEER.txLastDataMs) > heard) {
       // The first send of this run was within the last tick; its exact time is not published.
       this.unansweredSince = Math.max(heard, now - TIMERS.tickMs);
     }
@@ -430,13 +374,9 @@ export class Peer {
     this.retire(kp);
     if (kp === this.current) {
       this.current = null;
-      this.datapath.toTx({ t: 'send-key', keypair: null });
+      this.datapath.toTx({ t: 'send-key', peer: this.slot, keypair: null });
       this.log.info('session expired');
     } else if (kp === this.previous) this.previous = null;
     else if (kp === this.next) this.next = null;
   }
-}
-
-function randomIndex(): number {
-  return randomBytes(4).readUInt32LE(0);
 }

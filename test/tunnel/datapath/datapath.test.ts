@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import * as libc from '../../../src/sys/libc.js';
 import { Datapath } from '../../../src/tunnel/datapath/datapath.js';
-import { createStats } from '../../../src/tunnel/stats.js';
+import { createPeerStats, createStats } from '../../../src/tunnel/stats.js';
 import { socketPair } from '../../../src/tunnel/datapath/warm-up-packets.js';
 import type { DatapathInit, FromWorker } from '../../../src/tunnel/datapath/worker-messages.js';
 import { eventually } from '../../helpers/netns.js';
@@ -17,7 +17,8 @@ function tcpInit(tunFd: number, mtu: number): Omit<DatapathInit, 'wakeFd'> {
     tunFd,
     udpFd: -1,
     stats: createStats().sab,
-    allowedIPs: [],
+    peerStats: createPeerStats(),
+    warmUpRoutes: [],
     mtu,
     tunVnetHdr: false,
     wireVnetHdr: false,
@@ -48,17 +49,18 @@ describe('data-path workers', function () {
       if (m.t === 'error') errors.push(m.message);
     });
     dp.on('exit', (why) => exits.push(why));
-    // Keys of the wrong size, and a handshake message larger than its slot.
-    dp.toTx({ t: 'send-key', keypair: { remoteIndex: 1, key: new Uint8Array(16) } });
-    dp.toRx({ t: 'receive-key-add', keypair: { localIndex: 1, key: new Uint8Array(16) } });
-    dp.toTx({ t: 'send', message: new Uint8Array(4096), via: 'tcp' });
+    // Keys of the wrong size, and a handshake message larger than its slot, for a peer both workers know.
+    dp.toBoth({ t: 'peer-add', peer: 0, allowedIPs: [] });
+    dp.toTx({ t: 'send-key', peer: 0, keypair: { remoteIndex: 1, key: new Uint8Array(16) } });
+    dp.toRx({ t: 'receive-key-add', peer: 0, keypair: { localIndex: 1, key: new Uint8Array(16) } });
+    dp.toTx({ t: 'send', peer: 0, message: new Uint8Array(4096), via: 'tcp' });
     await eventually(async () => errors.length >= 3, 10_000, 20);
     process.stdout.write(`      reported: ${errors.join(' | ')}\n`);
     expect(errors.join('\n')).to.match(/control message 'send-key' failed: .*32 bytes/);
     expect(errors.join('\n')).to.match(/control message 'receive-key-add' failed: .*32 bytes/);
     expect(errors.join('\n')).to.match(/control message 'send' failed/);
     // Still running: a good key is taken, and 'stop' is obeyed (stop() would otherwise terminate them after 3 s).
-    dp.toTx({ t: 'send-key', keypair: { remoteIndex: 1, key: new Uint8Array(32) } });
+    dp.toTx({ t: 'send-key', peer: 0, keypair: { remoteIndex: 1, key: new Uint8Array(32) } });
     await new Promise((r) => setTimeout(r, 200));
     expect(exits, 'no worker exited').to.deep.equal([]);
     const started = Date.now();

@@ -99,14 +99,14 @@ describe('handshake filter (receive worker)', () => {
     let refused = 0;
     for (let i = 0; i < 1000; i++) if (filter.check(reply(randomBytes(4).readUInt32LE(0)), MESSAGE_COOKIE_REPLY_BYTES) !== 'ok') refused++;
     expect(refused).to.equal(1000);
-    filter.expectCookieReply(0xfedcba98);
-    filter.expectCookieReply(0x89abcdef);
+    filter.expectCookieReply(0, 0xfedcba98);
+    filter.expectCookieReply(0, 0x89abcdef);
     // Only the latest message's index (the main thread's CookieJar keeps only that one's mac1).
     expect(filter.check(reply(0xfedcba98), MESSAGE_COOKIE_REPLY_BYTES)).to.equal('cookie-unexpected');
     expect(filter.check(reply(0x89abcdef), MESSAGE_COOKIE_REPLY_BYTES)).to.equal('ok');
     // One reply per message: a second (a replay, or a flood that saw the index) waits for the next message.
     expect(filter.check(reply(0x89abcdef), MESSAGE_COOKIE_REPLY_BYTES)).to.equal('cookie-unexpected');
-    filter.expectCookieReply(0x89abcdef);
+    filter.expectCookieReply(0, 0x89abcdef);
     expect(filter.check(reply(0x89abcdef), MESSAGE_COOKIE_REPLY_BYTES)).to.equal('ok');
   });
 });

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { loadAead } from '../../../src/crypto/aead/select.js';
 import { RxLoop } from '../../../src/tunnel/datapath/rx-loop.js';
 import * as libc from '../../../src/sys/libc.js';
-import { createStats, RX, TX } from '../../../src/tunnel/stats.js';
+import { createPeerStats, createStats, RX, TX } from '../../../src/tunnel/stats.js';
 import { TxLoop } from '../../../src/tunnel/datapath/tx-loop.js';
 import { UdpLoop } from '../../../src/tunnel/datapath/udp-loop.js';
 import { warmUp } from '../../../src/tunnel/datapath/warm-up.js';
@@ -15,14 +15,15 @@ import type { DatapathInit } from '../../../src/tunnel/datapath/worker-messages.
 describe('data-path warm-up', function () {
   this.timeout(10_000);
 
-  function init(allowedIPs: DatapathInit['allowedIPs']): DatapathInit {
+  function init(warmUpRoutes: DatapathInit['warmUpRoutes']): DatapathInit {
     return {
       transport: 'udp',
       tunFd: -1,
       wakeFd: -1,
       udpFd: -1,
       stats: createStats().sab,
-      allowedIPs,
+      peerStats: createPeerStats(),
+      warmUpRoutes,
       mtu: 1420,
       tunVnetHdr: true,
       wireVnetHdr: false,

@@ -12,7 +12,7 @@ import type { Link } from '../../../src/tunnel/link/link.js';
 import type { Logger } from '../../../src/log.js';
 import { MESSAGE_INITIATION_BYTES } from '../../../src/tunnel/messages.js';
 import { Peer } from '../../../src/tunnel/peer/peer.js';
-import { createStats } from '../../../src/tunnel/stats.js';
+import { createPeerStats, peerCounters } from '../../../src/tunnel/stats.js';
 import { TIMERS } from '../../../src/tunnel/timers.js';
 
 describe('handshake retransmission (peer.ts)', () => {
@@ -49,10 +49,11 @@ describe('handshake retransmission (peer.ts)', () => {
     const datapath = { toRx() {}, toTx() {} } as unknown as Datapath;
     const warnings: string[] = [];
     const log: Logger = { error() {}, warn: (m) => warnings.push(m), info() {}, debug() {} };
-    const peer = new Peer(handshake, link, datapath, createStats(), { initiates: true, peerPublic: publicKeyOf(generatePrivateKey()), persistentKeepalive: 0 }, log);
-    const tick = (peer as unknown as { onTick(): void }).onTick.bind(peer);
+    const host = { newIndex: () => 1, dropIndex() {}, dropHandshake() {} };
+    const peer = new Peer(0, handshake, link, datapath, peerCounters(createPeerStats()), host, { initiates: true, peerPublic: publicKeyOf(generatePrivateKey()), persistentKeepalive: 0 }, log);
+    const tick = () => peer.onTick(now);
     const t0 = now;
-    peer.onWorkerMessage({ t: 'need-handshake' });
+    peer.needHandshake();
     let gaveUpAt: number | null = null;
     while (now - t0 < 3 * TIMERS.rekeyAttemptMs && gaveUpAt === null) {
       now += TIMERS.tickMs;
