@@ -41,8 +41,8 @@ for (const transport of ['udp', 'tcp', 'auto'] as const) {
             return { ...r, seconds: (Date.now() - started) / 1000 };
           }),
         );
-        const after = await hub.status();
         const total = (Date.now() - started) / 1000;
+        const after = await hub.status();
         console.log(
           `      ${transport}: ${CLIENTS} × ${bytes >> 20} MiB at once in ${total.toFixed(2)} s ` +
             `(${((8 * CLIENTS * bytes) / total / 1e6).toFixed(0)} Mbit/s together; each done after ${moved.map((m) => m.seconds.toFixed(2)).join(' / ')} s)`,
