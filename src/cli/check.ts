@@ -1,7 +1,7 @@
 // `sealtun check CONFIG [--json]`: validates a config and prints what `up`
 // would do with it, touching nothing on the system. Config mistakes are
 // ConfigErrors (FILE:LINE: Key: what is wrong), reported by main.ts.
-import { loadConfig, refuseManyOverTcp } from '../config/config.js';
+import { loadConfig } from '../config/config.js';
 import { initSodium } from '../crypto/sodium.js';
 import { effectiveSettings, type EffectiveSettings } from '../tunnel/effective-settings.js';
 
@@ -9,7 +9,6 @@ import { effectiveSettings, type EffectiveSettings } from '../tunnel/effective-s
 export async function runCheck(configPath: string, json: boolean): Promise<number> {
   await initSodium();
   const config = loadConfig(configPath);
-  refuseManyOverTcp(config);
   const settings = effectiveSettings(config);
   config.iface.privateKey.fill(0);
   for (const p of config.peers) p.presharedKey?.fill(0);
@@ -41,13 +40,15 @@ export function formatCheck(s: EffectiveSettings): string {
     `  privileges: ${privileges}`,
     `  keep warm: ${i.keepWarmMs === 0 ? 'off' : `for ${i.keepWarmMs} ms after traffic`}`,
     `  metrics: ${i.metricsListen === null ? 'off' : `http://${i.metricsListen}/metrics (Prometheus text, no authentication)`}`,
-    `peer: ${s.peer.publicKey}`,
-    `  endpoint: ${s.peer.endpoint ?? 'none (the peer connects to us)'}`,
-    `  allowed ips: ${s.peer.allowedIPs.join(', ')}`,
-    `  preshared key: ${s.peer.presharedKey ? 'yes' : 'no'}`,
-    `  persistent keepalive: ${s.peer.persistentKeepalive === null ? 'off' : `every ${s.peer.persistentKeepalive} s`}`,
+    ...s.peers.flatMap((p) => [
+      `peer: ${p.publicKey}`,
+      `  endpoint: ${p.endpoint ?? 'none (the peer connects to us)'}`,
+      `  allowed ips: ${p.allowedIPs.join(', ')}`,
+      `  preshared key: ${p.presharedKey ? 'yes' : 'no'}`,
+      `  persistent keepalive: ${p.persistentKeepalive === null ? 'off' : `every ${p.persistentKeepalive} s`}`,
+    ]),
     'routes to be added:',
-    ...s.routes.map((r) => `  ${r.destination} dev ${r.device}`),
+    ...(s.routes.length > 0 ? s.routes.map((r) => `  ${r.destination} dev ${r.device}`) : ['  none (the interface Address covers every AllowedIPs prefix)']),
   ];
   for (const w of s.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n');

@@ -5,10 +5,11 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/config.js';
 import { decodeKey, encodeKey, generatePresharedKey, KeyError, publicKeyOf, writeKeyPair } from '../crypto/keys.js';
 import { initSodium } from '../crypto/sodium.js';
-import { reloadTunnel, runDaemon, runForeground, runningTunnels, stopTunnel, tunnelStatus, UserError } from '../daemon/daemon.js';
+import { reloadTunnel, runDaemon, runForeground, runningTunnels, setPeer, stopTunnel, tunnelStatus, UserError } from '../daemon/daemon.js';
 import type { Level } from '../log.js';
 import { runCheck } from './check.js';
 import { formatStatus } from './format-status.js';
+import { parseSetArgs } from './set-args.js';
 
 const program = new Command('sealtun')
   .description('An encrypted point-to-point IP tunnel (Noise IKpsk2 + XChaCha20-Poly1305 over UDP or TCP)')
@@ -73,12 +74,24 @@ program
 
 program
   .command('reload')
-  .description("apply a changed config to a running tunnel: the peer's Endpoint and PersistentKeepalive live; names what needs a restart")
+  .description('apply a changed config to a running tunnel, as `wg syncconf` does: peers added, removed and changed live; refused whole if an [Interface] setting changed (that takes a restart)')
   .argument('<config|name>', 'config file (read here, as the caller: works after the daemon dropped root) or interface name (the daemon re-reads its own file, as on SIGHUP)')
   .action(async (target: string) => {
     const { name, notes } = await reloadTunnel(target);
     console.log(`${name} reloaded${notes.length === 0 ? ': nothing changed' : ''}`);
     for (const n of notes) console.log(`  ${n.replace(/^reload: /, '')}`);
+  });
+
+program
+  .command('set')
+  .description('change one peer of a running tunnel, as `wg set` does (the config file is not changed); adds the peer if it is new')
+  .usage('<name> peer PUBLIC_KEY [remove] [endpoint HOST:PORT] [allowed-ips CIDR[,CIDR...]] [persistent-keepalive SECONDS|off] [preshared-key FILE]')
+  .argument('<name>', 'interface name')
+  .argument('<settings...>', 'peer PUBLIC_KEY (base64), then settings; preshared-key FILE is read here, as the caller; /dev/null removes it')
+  .action(async (name: string, words: string[]) => {
+    const notes = await setPeer(name, parseSetArgs(words));
+    if (notes.length === 0) console.log(`${name}: nothing changed`);
+    for (const n of notes) console.log(n.replace(/^(?:set|reload): /, ''));
   });
 
 program

@@ -392,17 +392,6 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
   };
 }
 
-/**
- * Over TCP (and auto) an interface carries one peer for now: its listener
- * and connection belong to that peer's link. Named at the second [Peer].
- */
-export function refuseManyOverTcp(config: TunnelConfig): void {
-  const second = config.peers[1];
-  if (second && config.iface.transport !== 'udp') {
-    throw new ConfigError(config.file, second.line, '[Peer]', `Transport = ${config.iface.transport} carries one peer per interface; many peers need Transport = udp`);
-  }
-}
-
 type Fail = (line: number, key: string, detail: string, cause?: unknown) => never;
 
 /**

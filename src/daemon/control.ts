@@ -15,10 +15,16 @@ export type ControlRequest =
   | { cmd: 'identify' }
   /** `view`: a ReloadView (reload.ts) read by the caller; absent: the daemon re-reads its config file. */
   | { cmd: 'reload'; view?: unknown }
+  /** `peer`: a SetView (peer-set.ts), the pre-shared key read by the caller. */
+  | { cmd: 'set'; peer: unknown }
   | { cmd: 'stop' };
 
-/** A reload request carries a whole config's view; a config has at most a few hundred AllowedIPs. */
-const MAX_REQUEST_BYTES = 256 * 1024;
+/**
+ * A reload request carries a whole config's view, about 250 bytes a peer:
+ * room for some 100 000 peers. Only root can connect; the bound stops a
+ * runaway client, not an attacker.
+ */
+const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
 
 /** What the daemon itself answers; `identify` never reaches it. */
 export type DaemonRequest = Exclude<ControlRequest, { cmd: 'identify' }>;
@@ -41,9 +47,10 @@ export function serveControl(path: string, handle: (req: DaemonRequest) => unkno
         sock.destroy();
         return;
       }
-      const nl = buf.indexOf('\n');
+      // Only the new chunk is searched: a large request arrives in many.
+      const nl = chunk.indexOf('\n');
       if (nl < 0) return;
-      const request = buf.slice(0, nl);
+      const request = buf.slice(0, buf.length - chunk.length + nl);
       answered = true;
       void (async () => {
         let reply: unknown;

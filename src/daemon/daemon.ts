@@ -6,14 +6,15 @@ import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, rea
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as libc from '../sys/libc.js';
-import { loadConfig, refuseManyOverTcp } from '../config/config.js';
-import { readKeyFile } from '../crypto/keys.js';
+import { loadConfig } from '../config/config.js';
+import { encodeKey, readKeyFile } from '../crypto/keys.js';
 import { interfaceExists } from '../tun/netconfig.js';
 import { queryControl, type ControlRequest } from './control.js';
 import { createLogger, type Level } from '../log.js';
 import { parsePidFile, PinnedProcess, startTimeOf, type ProcessIdentity } from './process-identity.js';
 import { dropUser } from './privileges.js';
 import { controlSocket, logFile, pidFile, runDir } from './rundir.js';
+import { NO_KEY_FILE, parseSetView, type SetArgs, type SetView } from './peer-set.js';
 import { viewForReload } from './reload.js';
 import { ServedTunnel } from './served-tunnel.js';
 import type { TunnelStatus } from '../tunnel/tunnel.js';
@@ -37,7 +38,6 @@ export async function runForeground(configPath: string, level: Level, user?: str
   // share two instead (docs/performance.md, "Resident memory").
   libc.mallopt(libc.M_ARENA_MAX, 2);
   const config = loadConfig(configPath);
-  refuseManyOverTcp(config);
   await refuseRunning(config.iface.name);
   const log = createLogger(`sealtun[${config.iface.name}]`, level);
   const tunnel = await ServedTunnel.start(config, log);
@@ -74,7 +74,6 @@ function ignoreHangup(): void {}
 /** `sealtun up --daemon CONFIG`: returns once the detached child reports the tunnel is up. */
 export async function runDaemon(configPath: string, level: Level, user?: string): Promise<{ pid: number; log: string; name: string }> {
   const config = loadConfig(configPath); // report config errors here, not in a log file
-  refuseManyOverTcp(config);
   const name = config.iface.name;
   await refuseRunning(name);
   mkdirSync(runDir(), { recursive: true, mode: 0o700 });
@@ -276,20 +275,47 @@ function stillRuns(daemon: PinnedProcess): boolean {
 
 /**
  * `sealtun reload CONFIG|NAME`. A CONFIG is read here, as the caller
- * (usually root, who can read it), and sent as a view without secrets
- * (reload.ts); a NAME makes the daemon re-read its own config file, as
- * SIGHUP does, with whatever rights it kept. Returns what the daemon did.
+ * (usually root, who can read it), and sent as a view (reload.ts); a NAME
+ * makes the daemon re-read its own config file, as SIGHUP does, with
+ * whatever rights it kept. Returns what the daemon did.
  */
 export async function reloadTunnel(configOrName: string): Promise<{ name: string; notes: string[] }> {
   const view = isFile(configOrName) ? viewForReload(configOrName, readKeyFile) : undefined;
   const name = view?.name ?? checkedName(configOrName);
-  const reply = (await askDaemon(name, view ? { cmd: 'reload', view } : { cmd: 'reload' }, '`reload`', 30_000)) as Partial<Record<string, unknown>> | null;
-  if (typeof reply?.['error'] === 'string') throw new UserError(`${name}: ${reply['error']}`);
-  const notes = reply?.['notes'];
-  if (!Array.isArray(notes) || !notes.every((n) => typeof n === 'string')) {
-    throw new UserError(`${name}: the daemon on ${controlSocket(name)} gave a reply to reload that sealtun cannot read; see its log (${logFile(name)})`);
+  const reply = await askDaemon(name, view ? { cmd: 'reload', view } : { cmd: 'reload' }, '`reload`', 30_000);
+  return { name, notes: changeNotes(name, reply, 'reload') };
+}
+
+/**
+ * `sealtun set NAME peer KEY ...` (peer-set.ts): the pre-shared key file,
+ * if any, is read here, as the caller (root), with the key-file checks
+ * (keys.ts), and sent with the rest; everything is checked here before the
+ * daemon checks it again. Returns what the daemon did.
+ */
+export async function setPeer(name: string, args: SetArgs): Promise<string[]> {
+  const checked = checkedName(name);
+  const { presharedKeyFile, ...rest } = args;
+  const view: SetView = { ...rest };
+  if (presharedKeyFile === NO_KEY_FILE) view.presharedKey = null;
+  else if (presharedKeyFile !== undefined) {
+    const key = readKeyFile(presharedKeyFile, 'pre-shared key');
+    view.presharedKey = encodeKey(key);
+    key.fill(0);
   }
-  return { name, notes };
+  parseSetView(view).presharedKey?.fill(0); // the values' errors, before the daemon is asked
+  const reply = await askDaemon(checked, { cmd: 'set', peer: view }, '`set`', 30_000);
+  return changeNotes(checked, reply, 'set');
+}
+
+/** The notes of a daemon's reply to reload or set; its error, or a reply that cannot be read, as a UserError. */
+function changeNotes(name: string, reply: unknown, what: string): string[] {
+  const r = reply as Partial<Record<string, unknown>> | null;
+  if (typeof r?.['error'] === 'string') throw new UserError(`${name}: ${r['error']}`);
+  const notes = r?.['notes'];
+  if (!Array.isArray(notes) || !notes.every((n) => typeof n === 'string')) {
+    throw new UserError(`${name}: the daemon on ${controlSocket(name)} gave a reply to ${what} that sealtun cannot read; see its log (${logFile(name)})`);
+  }
+  return notes;
 }
 
 function removeRunFiles(name: string): void {

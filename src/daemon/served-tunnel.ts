@@ -8,21 +8,41 @@
 import { mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
 import type { Server } from 'node:net';
-import { listenAddressText, parseSetting, type TunnelConfig } from '../config/config.js';
-import { KeyError, readKeyFile, type KeyKind } from '../crypto/keys.js';
+import { listenAddressText, type Endpoint, type PeerConfig, type TunnelConfig } from '../config/config.js';
+import { encodeKey, KeyError, publicKeyOf, readKeyFile, type KeyKind } from '../crypto/keys.js';
+import { isHostName } from '../transport/resolve.js';
 import type { Logger } from '../log.js';
 import { serveControl, type DaemonRequest } from './control.js';
 import { DropLog } from './drop-log.js';
 import { closeMetrics, serveMetrics } from './metrics.js';
-import { configChanges, parseReloadView, reloadView, viewForReload, type ReloadView } from './reload.js';
+import { parseSetView, peersAfterSet, type PeerSet } from './peer-set.js';
+import { applySteps, type ChangeResult } from './apply-steps.js';
+import { peerSteps, type PeerStep } from './peer-steps.js';
+import { checkPeers, configForReload, interfaceView, parseReloadView, restartChanges, zeroKeys, type InterfaceView, type ReloadConfig } from './reload.js';
 import { ownIdentity, pidFileText } from './process-identity.js';
 import { controlSocket, endpointFile, pidFile, runDir } from './rundir.js';
 import { TIMERS } from '../tunnel/timers.js';
 import { endpointProblem } from '../tunnel/link/endpoint-name.js';
-import { Tunnel, type PeerChange } from '../tunnel/tunnel.js';
+import { Tunnel } from '../tunnel/tunnel.js';
 
-/** What a reload did (each line also logged), or why it did nothing. */
-export type ReloadResult = { notes: string[] } | { error: string };
+/**
+ * Empty changes for the peers that stay with the same host-name Endpoint
+ * and nothing else changed: the tunnel looks such a name up again.
+ */
+function sameNamedEndpoints(running: readonly PeerConfig[], next: readonly PeerConfig[], steps: readonly PeerStep[]): PeerStep[] {
+  const touched = new Set(steps.map((s) => encodeKey(s.kind === 'add' ? s.peer.publicKey : s.publicKey)));
+  const before = new Map(running.map((p) => [encodeKey(p.publicKey), p]));
+  return next
+    .filter((p) => p.endpoint && isHostName(p.endpoint) && before.has(encodeKey(p.publicKey)) && !touched.has(encodeKey(p.publicKey)))
+    .map((p) => ({ kind: 'change', publicKey: p.publicKey, change: {} }));
+}
+
+/** The Endpoint a change step leaves its peer with, when the step sets or looks it up again. */
+function nextEndpoint(step: Extract<PeerStep, { kind: 'change' }>, next: readonly PeerConfig[]): Endpoint | undefined {
+  if (step.change.endpoint !== undefined) return step.change.endpoint ?? undefined;
+  if (Object.keys(step.change).length > 0) return undefined;
+  return next.find((p) => Buffer.from(p.publicKey).equals(Buffer.from(step.publicKey)))?.endpoint;
+}
 
 export class ServedTunnel {
   private control: Server | null = null;
@@ -30,8 +50,12 @@ export class ServedTunnel {
   private stopped: Promise<void> | null = null;
   private readonly dropLog: DropLog;
   private readonly dropTimer: NodeJS.Timeout;
-  /** The running config as reloads compare it (reload.ts): no secrets in it. */
-  private view: ReloadView;
+  /** The running [Interface] as reloads compare it (reload.ts): no secrets in it. */
+  private readonly iface: InterfaceView;
+  /** Our public key, base64: a peer may not have it. */
+  private readonly ownKey: string;
+  /** The reload or set under way (oneAtATime). */
+  private changing: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly tunnel: Tunnel,
@@ -39,7 +63,8 @@ export class ServedTunnel {
     private readonly config: TunnelConfig,
     private readonly log: Logger,
   ) {
-    this.view = reloadView(config);
+    this.iface = interfaceView(config.iface);
+    this.ownKey = encodeKey(publicKeyOf(config.iface.privateKey));
     this.dropLog = new DropLog(() => this.tunnel.status().dropped, log);
     this.dropTimer = setInterval(() => this.dropLog.report(), TIMERS.dropLogMs).unref();
   }
@@ -81,6 +106,8 @@ export class ServedTunnel {
         return this.tunnel.status();
       case 'reload':
         return req.view === undefined ? this.reloadFile() : this.reload(parseReloadView(req.view));
+      case 'set':
+        return this.set(parseSetView(req.peer));
       case 'stop':
         // The way `sealtun down` reaches a daemon it may not signal (it
         // dropped to User=, and the caller lacks CAP_KILL): the same stop as SIGTERM.
@@ -96,69 +123,109 @@ export class ServedTunnel {
    * user the daemon now runs as. A config that no longer parses, or can no
    * longer be read, is reported and the tunnel runs on unchanged.
    */
-  async reloadFile(): Promise<ReloadResult> {
+  async reloadFile(): Promise<ChangeResult> {
     const kept: string[] = [];
-    let view: ReloadView;
+    let next: ReloadConfig;
     try {
-      view = viewForReload(this.config.file, (path, kind) => this.keyForReload(path, kind, kept));
+      next = configForReload(this.config.file, (path, kind) => this.keyForReload(path, kind, kept));
     } catch (err) {
       const uid = process.getuid?.() ?? 0;
       const hint = uid === 0 ? '' : ` (running as uid ${uid} since the privilege drop: \`sealtun reload ${this.config.file}\`, run as root, reads the config itself)`;
-      const error = `reload: ${(err as Error).message}${hint}; keeping the running configuration`;
-      this.log.error(error);
-      return { error };
+      return this.refused(`reload: ${(err as Error).message}${hint}`);
     }
     for (const k of kept) this.log.info(k);
-    const result = await this.reload(view);
+    const result = await this.reload(next);
     return 'notes' in result ? { notes: [...kept, ...result.notes] } : result;
   }
 
   /**
    * After the privilege drop the key files are usually readable by root
-   * only. A reload never applies a key (a new key takes a restart), so a key
-   * file that can no longer be read keeps the running key rather than
-   * failing the whole reload; `kept` says which, for the log.
+   * only. A new private key takes a restart anyway, so a private key file
+   * that can no longer be read keeps the running key rather than failing
+   * the whole reload; `kept` says so, for the log. A peer's key file cannot
+   * be matched to a running peer before it is read, so that one fails the
+   * reload, with the hint to run `sealtun reload CONFIG` as root.
    */
   private keyForReload(path: string, kind: KeyKind, kept: string[]): Uint8Array {
     try {
       return readKeyFile(path, kind);
     } catch (err) {
-      const { iface, peers: [peer] } = this.config;
-      const running = kind === 'private key' ? iface.privateKey : kind === 'public key' ? peer.publicKey : peer.presharedKey;
       const uid = process.getuid?.() ?? 0;
-      if (!(err instanceof KeyError) || err.errno !== 'EACCES' || running === undefined || uid === 0) throw err;
+      if (!(err instanceof KeyError) || err.errno !== 'EACCES' || kind !== 'private key' || uid === 0) throw err;
       kept.push(`reload: ${path}: not readable as uid ${uid} since the privilege drop; the running ${kind} is kept (a new key takes a restart)`);
-      return running.slice();
+      return this.config.iface.privateKey.slice();
     }
   }
 
   /**
-   * Applies a reloaded config (see reload.ts): the changes a running tunnel
-   * takes go to it (Tunnel.apply); other changes are named as needing a
-   * restart. Returns what it did, as logged.
+   * Applies a reloaded config the way `wg syncconf` does (reload.ts,
+   * peer-steps.ts). Everything is checked before anything is applied: a
+   * changed [Interface] setting, a peer with our own key, or an Endpoint
+   * name that does not resolve refuses the whole reload. Returns what it
+   * did, as logged. Zeroes `next`'s pre-shared keys.
    */
-  async reload(next: ReloadView): Promise<ReloadResult> {
-    const notes: string[] = [];
-    const problem = await endpointProblem(this.config.file, next.endpoint, 'reload');
-    if (problem) {
-      const error = `reload: ${problem.message}; keeping the running configuration`;
-      this.log.error(error);
-      return { error };
+  reload(next: ReloadConfig): Promise<ChangeResult> {
+    return this.oneAtATime(async () => {
+      const running = this.tunnel.peerConfigs();
+      try {
+        const restart = restartChanges(this.iface, next.iface);
+        if (restart.length > 0) return this.refused(`reload: ${restart.join(', ')} changed; that takes a restart (sealtun down, then up)`);
+        return await this.applyPeers(running, next.peers, 'reload');
+      } finally {
+        zeroKeys(running);
+        zeroKeys(next.peers);
+      }
+    });
+  }
+
+  /** `sealtun set`: one peer added, changed or removed at run time (peer-set.ts); the config file is not touched. */
+  set(change: PeerSet): Promise<ChangeResult> {
+    return this.oneAtATime(async () => {
+      const running = this.tunnel.peerConfigs();
+      try {
+        let next: PeerConfig[];
+        try {
+          next = peersAfterSet(running, change);
+          checkPeers(next, this.iface.listenPort);
+        } catch (err) {
+          return this.refused(`set: ${(err as Error).message}`);
+        }
+        return await this.applyPeers(running, next, 'set');
+      } finally {
+        zeroKeys(running);
+        change.presharedKey?.fill(0);
+      }
+    });
+  }
+
+  /** Reloads and sets run one after the other: each works from the peers the one before left. */
+  private oneAtATime<T>(work: () => Promise<T>): Promise<T> {
+    const done = this.changing.then(work);
+    this.changing = done.catch(() => undefined);
+    return done;
+  }
+
+  /** Takes the running peers to `next`: checked first, then applied in peerSteps' order. */
+  private async applyPeers(running: readonly PeerConfig[], next: readonly PeerConfig[], what: 'reload' | 'set'): Promise<ChangeResult> {
+    const ours = next.find((p) => encodeKey(p.publicKey) === this.ownKey);
+    if (ours) return this.refused(`${what}: peer ${encodeKey(ours.publicKey)} is this interface's own public key`);
+    const steps = peerSteps(running, next);
+    // An Endpoint given by name and left as it was is looked up again: reloading is how an operator says the name moved.
+    if (what === 'reload') steps.push(...sameNamedEndpoints(running, next, steps));
+    // Every name the steps will look up must resolve now, or nothing is applied.
+    for (const step of steps) {
+      const endpoint = step.kind === 'add' ? step.peer.endpoint : step.kind === 'change' ? nextEndpoint(step, next) : undefined;
+      const problem = await endpointProblem(what === 'reload' ? this.config.file : 'endpoint', endpoint, 'reload');
+      if (problem) return this.refused(`${what}: ${problem.message}`);
     }
-    const changes = configChanges(this.view, next);
-    if (changes.needRestart.length > 0) {
-      notes.push(`reload: ${changes.needRestart.join(', ')} changed; that takes a restart (sealtun down, then up)`);
-      this.log.warn(notes.at(-1)!);
-    }
-    const change: PeerChange = {};
-    if (changes.endpoint) change.endpoint = next.endpoint;
-    if (changes.persistentKeepalive) change.persistentKeepalive = next.persistentKeepalive;
-    if (changes.allowedIPs) change.allowedIPs = parseSetting('AllowedIPs', next.allowedIPs.join(', '), 'reload');
-    notes.push(...(await this.tunnel.changePeer(this.config.peers[0]!.publicKey, change)));
-    // Keep what needs a restart as it runs; take the rest.
-    const { endpoint, persistentKeepalive, initiates, allowedIPs } = next;
-    this.view = { ...this.view, endpoint, persistentKeepalive, initiates, allowedIPs };
-    return { notes };
+    return applySteps(this.tunnel, steps, what, this.log);
+  }
+
+  /** A refused reload or set: logged, and the tunnel runs on as it was. */
+  private refused(why: string): ChangeResult {
+    const error = `${why}; keeping the running configuration`;
+    this.log.error(error);
+    return { error };
   }
 
   /** Stops the tunnel, then removes the run files (the interface and its routes go when the TUN closes). */

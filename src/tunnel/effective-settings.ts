@@ -3,7 +3,7 @@
 // so an operator can see the derived MTU, the routes and the role before
 // touching a host. Every value here mirrors a decision made in tunnel.ts
 // (MTU, listener, routes) or daemon.ts; keep them in step.
-import { networkBytes, parseAddress, type Cidr } from '../config/cidr.js';
+import { coveredByAddress, networkBytes, parseAddress, type Cidr } from '../config/cidr.js';
 import { listenAddressText, type TunnelConfig } from '../config/config.js';
 import { encodeKey, publicKeyOf } from '../crypto/keys.js';
 import type { TransportKind } from '../transport/transport.js';
@@ -45,7 +45,8 @@ export interface EffectiveSettings {
     metricsListen: string | null;
   };
   role: Role;
-  peer: {
+  /** Every [Peer], in file order. */
+  peers: Array<{
     publicKey: string;
     /** As written: HOST:PORT, [IPv6]:PORT; a DNS name is resolved only by `up`. */
     endpoint: string | null;
@@ -54,8 +55,8 @@ export interface EffectiveSettings {
     persistentKeepalive: number | null;
     /** Whether a pre-shared key is configured (never its value). */
     presharedKey: boolean;
-  };
-  /** Routes `up` adds, one per AllowedIPs prefix, through the interface. */
+  }>;
+  /** Routes `up` adds, one per AllowedIPs prefix the interface's own Address subnets do not cover, through the interface. */
   routes: Array<{ destination: string; device: string }>;
   /** Things that will work but are probably not what was meant. */
   warnings: string[];
@@ -65,7 +66,7 @@ export interface EffectiveSettings {
 
 /** Needs initSodium() to have resolved (for our public key). */
 export function effectiveSettings(config: TunnelConfig): EffectiveSettings {
-  const { iface, peers: [peer] } = config;
+  const { iface, peers } = config;
   const warnings: string[] = [];
   const problems: string[] = [];
 
@@ -80,23 +81,21 @@ export function effectiveSettings(config: TunnelConfig): EffectiveSettings {
   }
 
   const ourPublic = encodeKey(publicKeyOf(iface.privateKey));
-  const peerPublic = encodeKey(peer.publicKey);
-
-  const endpoint = peer.endpoint
-    ? `${peer.endpoint.family === 6 ? `[${peer.endpoint.host}]` : peer.endpoint.host}:${peer.endpoint.port}`
-    : null;
-  if (peer.endpoint?.family !== undefined) {
-    const host = peer.endpoint.host.split('%')[0]!;
-    const inside = peer.allowedIPs.find((c) => contains(c, host));
-    if (inside) {
-      warnings.push(
-        `the Endpoint ${host} is inside AllowedIPs ${inside.text}: the sealed packets to the peer would be routed into the tunnel itself; ` +
-          'narrow AllowedIPs or add a more specific route to the endpoint via the underlay',
-      );
+  const endpointText = (ep: (typeof peers)[number]['endpoint']) => (ep ? `${ep.family === 6 ? `[${ep.host}]` : ep.host}:${ep.port}` : null);
+  for (const peer of peers) {
+    if (peer.endpoint?.family !== undefined) {
+      const host = peer.endpoint.host.split('%')[0]!;
+      const inside = peer.allowedIPs.find((c) => contains(c, host));
+      if (inside) {
+        warnings.push(
+          `the Endpoint ${host} is inside AllowedIPs ${inside.text}: the sealed packets to the peer would be routed into the tunnel itself; ` +
+            'narrow AllowedIPs or add a more specific route to the endpoint via the underlay',
+        );
+      }
     }
-  }
-  if (!config.role.initiates && peer.persistentKeepalive !== undefined) {
-    warnings.push('PersistentKeepalive has no effect until the peer has connected (this side has no Endpoint)');
+    if (peer.endpoint === undefined && peer.persistentKeepalive !== undefined) {
+      warnings.push('PersistentKeepalive has no effect until the peer has connected (this side has no Endpoint)');
+    }
   }
 
   return {
@@ -115,14 +114,14 @@ export function effectiveSettings(config: TunnelConfig): EffectiveSettings {
       metricsListen: iface.metricsListen ? listenAddressText(iface.metricsListen) : null,
     },
     role: config.role.initiates && config.role.accepts ? 'both' : config.role.initiates ? 'initiates' : 'accepts',
-    peer: {
-      publicKey: peerPublic,
-      endpoint,
+    peers: peers.map((peer) => ({
+      publicKey: encodeKey(peer.publicKey),
+      endpoint: endpointText(peer.endpoint),
       allowedIPs: peer.allowedIPs.map((c) => c.text),
       persistentKeepalive: peer.persistentKeepalive ?? null,
       presharedKey: peer.presharedKey !== undefined,
-    },
-    routes: peer.allowedIPs.map((c) => ({ destination: c.text, device: iface.name })),
+    })),
+    routes: peers.flatMap((p) => p.allowedIPs.filter((c) => !coveredByAddress(c, iface.addresses)).map((c) => ({ destination: c.text, device: iface.name }))),
     warnings,
     problems,
   };

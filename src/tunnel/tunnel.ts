@@ -7,8 +7,8 @@
 // (status(), addPeer/removePeer/changePeer for live changes, stop()) and
 // knows nothing of control sockets, run files or config files: the daemon
 // (src/daemon/) owns those.
-import type { Cidr } from '../config/cidr.js';
-import { refuseManyOverTcp, type Endpoint, type PeerConfig, type TunnelConfig } from '../config/config.js';
+import { coveredByAddress, type Cidr } from '../config/cidr.js';
+import type { Endpoint, PeerConfig, TunnelConfig } from '../config/config.js';
 import { encodeKey, publicKeyOf } from '../crypto/keys.js';
 import { initSodium } from '../crypto/sodium.js';
 import { DATA_OVERHEAD } from '../crypto/data-packet.js';
@@ -31,10 +31,11 @@ import { FEATURE_VNET_HDR, MESSAGE_INITIATION_BYTES, mac1Key } from './messages.
 import { Peer } from './peer/peer.js';
 import { PeerSet, type Ingress } from './peer/peer-set.js';
 import { createPeerStats, createStats, DROP_REASONS, PEER, PEER_SLOTS, peerCounters, reservePeerSlot, RX, TX, type Stats } from './stats.js';
-import { udpIngress } from './link/udp-ingress.js';
+import { autoIngress, udpIngress } from './link/udp-ingress.js';
 import type { RouteSpec } from './datapath/worker-messages.js';
 import { AutoLink } from './link/auto-link.js';
 import { TcpLink } from './link/tcp-link.js';
+import { TcpConns } from './link/tcp-conns.js';
 import { UdpLink } from './link/udp-link.js';
 import type { FromWorker } from './datapath/worker-messages.js';
 
@@ -112,23 +113,6 @@ interface PeerEntry {
 const routeSpecs = (cidrs: readonly Cidr[]): RouteSpec[] => cidrs.map((c) => ({ family: c.family, bytes: c.bytes, prefix: c.prefix }));
 const endpointSpec = (ep: Endpoint | undefined | null): EndpointSpec | null => (ep ? { host: ep.host, port: ep.port } : null);
 
-/**
- * Whether the kernel already routes `c` into the interface: it lies inside
- * one of the interface's own Address subnets (the route the kernel makes
- * for an address). A server's clients usually do, and thousands of peers
- * then need no route each (wg-quick skips such prefixes too).
- */
-function coveredByAddress(c: Cidr, addresses: readonly Cidr[]): boolean {
-  return addresses.some((a) => {
-    if (a.family !== c.family || a.prefix > c.prefix) return false;
-    for (let bit = 0; bit < a.prefix; bit++) {
-      const mask = 0x80 >> (bit % 8);
-      if ((a.bytes[bit >> 3]! & mask) !== (c.bytes[bit >> 3]! & mask)) return false;
-    }
-    return true;
-  });
-}
-
 export class Tunnel {
   private stopped: Promise<void> | null = null;
   /** By base64 public key, in the order added. */
@@ -140,8 +124,8 @@ export class Tunnel {
   /** The data path's socket over UDP (every peer's link shares it); null over TCP and auto. */
   private socket: BoundSocket | null = null;
   private bind: BindSpec | null = null;
-  /** Over TCP and auto: the one peer's link, which also owns the listener. */
-  private sharedLink: (TcpLink | AutoLink) | null = null;
+  /** Over TCP and auto: the listener and every connection, which peers' links claim (tcp-conns.ts). */
+  private conns: TcpConns | null = null;
   private peers!: PeerSet;
   private offloads = -1;
 
@@ -168,7 +152,6 @@ export class Tunnel {
       const problem = await endpointProblem(config.file, p.endpoint, 'up');
       if (problem) throw problem;
     }
-    refuseManyOverTcp(config);
     const { iface, peers } = config;
     const transport = iface.transport;
     const mtu = iface.mtu ?? defaultMtu(mtuTransport(transport));
@@ -201,34 +184,22 @@ export class Tunnel {
       const stats = createStats();
       const peerStats = createPeerStats();
       let socket: BoundSocket | null = null;
-      let shared: TcpLink | AutoLink | null = null;
-      let udpFd = -1;
-      const first = endpointSpec(peers[0]!.endpoint);
-      if (transport === 'udp') {
+      let conns: TcpConns | null = null;
+      if (transport !== 'tcp') {
+        // UDP and auto: one socket, every peer's link on it.
         socket = openBoundSocket('udp', bind);
-        udpFd = socket.fd;
         const fd = socket.fd;
         undo.push(() => void libc.close(fd));
-      } else if (transport === 'tcp') {
-        const tcp = new TcpLink(iface.listenPort ? bind : null, first, log);
-        tcp.bind();
-        shared = tcp;
-      } else {
-        const udp = UdpLink.open(bind, first, log);
-        const tcp = new TcpLink(iface.listenPort ? bind : null, first, log, { standby: true });
-        try {
-          tcp.bind();
-        } catch (err) {
-          await udp.close();
-          throw err;
-        }
-        shared = new AutoLink(udp, tcp, first, log);
-        udpFd = udp.socket.fd;
       }
-      if (shared) {
-        const link = shared;
-        undo.push(() => link.close());
+      if (transport !== 'udp') {
+        // TCP and auto: a listener with ListenPort; auto binds it to the UDP socket's port.
+        const port = socket?.port ?? bind.port;
+        conns = new TcpConns(iface.listenPort ? { ...bind, port } : null, log);
+        conns.bind();
+        const c = conns;
+        undo.push(() => c.close());
       }
+      const udpFd = socket?.fd ?? -1;
       const datapath = await Datapath.start({
         transport,
         tunFd: tun.fd,
@@ -249,8 +220,9 @@ export class Tunnel {
       const t = new Tunnel(config, tun, mtu, transport, datapath, stats, peerStats, local, options, log);
       t.socket = socket;
       t.bind = bind;
-      t.sharedLink = shared;
-      const ingress: Ingress = socket ? udpIngress(socket.fd) : shared!;
+      t.conns = conns;
+      conns?.attach(datapath);
+      const ingress: Ingress = !conns ? udpIngress(socket!.fd) : !socket ? conns : autoIngress(udpIngress(socket.fd), conns);
       t.peers = new PeerSet(local, ingress, stats, log);
       undo.push(() => t.peers.stop());
       datapath.on('message', (m) => t.onWorkerMessage(m));
@@ -259,7 +231,7 @@ export class Tunnel {
         void t.stop().then(() => options.onFailure());
       });
       for (const p of peers) await t.startPeer(p);
-      const listen = socket ? t.listenText() : shared!.listenText();
+      const listen = t.listenText();
       const endpoints = peers.filter((p) => p.endpoint).map((p) => `${p.endpoint!.host}:${p.endpoint!.port}`);
       log.info(
         `${tun.name} up: ${transport}, mtu ${mtu}, ${listen ? `listening on ${listen}` : 'not listening'}, ` +
@@ -279,7 +251,7 @@ export class Tunnel {
     // Before anything else about this slot reaches the workers.
     this.datapath.toBoth({ t: 'peer-add', peer: slot, allowedIPs: routeSpecs(config.allowedIPs) });
     const endpoint = endpointSpec(config.endpoint);
-    const link: Link & { attach(d: Datapath): Promise<void> } = this.sharedLink ?? UdpLink.onSocket(this.socket!, this.bind!, endpoint, this.log, slot);
+    const link = this.linkFor(slot, endpoint);
     const superPackets = this.transport === 'tcp';
     const handshake = new Handshake({
       staticPrivate: this.config.iface.privateKey,
@@ -321,6 +293,13 @@ export class Tunnel {
     return peer;
   }
 
+  /** A new peer's link: its endpoint on the UDP socket, its connection among the TCP ones, or both under auto. */
+  private linkFor(slot: number, endpoint: EndpointSpec | null): Link & { attach(d: Datapath): Promise<void>; close(): Promise<void> } {
+    const udp = this.socket ? UdpLink.onSocket(this.socket, this.bind!, endpoint, this.log, slot) : null;
+    const tcp = this.conns ? new TcpLink(this.conns, endpoint, this.log, slot, { standby: udp !== null }) : null;
+    return udp && tcp ? new AutoLink(udp, tcp, endpoint, this.log) : (udp ?? tcp!);
+  }
+
   /**
    * Adds a peer while the tunnel runs: its routes, its slot in the data
    * path, and a handshake at once if it has an Endpoint. Returns what it
@@ -329,7 +308,6 @@ export class Tunnel {
   async addPeer(config: PeerConfig): Promise<string[]> {
     const key = encodeKey(config.publicKey);
     if (this.entries.has(key)) throw new Error(`peer ${key} is already a peer`);
-    if (this.sharedLink) throw new Error(`Transport = ${this.transport} carries one peer per interface; many peers need Transport = udp`);
     this.checkPrefixes(key, config.allowedIPs);
     const problem = await endpointProblem(this.config.file, config.endpoint, 'reload');
     if (problem) throw problem;
@@ -343,7 +321,6 @@ export class Tunnel {
     const key = encodeKey(publicKey);
     const entry = this.entries.get(key);
     if (!entry) throw new Error(`peer ${key} is not a peer of ${this.tun.name}`);
-    if (this.sharedLink) throw new Error(`Transport = ${this.transport}: the one peer of an interface cannot be removed while it runs`);
     const { peer, config } = entry;
     this.entries.delete(key);
     this.peers.remove(publicKey);
@@ -426,14 +403,16 @@ export class Tunnel {
 
   private onWorkerMessage(m: FromWorker): void {
     if (this.peers.onWorkerMessage(m)) return;
-    if (this.sharedLink?.onWorkerMessage(m)) return;
+    if (this.conns?.onWorkerMessage(m)) return;
     if (m.t === 'error') this.log.error(m.message);
   }
 
+  /** Where we listen: the UDP socket, the TCP listener, or both under auto. */
   private listenText(): string | null {
+    if (!this.socket) return this.conns!.listenText();
     const a = this.bind?.address;
-    const port = this.socket?.port ?? 0;
-    return a ? formatAddress({ ...a, port }) : `*:${port}`;
+    const udp = a ? formatAddress({ ...a, port: this.socket.port }) : `*:${this.socket.port}`;
+    return this.conns ? `${udp} (${this.conns.listenText() ? 'udp and tcp' : 'udp'})` : udp;
   }
 
   status(): TunnelStatus {
@@ -443,7 +422,7 @@ export class Tunnel {
     // The receive worker and the main thread both count some handshake drops by the same name (handshake-bad-mac1).
     for (const [reason, n] of this.peers.handshakeDrops) dropped[`handshake-${reason}`] = (dropped[`handshake-${reason}`] ?? 0) + n;
     const first = this.entries.values().next().value as PeerEntry | undefined;
-    const path = this.sharedLink?.kind ?? (this.transport === 'tcp' ? 'tcp' : 'udp');
+    const path = this.transport === 'tcp' ? 'tcp' : 'udp';
     return {
       interface: this.tun.name,
       pid: process.pid,
@@ -451,7 +430,7 @@ export class Tunnel {
       path: first ? first.peer.link.kind : path,
       mtu: this.mtu,
       addresses: this.config.iface.addresses.map((a) => a.text),
-      listen: this.socket ? this.listenText() : this.sharedLink!.listenText(),
+      listen: this.listenText(),
       publicKey: this.publicKey,
       peers: [...this.entries.values()].map((e) => this.peerStatus(e)),
       rx: { bytes: f[RX.bytes]!, packets: f[RX.packets]! },
@@ -485,8 +464,9 @@ export class Tunnel {
     this.stopped ??= (async () => {
       this.peers.stop();
       await this.datapath.stop();
-      for (const { peer } of this.entries.values()) if (peer.link !== this.sharedLink) await peer.link.close();
-      await this.sharedLink?.close();
+      // The connections first: a link that closes after them asks the stopped workers for nothing.
+      this.conns?.close();
+      for (const { peer } of this.entries.values()) await peer.link.close();
       if (this.socket) libc.close(this.socket.fd);
       this.tun.close();
       this.config.iface.privateKey.fill(0);

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, parseConfig, refuseManyOverTcp, type TunnelConfig } from '../../src/config/config.js';
+import { ConfigError, loadConfig, parseConfig, type TunnelConfig } from '../../src/config/config.js';
 import { encodeKey, generatePresharedKey, publicKeyOf, readKeyFile, smallOrderPoint, writeKeyPair } from '../../src/crypto/keys.js';
 import { initSodium, sodium } from '../../src/crypto/sodium.js';
 
@@ -316,17 +316,6 @@ describe('config', () => {
       expectError(twoPeers([`PublicKey = ${PUB}`]), `${file}:18: AllowedIPs: missing from [Peer]; add e.g. "AllowedIPs = 10.77.0.2/32"`);
     });
 
-    it('refuseManyOverTcp: many peers pass over udp; over tcp or auto a second [Peer] is refused at its line', () => {
-      expect(() => refuseManyOverTcp(parseConfig(twoPeers(SECOND).replace('Transport = auto', 'Transport = udp'), file))).to.not.throw();
-      let thrown: unknown;
-      try {
-        refuseManyOverTcp(parseConfig(twoPeers(SECOND).replace('Transport = auto', 'Transport = tcp'), file));
-      } catch (err) {
-        thrown = err;
-      }
-      expect(thrown).to.be.instanceOf(ConfigError);
-      expect((thrown as ConfigError).message).to.match(new RegExp(`^${file}:18: \\[Peer\\]: Transport = tcp carries one peer per interface; many peers need Transport = udp$`));
-    });
   });
 
   describe('errors: FILE:LINE: Key: what is wrong', () => {

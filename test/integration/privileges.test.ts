@@ -41,12 +41,12 @@ describe('a daemon that dropped to User=, driven as the systemd unit drives it',
       writeFileSync(join(pair.dir, `${pair.nameA}.conf`), await renumberB(pair, pair.net.addrB, '192.0.2.3'), { mode: 0o600 });
       const r = await pair.net.run(pair.net.a, unit(pair, 'ExecReload', pair.nameA), { env: pair.env });
       expect(r.code, r.stderr).to.equal(0);
-      expect(r.stdout).to.equal(`${pair.nameA} reloaded\n  peer endpoint now 192.0.2.3:${pair.port}\n`);
+      expect(r.stdout).to.equal(`${pair.nameA} reloaded\n  peer ${readFileSync(join(pair.dir, 'b.pub'), 'utf8').trim()}: endpoint now 192.0.2.3:${pair.port}\n`);
       const s = (await pair.status(pair.net.a, pair.nameA)) as Status;
       expect(s.peers[0].endpoint).to.equal(`192.0.2.3:${pair.port}`);
       expect(s.pid).to.equal(pidA);
       await pair.waitConnected();
-      expect(pair.log(pair.nameA)).to.match(/reload: peer endpoint now 192\.0\.2\.3/);
+      expect(pair.log(pair.nameA)).to.match(/peer \S+: endpoint now 192\.0\.2\.3/);
     });
 
     it('SIGHUP re-reads the config as nobody: a key file it can no longer read keeps the running key; an Endpoint change applies', async () => {

@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import type { Datapath } from '../../../src/tunnel/datapath/datapath.js';
 import type { Logger } from '../../../src/log.js';
 import { TcpLink } from '../../../src/tunnel/link/tcp-link.js';
+import { TcpConns } from '../../../src/tunnel/link/tcp-conns.js';
 import type { ToRx, ToTx } from '../../../src/tunnel/datapath/worker-messages.js';
 import { eventually } from '../../helpers/netns.js';
 
@@ -60,20 +61,24 @@ function holdNumbersBelow(fd: number): number[] {
 describe('TCP link: connections across threads', function () {
   this.timeout(30_000);
   let link: TcpLink;
+  let conns: TcpConns;
   let workers: Workers;
   let port = 0;
   const clients: ChildProcess[] = [];
 
   beforeEach(async () => {
-    link = new TcpLink({ address: { family: 4, address: '127.0.0.1', port: 0 }, port: 0 }, null, quiet);
-    link.bind();
+    conns = new TcpConns({ address: { family: 4, address: '127.0.0.1', port: 0 }, port: 0 }, quiet);
+    conns.bind();
     workers = new Workers();
+    conns.attach(workers as unknown as Datapath);
+    link = new TcpLink(conns, null, quiet, 0);
     await link.attach(workers as unknown as Datapath);
     port = Number(link.listenText()!.split(':').pop());
   });
 
   afterEach(async () => {
     for (const c of clients.splice(0)) c.kill('SIGKILL');
+    conns.close();
     await link.close();
   });
 
@@ -150,5 +155,28 @@ describe('TCP link: connections across threads', function () {
     link.confirmPeer(null, peer.fd);
     link.failedHandshake(null, peer.fd);
     expect(workers.removed(peer.fd)).to.equal(false);
+  });
+
+  it('carries many peers: each claims the connection its handshake came over, and losing one leaves the others', async () => {
+    const second = new TcpLink(conns, null, quiet, 1);
+    await second.attach(workers as unknown as Datapath);
+    const a = await connectFrom('127.0.0.6');
+    const b = await connectFrom('127.0.0.7');
+    link.confirmPeer(null, a.fd);
+    second.confirmPeer(null, b.fd);
+    // A peer cannot take another's connection.
+    second.confirmPeer(null, a.fd);
+    const handed = workers.tx.filter((m) => m.t === 'tcp-connection');
+    expect(handed).to.deep.equal([
+      { t: 'tcp-connection', peer: 0, fd: a.fd, conn: a.conn },
+      { t: 'tcp-connection', peer: 1, fd: b.fd, conn: b.conn },
+    ]);
+    expect(link.canSend() && second.canSend()).to.equal(true);
+    // Peer 1's connection ends: only peer 1 is told it has none.
+    conns.onWorkerMessage({ t: 'tcp-closed', fd: b.fd, conn: b.conn, reason: 'eof' });
+    expect(workers.tx.filter((m) => m.t === 'tcp-connection').slice(2)).to.deep.equal([{ t: 'tcp-connection', peer: 1, fd: -1, conn: 0 }]);
+    expect(second.canSend()).to.equal(false);
+    expect(link.canSend()).to.equal(true);
+    await second.close();
   });
 });
