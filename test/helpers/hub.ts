@@ -26,6 +26,8 @@ export interface HubOptions {
   clients: number;
   /** Extra [Interface] lines for the server (e.g. MetricsListen). */
   extraServer?: string;
+  /** Extra arguments to every `sealtun up` (e.g. --verbose). */
+  upArgs?: string[];
 }
 
 export interface HubClient {
@@ -186,7 +188,7 @@ ${peers.join('\n')}`,
   }
 
   async up(ns: string, config: string): Promise<void> {
-    const r = await this.cli(ns, ['up', '--daemon', config]);
+    const r = await this.cli(ns, ['up', '--daemon', ...(this.opts.upArgs ?? []), config]);
     if (r.code !== 0) throw new Error(`sealtun up ${config} in ${ns} failed (${r.code}): ${r.stderr}${r.stdout}`);
   }
 

@@ -16,15 +16,12 @@ async function handshakes(hub: Hub): Promise<Map<string, number>> {
   return new Map((await hub.status()).peers.map((p) => [p.publicKey, p.handshakes]));
 }
 
-/** Runs the sealtun CLI on the server; fails unless it exits 0; returns its output lines. */
+/** Runs the sealtun CLI on the server; fails unless it exits 0; returns its output lines, unindented. */
 async function onServer(hub: Hub, args: string[]): Promise<string[]> {
   const r = await hub.cli(hub.server, args);
   expect(r.code, `sealtun ${args.join(' ')}: ${r.stderr}${r.stdout}`).to.equal(0);
-  return r.stdout.split('\n').filter(Boolean);
+  return r.stdout.split('\n').map((l) => l.trim()).filter(Boolean);
 }
-
-/** The lines that name `client` (by its public key). */
-const naming = (lines: string[], client: HubClient) => lines.filter((l) => l.includes(client.publicKey));
 
 for (const transport of ['udp', 'tcp', 'auto'] as const) {
   describe(`many peers changed live over ${transport}, while every client pings the server every 50 ms`, function () {
@@ -41,8 +38,8 @@ for (const transport of ['udp', 'tcp', 'auto'] as const) {
         const added = await hub.addClient();
         hub.writeServerConfig();
         const addLines = await onServer(hub, ['reload', hub.serverConfig]);
-        expect(naming(addLines, added).join('\n'), `reload output: ${addLines.join(' | ')}`).to.match(/added/);
-        for (const c of hub.clients.slice(0, 3)) expect(naming(addLines, c), `reload names unchanged client ${c.index}`).to.be.empty;
+        // One line per change, and no other peer named.
+        expect(addLines).to.deep.equal([`${hub.name} reloaded`, `peer ${added.publicKey}: added`]);
         await hub.up(added.ns, added.config);
         await hub.waitConnected(added);
         const addedHandshakes = (await handshakes(hub)).get(added.publicKey);
@@ -54,7 +51,7 @@ for (const transport of ['udp', 'tcp', 'auto'] as const) {
         const removedPings = await pings.get(removed)!.stop();
         pings.delete(removed);
         const removeLines = await onServer(hub, ['set', hub.name, 'peer', removed.publicKey, 'remove']);
-        expect(removeLines.join('\n')).to.match(/removed/);
+        expect(removeLines).to.deep.equal([`peer ${removed.publicKey}: removed`]);
         removed.onServer = false;
         hub.writeServerConfig();
         expect((await hub.status()).peers.map((p) => p.publicKey)).not.to.include(removed.publicKey);
@@ -66,8 +63,8 @@ for (const transport of ['udp', 'tcp', 'auto'] as const) {
         changed.serverAllowedIPs.push('10.89.1.0/24');
         hub.writeServerConfig();
         const changeLines = await onServer(hub, ['reload', hub.serverConfig]);
-        expect(naming(changeLines, changed).join('\n'), `reload output: ${changeLines.join(' | ')}`).to.match(/allowed IPs now .*10\.89\.1\.0\/24/);
-        for (const c of [removed, kept, added]) expect(naming(changeLines, c), `reload names client ${c.index}`).to.be.empty;
+        // The removed peer is out of the file too, so this reload changes only the AllowedIPs.
+        expect(changeLines).to.deep.equal([`${hub.name} reloaded`, `peer ${changed.publicKey}: allowed IPs now ${changed.inner}/32, 10.89.1.0/24`]);
         expect((await hub.serverPeer(changed))!.allowedIPs).to.deep.equal([`${changed.inner}/32`, '10.89.1.0/24']);
         await hub.must(changed.ns, ['ip', 'address', 'add', '10.89.1.1/32', 'dev', hub.name]);
         const fromNew = await hub.ping(changed.ns, hub.serverInner, { from: '10.89.1.1' });
