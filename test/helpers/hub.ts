@@ -238,6 +238,12 @@ ${peers.join('\n')}`,
     return { sent: sha256(data), received: sha256(received) };
   }
 
+  /** The server's /metrics text (it needs MetricsListen = 127.0.0.1:PORT in extraServer), fetched inside its namespace. */
+  async metrics(port: number): Promise<string> {
+    const get = `require('node:http').get('http://127.0.0.1:${port}/metrics', (r) => r.pipe(process.stdout)).on('error', (e) => { console.error(e.message); process.exit(1); })`;
+    return this.must(this.server, [process.execPath, '-e', get]);
+  }
+
   private runFile(ns: string, ext: 'pid' | 'log'): string {
     return join(namespaceRunDir(join(this.dir, 'run'), ns), `${this.name}.${ext}`);
   }

@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { withHub, type Hub, type HubClient } from '../helpers/hub.js';
 import { pingEvery, type PingCount } from '../helpers/ping-every.js';
 
+const METRICS_PORT = 9586;
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The server's handshake count per peer, by public key. */
@@ -26,7 +27,7 @@ async function onServer(hub: Hub, args: string[]): Promise<string[]> {
 for (const transport of ['udp', 'tcp', 'auto'] as const) {
   describe(`many peers changed live over ${transport}, while every client pings the server every 50 ms`, function () {
     this.timeout(180_000);
-    withHub({ transport, clients: 3 }, (get) => {
+    withHub({ transport, clients: 3, extraServer: `MetricsListen = 127.0.0.1:${METRICS_PORT}` }, (get) => {
       it('reload adds a client, set … remove removes one, reload changes one’s AllowedIPs: the others lose no ping and keep their sessions', async () => {
         const hub = get();
         const [removed, changed, kept] = hub.clients as [HubClient, HubClient, HubClient];
@@ -55,6 +56,9 @@ for (const transport of ['udp', 'tcp', 'auto'] as const) {
         removed.onServer = false;
         hub.writeServerConfig();
         expect((await hub.status()).peers.map((p) => p.publicKey)).not.to.include(removed.publicKey);
+        const scraped = await hub.metrics(METRICS_PORT);
+        expect(scraped, 'metrics after set … remove').not.to.include(removed.publicKey);
+        expect(scraped, 'metrics after reload added a client').to.include(`public_key="${added.publicKey}"`);
         const cutOff = await hub.ping(removed.ns, hub.serverInner, { count: 5 });
         expect(cutOff.received, `the removed client after set … remove: ${cutOff.out}`).to.equal(0);
         await pause(500);

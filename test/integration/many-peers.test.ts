@@ -9,13 +9,14 @@ import { expect } from 'chai';
 import { withHub, type Hub, type HubClient } from '../helpers/hub.js';
 
 const CLIENTS = 3;
+const METRICS_PORT = 9586;
 /** Bytes each client sends: the full amount over UDP, less over TCP and auto to keep the suite's time modest. */
 const TRANSFER = { udp: 16 << 20, tcp: 4 << 20, auto: 4 << 20 } as const;
 
 for (const transport of ['udp', 'tcp', 'auto'] as const) {
   describe(`many peers: a server and ${CLIENTS} clients on one interface over ${transport}`, function () {
     this.timeout(180_000);
-    withHub({ transport, clients: CLIENTS }, (get) => {
+    withHub({ transport, clients: CLIENTS, extraServer: `MetricsListen = 127.0.0.1:${METRICS_PORT}` }, (get) => {
       it('status --json on the server lists every client, each with a handshake', async () => {
         const hub = get();
         const s = await hub.status();
@@ -27,6 +28,20 @@ for (const transport of ['udp', 'tcp', 'auto'] as const) {
           expect(p.latestHandshakeAt! * 1000, `client ${c.index}: latestHandshakeAt`).to.be.within(Date.now() - 300_000, Date.now() + 5_000);
           expect(p.endpoint, `client ${c.index}: endpoint`).to.match(new RegExp(`^${c.underlay.replaceAll('.', '\\.')}:\\d+$`));
           if (transport === 'auto') expect(p.path, `client ${c.index}: path`).to.equal('udp');
+        }
+      });
+
+      it('a metrics scrape on the server has a series per client, labelled with its key and allowed IPs', async () => {
+        const hub = get();
+        const text = await hub.metrics(METRICS_PORT);
+        for (const name of ['wireguard_sent_bytes_total', 'wireguard_received_bytes_total', 'wireguard_latest_handshake_seconds']) {
+          const series = text.split('\n').filter((l) => l.startsWith(`${name}{`));
+          expect(series, name).to.have.length(CLIENTS);
+          for (const c of hub.clients) {
+            expect(series, `${name} for client ${c.index}`).to.satisfy((all: string[]) =>
+              all.some((l) => l.includes(`interface="${hub.name}"`) && l.includes(`public_key="${c.publicKey}"`) && l.includes(`allowed_ips="${c.inner}/32"`)),
+            );
+          }
         }
       });
 
