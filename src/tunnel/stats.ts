@@ -99,10 +99,16 @@ export const PEER = {
   rxBytes: 6,
   rxLastAuthMs: 7,
   rxLastDataMs: 8,
+  /**
+   * Our index of the latest key the peer has used (its first authenticated
+   * message under it): a responder's sending key waits for this before the
+   * transmit worker seals with it (key confirmation, tx-loop.ts).
+   */
+  rxConfirmedIndex: 9,
 } as const;
-export const PEER_SLOTS = 9;
+export const PEER_SLOTS = 10;
 const PEER_TX_FIELDS = [PEER.txPackets, PEER.txBytes, PEER.txLastDataMs, PEER.txCounter, PEER.txKeepalives];
-const PEER_RX_FIELDS = [PEER.rxPackets, PEER.rxBytes, PEER.rxLastAuthMs, PEER.rxLastDataMs];
+const PEER_RX_FIELDS = [PEER.rxPackets, PEER.rxBytes, PEER.rxLastAuthMs, PEER.rxLastDataMs, PEER.rxConfirmedIndex];
 /** Address space reserved for peer counters (only what is used is committed): a million peers. */
 const MAX_PEER_BYTES = 1_000_000 * PEER_SLOTS * 8;
 /** Peers' room added at a time. */

@@ -278,7 +278,8 @@ export class Tunnel {
       { initiates: endpoint !== null, peerPublic: config.publicKey, persistentKeepalive: config.persistentKeepalive ?? 0, onSession },
       this.log,
     );
-    const copy: PeerConfig = { ...config, publicKey: config.publicKey.slice(), allowedIPs: [...config.allowedIPs] };
+    // The caller may wipe the pre-shared key it handed over; the key and prefixes are never written.
+    const copy: PeerConfig = { ...config, allowedIPs: [...config.allowedIPs] };
     if (config.presharedKey) copy.presharedKey = config.presharedKey.slice();
     this.peers.add(config.publicKey, peer);
     this.entries.set(encodeKey(config.publicKey), { config: copy, peer });

@@ -55,9 +55,9 @@ class RxPeer {
    * or as this loop last reported it. An authenticated datagram from anywhere
    * else moves it (roaming, WireGuard semantics), so a move the main thread
    * made on a handshake message from a forged source is undone by the peer's
-   * next authenticated packet.
+   * next authenticated packet. Made when first known (an idle peer costs no buffer).
    */
-  readonly source = Buffer.alloc(libc.SIZEOF_SOCKADDR_STORAGE);
+  source: Buffer | null = null;
   /** Transport = auto: the path last reported (null: none yet, or forgotten when a TCP connection went). */
   dataPath: TransportKind | null = null;
   /** Where its counters start in the peer counters (stats.ts PEER). */
@@ -212,6 +212,7 @@ export class RxLoop implements SteppedLoop {
       case 'udp-peer': {
         const peer = this.peers[msg.peer];
         if (!peer) break;
+        peer.source ??= Buffer.alloc(libc.SIZEOF_SOCKADDR_STORAGE);
         peer.source.fill(0);
         peer.source.set(msg.sockaddr.subarray(0, peer.source.length));
         break;
@@ -322,9 +323,12 @@ export class RxLoop implements SteppedLoop {
     ps[base + PEER.rxLastAuthMs] = now;
     if (!key.confirmed) {
       key.confirmed = true;
+      // The transmit side may now seal with the matching key (a responder's), without waiting for the main thread.
+      ps[base + PEER.rxConfirmedIndex] = key.localIndex;
       post({ t: 'first-data', peer: peer.slot, localIndex: key.localIndex });
     }
-    if (source && !sameSockaddr(source, peer.source)) {
+    if (source && (peer.source === null || !sameSockaddr(source, peer.source))) {
+      peer.source ??= Buffer.alloc(libc.SIZEOF_SOCKADDR_STORAGE);
       peer.source.set(source);
       post({ t: 'endpoint', peer: peer.slot, sockaddr: Uint8Array.from(source) });
     }

@@ -50,8 +50,10 @@ class UdpSender implements Sender {
 /** What the sending half knows of one peer. */
 class TxPeer {
   sealer: DataSealer | null = null;
-  /** Its UDP address (an encoded sockaddr), `destLen` 0 until known. */
-  readonly dest = new Uint8Array(libc.SIZEOF_SOCKADDR_STORAGE);
+  /** A responder's next key, waiting for the peer to use it first (SendingKeypair.confirmIndex). */
+  pending: { sealer: DataSealer; confirmIndex: number } | null = null;
+  /** Its UDP address (an encoded sockaddr), made when first known (an idle peer costs no buffer); `destLen` 0 until then. */
+  dest: Uint8Array | null = null;
   destLen = 0;
   /** Its TCP connection (-1: none) and that connection's id (tcp-link.ts). */
   tcpFd = -1;
@@ -169,7 +171,10 @@ export class TxLoop implements SteppedLoop {
   /** Applies one control message; false when told to stop. */
   apply(msg: ToTx): boolean {
     if (msg.t === 'stop') {
-      for (const p of this.peers) p?.sealer?.destroy();
+      for (const p of this.peers) {
+        p?.sealer?.destroy();
+        p?.pending?.sealer.destroy();
+      }
       return false;
     }
     if (msg.t === 'peer-add') {
@@ -194,12 +199,28 @@ export class TxLoop implements SteppedLoop {
         this.routes.removePeer(msg.peer);
         for (const c of msg.allowedIPs) this.routes.insert(c, msg.peer);
         break;
-      case 'send-key':
+      case 'send-key': {
+        const kp = msg.keypair;
+        const sealer = kp ? new DataSealer(this.aead, kp.key, kp.remoteIndex) : null;
+        kp?.key.fill(0);
+        if (sealer && kp!.confirmIndex !== undefined) {
+          // A responder's key: the one in use (if any) stays until the peer uses this one.
+          peer.pending?.sealer.destroy();
+          peer.pending = { sealer, confirmIndex: kp!.confirmIndex };
+          this.promote(peer);
+          break;
+        }
+        if (sealer) {
+          // An initiator's key, confirmed by the response: it supersedes any still waiting.
+          peer.pending?.sealer.destroy();
+          peer.pending = null;
+        }
         peer.sealer?.destroy();
-        peer.sealer = msg.keypair ? new DataSealer(this.aead, msg.keypair.key, msg.keypair.remoteIndex) : null;
-        msg.keypair?.key.fill(0);
+        peer.sealer = sealer;
         break;
+      }
       case 'udp-destination':
+        peer.dest ??= new Uint8Array(libc.SIZEOF_SOCKADDR_STORAGE);
         peer.dest.fill(0);
         peer.dest.set(msg.sockaddr.subarray(0, Math.min(msg.len, peer.dest.length)));
         peer.destLen = msg.len;
@@ -228,6 +249,7 @@ export class TxLoop implements SteppedLoop {
         break;
       }
       case 'keepalive':
+        if (peer.pending) this.promote(peer);
         // While data waits for a socket there is no point in a keepalive over TCP.
         if (peer.sealer && !(this.waitingForSocket && peer.path === 'tcp')) {
           const batch = this.control[peer.path];
@@ -245,9 +267,20 @@ export class TxLoop implements SteppedLoop {
     return true;
   }
 
+  /** A waiting responder key becomes the one sealed with once the peer has used it (rx-loop.ts sets the index). */
+  private promote(peer: TxPeer): void {
+    const pending = peer.pending!;
+    if (this.peerStats[peer.base + PEER.rxConfirmedIndex] !== pending.confirmIndex) return;
+    peer.sealer?.destroy();
+    peer.sealer = pending.sealer;
+    peer.pending = null;
+  }
+
   private removePeer(slot: number): void {
     const peer = this.peers[slot];
     if (!peer) return;
+    peer.pending?.sealer.destroy();
+    peer.pending = null;
     if (peer.tcpFd >= 0) this.setConnection(peer, -1, 0);
     peer.sealer?.destroy();
     peer.sealer = null;
@@ -281,7 +314,7 @@ export class TxLoop implements SteppedLoop {
       if (peer.destLen === 0) return 'failed';
       const udp = this.udp![which];
       if (this.udpDestFor[which] !== peer) {
-        udp.setDestination(peer.dest, peer.destLen);
+        udp.setDestination(peer.dest!, peer.destLen);
         this.udpDestFor[which] = peer;
       }
       return udp.send(count, from) === count ? 'sent' : 'failed';
@@ -338,6 +371,7 @@ export class TxLoop implements SteppedLoop {
         continue;
       }
       this.mss.apply(msg, this.ipOffset, ipLen, this.init.wireVnetHdr ? msg[DATA_HEADER_BYTES]! : 0);
+      if (peer.pending) this.promote(peer);
       const sealer = peer.sealer;
       if (!sealer) {
         this.stats[TX.dropNoSession]!++;

@@ -42,6 +42,12 @@ export interface DatapathInit {
 export interface SendingKeypair {
   remoteIndex: number;
   key: Uint8Array;
+  /**
+   * A responder's key: sealed with only once the peer has used it, i.e. once
+   * the receive side confirms our index `confirmIndex` (stats.ts PEER
+   * rxConfirmedIndex); the key in use until then stays. Absent: at once.
+   */
+  confirmIndex?: number;
 }
 
 export interface ReceivingKeypair {

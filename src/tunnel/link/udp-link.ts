@@ -19,13 +19,22 @@ import type { FromWorker } from '../datapath/worker-messages.js';
 export class UdpLink extends EventEmitter<LinkEvents> implements Link {
   readonly kind = 'udp' as const;
   private datapath: Datapath | null = null;
-  private readonly current = Buffer.alloc(libc.SIZEOF_SOCKADDR_STORAGE);
-  private hasPeer = false;
+  /**
+   * Where sends go; null until known. Made when first needed: a server's
+   * configured peers that never connect cost no buffer (memory per idle peer).
+   */
+  private current: Buffer | null = null;
+  private get hasPeer(): boolean {
+    return this.current !== null;
+  }
   /** Where a listener keeps its peer's last authenticated address across restarts. */
   memory: EndpointMemory | null = null;
   /** The destination came from that memory, not from the config or the peer: worth a handshake of our own. */
   resumed = false;
-  private readonly name: EndpointName;
+  /** Made when first needed (an Endpoint to look up): most of a server's peers have none. */
+  private nameOf: EndpointName | null = null;
+  /** A resolver in place of the system's (tests). */
+  private readonly lookup: Lookup | undefined;
   /** The latest Endpoint address this socket cannot send to, so it is logged once, not at every retransmission. */
   private unusable = '';
   /** While the resolver fails for a while (EAI_AGAIN at boot): the next try. */
@@ -45,7 +54,12 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
     lookup?: Lookup,
   ) {
     super();
-    this.name = new EndpointName(log, lookup);
+    this.lookup = lookup;
+  }
+
+  private get name(): EndpointName {
+    this.nameOf ??= new EndpointName(this.log, this.lookup);
+    return this.nameOf;
   }
 
   /**
@@ -64,7 +78,7 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
 
   async setEndpoint(endpoint: EndpointSpec | null): Promise<void> {
     this.endpoint = endpoint;
-    this.name.forget();
+    this.nameOf?.forget();
     this.unusable = '';
     this.stopRetry();
     if (!endpoint) return;
@@ -111,14 +125,14 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
   private isCurrent(a: SocketAddress): boolean {
     if (!this.hasPeer) return false;
     try {
-      return sameSockaddr(peerSockaddr(a, this.socket.family).bytes, this.current);
+      return sameSockaddr(peerSockaddr(a, this.socket.family).bytes, this.current!);
     } catch {
       return false; // the other IP version: never the one in use
     }
   }
 
   resolvedText(): string | null {
-    return this.name.text();
+    return this.nameOf?.text() ?? null;
   }
 
   /** Connects the link to the workers and, for an initiator, resolves the endpoint. */
@@ -179,11 +193,11 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
    */
   private setPeer(sockaddr: Uint8Array, len: number, authenticated = true): boolean {
     if (this.closed) return false;
-    if (this.hasPeer && sameSockaddr(sockaddr, this.current)) return false;
-    const first = !this.hasPeer;
+    if (this.current && sameSockaddr(sockaddr, this.current)) return false;
+    const first = !this.current;
+    this.current ??= Buffer.alloc(libc.SIZEOF_SOCKADDR_STORAGE);
     this.current.fill(0);
     this.current.set(sockaddr.subarray(0, len));
-    this.hasPeer = true;
     this.datapath?.toTx({ t: 'udp-destination', peer: this.peer, sockaddr: Uint8Array.from(this.current), len });
     // The receive side compares each authenticated datagram's source with this, not with what it saw last.
     this.datapath?.toRx({ t: 'udp-peer', peer: this.peer, sockaddr: Uint8Array.from(this.current) });
@@ -227,7 +241,7 @@ export class UdpLink extends EventEmitter<LinkEvents> implements Link {
 
   endpointText(): string | null {
     if (!this.hasPeer) return null;
-    const a = decodeSockaddr(this.current);
+    const a = decodeSockaddr(this.current!);
     return a ? formatAddress(a) : null;
   }
 

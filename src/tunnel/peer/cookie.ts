@@ -178,18 +178,21 @@ export class CookieChecker {
  * mac2 on messages sent while the cookie is fresh.
  */
 export class CookieJar {
-  private readonly decryptionKey: Uint8Array;
+  /** Derived when a cookie reply first comes (most peers never send one): memory per idle peer. */
+  private decryptionKeyOf: Uint8Array | null = null;
   private lastMac1: Uint8Array | null = null;
   private lastSenderIndex = -1;
   private cookie: Uint8Array | null = null;
   private cookieBirth = 0;
 
-  /** `peerPublic`: the peer's static public key, which keys the cookie encryption. */
+  private readonly peerPublic: Uint8Array;
+
+  /** `peerPublic`: the peer's static public key, which keys the cookie encryption (held, not copied). */
   constructor(
     peerPublic: Uint8Array,
     private readonly now: () => number = Date.now,
   ) {
-    this.decryptionKey = cookieKey(peerPublic);
+    this.peerPublic = peerPublic;
   }
 
   /**
@@ -227,7 +230,7 @@ export class CookieJar {
         slice(msg, COOKIE_REPLY.encryptedCookie),
         this.lastMac1,
         slice(msg, COOKIE_REPLY.nonce),
-        this.decryptionKey,
+        (this.decryptionKeyOf ??= cookieKey(this.peerPublic)),
       );
     } catch {
       return new CookieReplyError('decrypt-failed');
@@ -253,6 +256,6 @@ export class CookieJar {
 
   destroy(): void {
     this.forgetCookie();
-    this.decryptionKey.fill(0);
+    this.decryptionKeyOf?.fill(0);
   }
 }

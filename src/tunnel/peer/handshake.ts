@@ -197,19 +197,27 @@ function resultFrom(
   };
 }
 
+/** Before any initiation from the peer: every timestamp is newer (never written: replaced whole). */
+const NO_TIMESTAMP = new Uint8Array(TAI64N_BYTES);
+
 export class Handshake {
-  private readonly staticKey: KeyPair;
+  /**
+   * Ours: shared by every peer of an interface when given (config.local, then
+   * the interface wipes it), else derived here and wiped by destroy().
+   */
   private readonly local: LocalIdentity;
+  private readonly ownsLocal: boolean;
   private readonly peerPublic: Uint8Array;
-  private readonly psk: Uint8Array;
+  /** null: none configured (32 zero bytes, as WireGuard), which costs no buffer per peer. */
+  private readonly psk: Uint8Array | null;
   private readonly features: number;
-  /** mac1 key for messages we send (keyed to the peer's public key). */
-  private readonly mac1KeyToPeer: Uint8Array;
+  /** mac1 key for messages we send (keyed to the peer's public key), derived when first sending. */
+  private mac1KeyToPeerOf: Uint8Array | null = null;
   /** mac1 key for messages we receive (keyed to our public key). */
   private readonly mac1KeyToUs: Uint8Array;
 
   /** Newest TAI64N accepted from the peer; an initiation must be strictly newer. */
-  private greatestTimestamp: Uint8Array = new Uint8Array(TAI64N_BYTES);
+  private greatestTimestamp: Uint8Array = NO_TIMESTAMP;
   /** Newest timestamp we sent, so ours increase even within one clock tick. */
   private lastSentNanoseconds = -1n;
 
@@ -221,16 +229,23 @@ export class Handshake {
   /** Needs initSodium() to have resolved. */
   constructor(config: HandshakeConfig) {
     if (config.peerPublic.length !== KEYLEN) throw new HandshakeUsageError(`peer public key must be ${KEYLEN} bytes`);
-    const psk = config.psk ?? new Uint8Array(PSKLEN);
-    if (psk.length !== PSKLEN) throw new HandshakeUsageError(`pre-shared key must be ${PSKLEN} bytes`);
+    if (config.psk && config.psk.length !== PSKLEN) throw new HandshakeUsageError(`pre-shared key must be ${PSKLEN} bytes`);
+    this.ownsLocal = config.local === undefined;
     const local = config.local ?? localIdentity(config.staticPrivate);
-    this.staticKey = { publicKey: local.keyPair.publicKey.slice(), privateKey: local.keyPair.privateKey.slice() };
     this.local = local;
     this.peerPublic = config.peerPublic.slice();
-    this.psk = psk.slice();
+    this.psk = config.psk ? config.psk.slice() : null;
     this.features = (config.features ?? 0) >>> 0;
-    this.mac1KeyToPeer = mac1Key(this.peerPublic);
     this.mac1KeyToUs = local.mac1KeyToUs;
+  }
+
+  private get staticKey(): KeyPair {
+    return this.local.keyPair;
+  }
+
+  private get mac1KeyToPeer(): Uint8Array {
+    this.mac1KeyToPeerOf ??= mac1Key(this.peerPublic);
+    return this.mac1KeyToPeerOf;
   }
 
   /** Our static public key. */
@@ -244,7 +259,7 @@ export class Handshake {
       initiator,
       prologue: PROLOGUE,
       s: this.staticKey,
-      psk: this.psk,
+      psk: this.psk ?? ZERO_PSK,
       ...(initiator ? { rs: this.peerPublic } : {}),
     });
   }
@@ -317,7 +332,7 @@ export class Handshake {
     const senderIndex = opened.senderIndex;
     const peerFeatures = decodeFeatures(payload, TAI64N_BYTES);
     // This peer's pre-shared key for the response's psk token.
-    const withPsk = state.clone(this.psk);
+    const withPsk = state.clone(this.psk ?? ZERO_PSK);
     state.destroy();
     this.response = { state: withPsk, remoteIndex: senderIndex, peerFeatures };
     return { ok: true, senderIndex, peerFeatures };
@@ -385,10 +400,10 @@ export class Handshake {
     this.response = null;
   }
 
-  /** Wipes every secret: pending states, our static private key, the PSK. */
+  /** Wipes every secret: pending states, the PSK, and our static private key if it is this handshake's own. */
   destroy(): void {
     this.abandon();
-    this.staticKey.privateKey.fill(0);
-    this.psk.fill(0);
+    if (this.ownsLocal) this.local.keyPair.privateKey.fill(0);
+    this.psk?.fill(0);
   }
 }

@@ -7,7 +7,10 @@
 // Keypairs, as in WireGuard: `current` sends; `previous` still receives
 // in-flight packets after a rekey; a responder's new keypair waits as `next`
 // until the initiator has sent with it (key confirmation), so the responder
-// never sends on a key the initiator might not have.
+// never sends on a key the initiator might not have. The transmit worker
+// holds that key too, and takes it up itself the moment the receive worker
+// sees the initiator use it (tx-loop.ts), so the first reply is not lost
+// while this thread hears of it.
 import { CookieJar, type MacFields } from './cookie.js';
 import type { Handshake, HandshakeResult, OpenedInitiation } from './handshake.js';
 import { INITIATION, MESSAGE_INITIATION, MESSAGE_RESPONSE, RESPONSE } from '../messages.js';
@@ -22,8 +25,6 @@ interface Keypair {
   remoteIndex: number;
   createdAt: number;
   isInitiator: boolean;
-  /** Held only while a responder's keypair waits for confirmation. */
-  sendKey: Uint8Array | null;
   /** The peer's tx packets when this keypair started sending (bounds a stale tx counter, see onTick). */
   packetsAtStart: number;
 }
@@ -131,10 +132,7 @@ export class Peer {
   /** Ends the peer: its keys are wiped and its indices freed (the data path forgets it on 'peer-remove'). */
   stop(): void {
     this.stopped = true;
-    for (const kp of [this.current, this.previous, this.next]) {
-      kp?.sendKey?.fill(0);
-      if (kp) this.host.dropIndex(kp.localIndex);
-    }
+    for (const kp of [this.current, this.previous, this.next]) if (kp) this.host.dropIndex(kp.localIndex);
     if (this.pending) this.host.dropIndex(this.pending.localIndex);
     this.current = this.previous = this.next = null;
     this.pending = null;
@@ -242,7 +240,7 @@ export class Peer {
   private installInitiator(r: HandshakeResult): void {
     this.retire(this.previous);
     this.previous = this.current;
-    this.current = { localIndex: r.localIndex, remoteIndex: r.remoteIndex, createdAt: Date.now(), isInitiator: true, sendKey: null, packetsAtStart: this.counter(PEER.txPackets) };
+    this.current = { localIndex: r.localIndex, remoteIndex: r.remoteIndex, createdAt: Date.now(), isInitiator: true, packetsAtStart: this.counter(PEER.txPackets) };
     this.datapath.toRx({ t: 'receive-key-add', peer: this.slot, keypair: { localIndex: r.localIndex, key: r.recvKey } });
     this.datapath.toTx({ t: 'send-key', peer: this.slot, keypair: { remoteIndex: r.remoteIndex, key: r.sendKey } });
     r.recvKey.fill(0);
@@ -252,9 +250,14 @@ export class Peer {
 
   private installResponder(r: HandshakeResult): void {
     this.retire(this.next);
-    this.next = { localIndex: r.localIndex, remoteIndex: r.remoteIndex, createdAt: Date.now(), isInitiator: false, sendKey: r.sendKey, packetsAtStart: 0 };
+    this.next = { localIndex: r.localIndex, remoteIndex: r.remoteIndex, createdAt: Date.now(), isInitiator: false, packetsAtStart: 0 };
     this.datapath.toRx({ t: 'receive-key-add', peer: this.slot, keypair: { localIndex: r.localIndex, key: r.recvKey } });
+    // The transmit worker holds the send key back until the receive worker sees
+    // the initiator use it, then seals with it at once: a reply to the first
+    // packet under the new session is not dropped while this thread hears of it.
+    this.datapath.toTx({ t: 'send-key', peer: this.slot, keypair: { remoteIndex: r.remoteIndex, key: r.sendKey, confirmIndex: r.localIndex } });
     r.recvKey.fill(0);
+    r.sendKey.fill(0);
     // Not a handshake yet: an initiator with another PresharedKey gets this
     // far and no further. It counts once the initiator uses the keys (onFirstData).
   }
@@ -262,15 +265,12 @@ export class Peer {
   /** The first authenticated data under one of our keys (the workers report it once per key). */
   onFirstData(localIndex: number): void {
     const kp = this.next;
-    if (!kp || kp.localIndex !== localIndex || !kp.sendKey) return;
+    if (!kp || kp.localIndex !== localIndex) return;
     this.retire(this.previous);
     this.previous = this.current;
     this.current = kp;
     kp.packetsAtStart = this.counter(PEER.txPackets);
     this.next = null;
-    this.datapath.toTx({ t: 'send-key', peer: this.slot, keypair: { remoteIndex: kp.remoteIndex, key: kp.sendKey } });
-    kp.sendKey.fill(0);
-    kp.sendKey = null;
     this.handshakeDone();
   }
 
@@ -284,7 +284,6 @@ export class Peer {
   /** Forgets a keypair: the RX worker drops its key. */
   private retire(kp: Keypair | null): void {
     if (!kp) return;
-    kp.sendKey?.fill(0);
     this.host.dropIndex(kp.localIndex);
     this.datapath.toRx({ t: 'receive-key-remove', localIndex: kp.localIndex });
   }
