@@ -4,7 +4,7 @@
 NODE_MODULES := node_modules/.package-lock.json
 SOURCES := $(shell find src test bench -name '*.ts' 2>/dev/null)
 
-.PHONY: all build test demo bench bench-quick bench-crypto bench-routing deps clean
+.PHONY: all build test demo bench bench-quick bench-peers bench-crypto bench-routing deps clean
 
 all: build
 
@@ -35,10 +35,17 @@ demo:
 bench: build
 	bash bench/install-deps.sh
 	node dist/bench/run.js
+	node dist/bench/peers.js
 
 bench-quick: build
 	bash bench/install-deps.sh
 	node dist/bench/run.js --quick
+
+# Many peers on one server: memory, status/reload times, a handshake storm,
+# several clients at once; PEERS_N="1 100" for a quick run (bench/peers.ts).
+bench-peers: build
+	bash bench/install-deps.sh
+	node dist/bench/peers.js
 
 bench-crypto: build
 	node dist/bench/crypto.js

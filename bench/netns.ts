@@ -165,7 +165,7 @@ export class Underlay {
 }
 
 /** Stops whatever still runs in a namespace of ours (all started by the bench), then deletes it. */
-function removeNamespace(ns: string): void {
+export function removeNamespace(ns: string): void {
   let pids: number[] = [];
   try {
     pids = execFileSync('ip', ['netns', 'pids', ns], { stdio: 'pipe' }).toString().split(/\s+/).filter(Boolean).map(Number);

@@ -76,6 +76,8 @@ export interface IperfRun {
   logDir: string;
   /** Called once the client has started (to begin loaded-latency pings). */
   onStart?: () => void;
+  /** Server port; several runs at once each need their own (default IPERF_PORT). */
+  port?: number;
 }
 
 /**
@@ -83,16 +85,18 @@ export interface IperfRun {
  * next), the client, and a hard timeout for a tunnel that stalls.
  */
 export async function iperf(opts: IperfRun): Promise<IperfResult> {
-  const server = new Proc('iperf3 server', ['iperf3', '-s', '-1', '-p', String(IPERF_PORT)], { ns: opts.serverNs, log: join(opts.logDir, 'iperf3-server.log') });
+  const port = opts.port ?? IPERF_PORT;
+  const log = join(opts.logDir, port === IPERF_PORT ? 'iperf3-server.log' : `iperf3-server-${port}.log`);
+  const server = new Proc('iperf3 server', ['iperf3', '-s', '-1', '-p', String(port)], { ns: opts.serverNs, log });
   try {
     await waitFor(
       'iperf3 server to listen',
-      async () => (await run(['ss', '-Hltn', `sport = :${IPERF_PORT}`], { ns: opts.serverNs })).stdout.includes(`:${IPERF_PORT}`),
+      async () => (await run(['ss', '-Hltn', `sport = :${port}`], { ns: opts.serverNs })).stdout.includes(`:${port}`),
       5000,
       30,
     );
     const client = run(
-      ['iperf3', '-c', opts.target, '-p', String(IPERF_PORT), '-t', String(opts.seconds), '-P', String(opts.streams), '-C', opts.congestion, '-J', '--connect-timeout', '3000'],
+      ['iperf3', '-c', opts.target, '-p', String(port), '-t', String(opts.seconds), '-P', String(opts.streams), '-C', opts.congestion, '-J', '--connect-timeout', '3000'],
       { ns: opts.clientNs, timeoutMs: (opts.seconds + 20) * 1000 },
     );
     opts.onStart?.();
