@@ -40,9 +40,11 @@ export class TestNet {
   private readonly children = new Set<ChildProcess>();
   /** Namespaces given /etc/netns/NS files (setEtc). */
   private readonly etcDirs = new Set<string>();
+  /** Every namespace this net created (a, b and those of addNamespace), deleted by destroy. */
+  private readonly namespaces: string[] = [];
   private destroyed = false;
 
-  private constructor(tag: string) {
+  private constructor(readonly tag: string) {
     this.a = `st-${tag}-a`;
     this.b = `st-${tag}-b`;
     this.vethA = `sv${tag}a`;
@@ -59,8 +61,10 @@ export class TestNet {
     live.add(net);
     try {
       const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
-      ip('netns', 'add', net.a);
-      ip('netns', 'add', net.b);
+      for (const ns of [net.a, net.b]) {
+        ip('netns', 'add', ns);
+        net.namespaces.push(ns);
+      }
       ip('link', 'add', net.vethA, 'netns', net.a, 'type', 'veth', 'peer', 'name', net.vethB, 'netns', net.b);
       for (const [ns, dev, addr, addr6] of [
         [net.a, net.vethA, net.addrA, net.addr6A],
@@ -77,6 +81,18 @@ export class TestNet {
       throw err;
     }
     return net;
+  }
+
+  /**
+   * One more namespace, `st-TAG-SUFFIX` with its loopback up, for tests with
+   * more than two hosts (test/helpers/hub.ts); deleted with the others.
+   */
+  addNamespace(suffix: string): string {
+    const ns = `st-${this.tag}-${suffix}`;
+    execFileSync('ip', ['netns', 'add', ns], { stdio: 'pipe' });
+    this.namespaces.push(ns);
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up'], { stdio: 'pipe' });
+    return ns;
   }
 
   /**
@@ -132,7 +148,7 @@ export class TestNet {
     for (const c of this.children) c.kill('SIGKILL');
     for (const pid of extraPids) killPid(pid, 'SIGKILL');
     // Anything else still running inside the namespaces was started by this test.
-    for (const ns of [this.a, this.b]) {
+    for (const ns of this.namespaces) {
       try {
         const pids = execFileSync('ip', ['netns', 'pids', ns], { stdio: 'pipe' }).toString().split(/\s+/).filter(Boolean);
         for (const p of pids) killPid(Number(p), 'SIGKILL');
@@ -140,7 +156,7 @@ export class TestNet {
         /* namespace not there */
       }
     }
-    for (const ns of [this.a, this.b]) {
+    for (const ns of this.namespaces) {
       try {
         execFileSync('ip', ['netns', 'del', ns], { stdio: 'pipe' });
       } catch {
