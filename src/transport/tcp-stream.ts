@@ -71,6 +71,31 @@ export class TcpBatchSender {
     return this.resume();
   }
 
+  /**
+   * The half-written batch's unsent bytes (the rest of a frame, then whole
+   * frames), copied out; the sender is then free for another batch. For a
+   * caller that keeps them for later (one peer's queue) rather than wait.
+   */
+  takeUnsent(): Uint8Array {
+    const v = this.iov.view;
+    let total = 0;
+    for (let i = this.first; i < this.count; i++) total += v.readUInt32LE(i * libc.SIZEOF_IOVEC + 8);
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (let i = this.first; i < this.count; i++) {
+      const len = v.readUInt32LE(i * libc.SIZEOF_IOVEC + 8);
+      const from = Number(v.readBigUInt64LE(i * libc.SIZEOF_IOVEC) - this.batch.slotPtrs[i]!);
+      out.set(this.batch.slots[i]!.subarray(from, from + len), at);
+      at += len;
+    }
+    if (this.moved >= 0) {
+      this.setBase(this.moved);
+      this.moved = -1;
+    }
+    this.first = this.count = 0;
+    return out;
+  }
+
   /** Continues writing the current batch. */
   resume(): SendResult {
     while (this.first < this.count) {

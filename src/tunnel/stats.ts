@@ -15,6 +15,8 @@ export const TX = {
   dropSendFailed: 6,
   /** Keepalives among `packets`, so the timers can tell data sent from keepalives sent. */
   keepalives: 7,
+  /** Packets for a peer whose TCP connection still holds queued data (tx-loop.ts): dropped, other peers go on. */
+  dropPeerBacklog: 25,
 } as const;
 
 export const RX = {
@@ -40,7 +42,7 @@ export const RX = {
   dropHandshakeCookieUnexpected: 24,
 } as const;
 
-const SLOTS = 25;
+const SLOTS = 26;
 /** Int32 slot (after the float64s) counting handshake messages queued for the main thread. */
 export const HANDSHAKE_BACKLOG_SLOT = 0;
 
@@ -64,6 +66,7 @@ export const DROP_REASONS: ReadonlyArray<[string, number]> = [
   ['no-session', TX.dropNoSession],
   ['no-route', TX.dropNoRoute],
   ['send-failed', TX.dropSendFailed],
+  ['peer-backlog', TX.dropPeerBacklog],
   ['short', RX.dropShort],
   ['unknown-type', RX.dropUnknownType],
   ['unknown-index', RX.dropUnknownIndex],

@@ -50,6 +50,13 @@ class UdpSender implements Sender {
 /** What the sending half knows of one peer. */
 class TxPeer {
   sealer: DataSealer | null = null;
+  /**
+   * Bytes its TCP connection did not take (the rest of a batch), sent from
+   * `backlogAt` as the socket drains; meanwhile its new packets are dropped
+   * and the other peers go on (null: none waiting).
+   */
+  backlog: Uint8Array | null = null;
+  backlogAt = 0;
   /** A responder's next key, waiting for the peer to use it first (SendingKeypair.confirmIndex). */
   pending: { sealer: DataSealer; confirmIndex: number } | null = null;
   /** Its UDP address (an encoded sockaddr), made when first known (an idle peer costs no buffer); `destLen` 0 until then. */
@@ -109,8 +116,12 @@ export class TxLoop implements SteppedLoop {
   /** Handshake messages for TCP connections while a data batch waits for a socket. */
   private deferred: Array<{ peer: TxPeer; message: Uint8Array }> = [];
   private waitingForSocket = false;
-  /** The peer whose TCP connection a half-written batch waits for. */
+  /** The peer whose TCP connection a half-written batch waits for (one peer: the loop waits with it). */
   private blockedPeer: TxPeer | null = null;
+  /** Peers known to the loop: with more than one, a full connection holds up only its own peer (backlog). */
+  private peerCount = 0;
+  /** Peers with a backlog, in the poll set after the TUN, each for room on its connection. */
+  private readonly backlogged: TxPeer[] = [];
   /**
    * A packet sealed for another peer when the batch before it stopped on a
    * full TCP socket: slot and peer, sent first once that socket drains.
@@ -160,6 +171,7 @@ export class TxLoop implements SteppedLoop {
       warm?.exercise();
       return this.waitingForSocket || this.drainTun();
     }
+    if (this.backlogged.length > 0) this.serveBacklogs();
     if (poller.ready(0) && !takeMessages(this.init.wakeFd, (m: ToTx) => this.apply(m))) return false;
     if (!poller.ready(1)) return true;
     if (!this.waitingForSocket) return this.drainTun();
@@ -167,6 +179,13 @@ export class TxLoop implements SteppedLoop {
     return true;
   }
 
+
+  /** The backlogged peers whose sockets poll found room on (entries after the TUN's). */
+  private serveBacklogs(): void {
+    const ready: TxPeer[] = [];
+    for (let i = 0; i < this.backlogged.length; i++) if (this.poller.ready(2 + i)) ready.push(this.backlogged[i]!);
+    for (const p of ready) this.flushBacklog(p);
+  }
 
   /** Applies one control message; false when told to stop. */
   apply(msg: ToTx): boolean {
@@ -181,6 +200,7 @@ export class TxLoop implements SteppedLoop {
       this.removePeer(msg.peer);
       const peer = new TxPeer(msg.peer, this.firstPath);
       this.peers[msg.peer] = peer;
+      this.peerCount++;
       clearPeerFields(this.peerStats, msg.peer, 'tx');
       for (const c of msg.allowedIPs) this.routes.insert(c, msg.peer);
       return true;
@@ -239,6 +259,10 @@ export class TxLoop implements SteppedLoop {
       case 'path':
         if (!this.paths[msg.kind]) break;
         peer.path = msg.kind;
+        if (msg.kind === 'udp' && peer.backlog) {
+          this.dropBacklog(peer);
+          this.finish('failed', null, 0, 0, 'tcp', peer);
+        }
         if (msg.kind === 'udp' && this.blockedPeer === peer) {
           // A frame half written into the TCP connection cannot be finished
           // on another path: that connection is done; data goes on over UDP.
@@ -257,7 +281,7 @@ export class TxLoop implements SteppedLoop {
       case 'keepalive':
         if (peer.pending) this.promote(peer);
         // While data waits for a socket there is no point in a keepalive over TCP.
-        if (peer.sealer && !(this.waitingForSocket && peer.path === 'tcp')) {
+        if (peer.sealer && !((this.waitingForSocket || peer.backlog) && peer.path === 'tcp')) {
           const batch = this.control[peer.path];
           batch.lens[0] = peer.sealer.seal(batch.messages[0]!, 0);
           const result = this.sendVia(peer.path, 'ctl', peer, 0, 1);
@@ -285,6 +309,8 @@ export class TxLoop implements SteppedLoop {
   private removePeer(slot: number): void {
     const peer = this.peers[slot];
     if (!peer) return;
+    this.peerCount--;
+    this.dropBacklog(peer);
     peer.pending?.sealer.destroy();
     peer.pending = null;
     if (peer.tcpFd >= 0) this.setConnection(peer, -1, 0);
@@ -304,6 +330,8 @@ export class TxLoop implements SteppedLoop {
     const oldConn = peer.tcpConn;
     peer.tcpFd = fd;
     peer.tcpConn = conn;
+    // What the old connection did not take cannot go on a new one (a frame may be half written).
+    this.dropBacklog(peer);
     this.deferred = this.deferred.filter((d) => d.peer !== peer);
     if (this.blockedPeer === peer) {
       // What was half written on the old connection is abandoned with it.
@@ -328,11 +356,23 @@ export class TxLoop implements SteppedLoop {
     const tcp = this.tcp![which];
     if (tcp.connection !== peer.tcpFd) tcp.setConnection(peer.tcpFd);
     const result = tcp.send(count, from);
-    if (result === 'blocked') this.blockedPeer = peer;
+    if (result !== 'blocked') return result;
+    if (this.peerCount > 1) {
+      // Other peers must not wait for this one: what the socket did not take
+      // is kept for it, and sent as its connection drains (flushBacklog).
+      peer.backlog = tcp.takeUnsent();
+      peer.backlogAt = 0;
+      this.backlogged.push(peer);
+      this.refreshPoll();
+      return 'sent';
+    }
+    this.blockedPeer = peer;
     return result;
   }
 
   private sendControl(peer: TxPeer, message: Uint8Array, via: TransportKind): void {
+    // Behind a backlog a handshake message would be late anyway; its sender retransmits.
+    if (via === 'tcp' && peer.backlog) return;
     const batch = this.control[via];
     batch.messages[0]!.set(message);
     batch.lens[0] = message.length;
@@ -374,6 +414,10 @@ export class TxLoop implements SteppedLoop {
       const peer = slot >= 0 ? peers[slot] : undefined;
       if (!peer) {
         this.stats[TX.dropNoRoute]!++;
+        continue;
+      }
+      if (peer.backlog !== null && peer.path === 'tcp') {
+        this.stats[TX.dropPeerBacklog]!++;
         continue;
       }
       this.mss.apply(msg, this.ipOffset, ipLen, this.init.wireVnetHdr ? msg[DATA_HEADER_BYTES]! : 0);
@@ -507,7 +551,43 @@ export class TxLoop implements SteppedLoop {
     const socket = what === 'socket';
     if (socket === this.waitingForSocket) return;
     this.waitingForSocket = socket;
-    this.poller.set([this.init.wakeFd, socket ? [this.blockedPeer?.tcpFd ?? -1, libc.POLLOUT] : this.init.tunFd]);
+    this.refreshPoll();
+  }
+
+  /** The poll set: the wake eventfd, the TUN (or the one blocked socket), then each backlogged peer's socket for room. */
+  private refreshPoll(): void {
+    const second: number | [number, number] = this.waitingForSocket ? [this.blockedPeer?.tcpFd ?? -1, libc.POLLOUT] : this.init.tunFd;
+    this.poller.set([this.init.wakeFd, second, ...this.backlogged.map((p): [number, number] => [p.tcpFd, libc.POLLOUT])]);
+  }
+
+  /** Sends what a backlogged peer's connection has room for; the backlog goes once all is sent, or the connection failed. */
+  private flushBacklog(peer: TxPeer): void {
+    const b = peer.backlog;
+    if (!b) return;
+    for (;;) {
+      const n = libc.send(peer.tcpFd, b.subarray(peer.backlogAt), b.length - peer.backlogAt, libc.MSG_DONTWAIT | libc.MSG_NOSIGNAL);
+      if (n < 0) {
+        const e = libc.errno();
+        if (e === libc.EINTR) continue;
+        if (e === libc.EAGAIN) return;
+        this.dropBacklog(peer);
+        this.finish('failed', null, 0, 0, 'tcp', peer);
+        return;
+      }
+      peer.backlogAt += n;
+      if (peer.backlogAt >= b.length) {
+        this.dropBacklog(peer);
+        return;
+      }
+    }
+  }
+
+  private dropBacklog(peer: TxPeer): void {
+    if (!peer.backlog) return;
+    peer.backlog = null;
+    const i = this.backlogged.indexOf(peer);
+    if (i >= 0) this.backlogged.splice(i, 1);
+    this.refreshPoll();
   }
 
   private askForHandshake(peer: TxPeer): void {
