@@ -137,6 +137,8 @@ export class Tunnel {
    * initiation of its earlier self as new.
    */
   private readonly formerTimestamps = new Map<string, Uint8Array>();
+  /** Each AllowedIPs prefix (as text) to the key of the peer that holds it: one owner per prefix, checked without a scan. */
+  private readonly owners = new Map<string, string>();
   private offloads = -1;
 
   private constructor(
@@ -300,6 +302,7 @@ export class Tunnel {
     if (config.presharedKey) copy.presharedKey = config.presharedKey.slice();
     this.peers.add(config.publicKey, peer);
     this.entries.set(key, { config: copy, peer });
+    for (const c of copy.allowedIPs) this.owners.set(c.text, key);
     peer.start();
     const udpLink = link instanceof AutoLink ? link.udp : link instanceof UdpLink ? link : null;
     // A listener's one peer: its last address is remembered across restarts (endpoint-memory.ts).
@@ -360,6 +363,7 @@ export class Tunnel {
 
   /** A peer's sessions, slot and link go; its newest initiation timestamp is kept. */
   private async forget(key: string, publicKey: Uint8Array, peer: Peer): Promise<void> {
+    for (const c of this.entries.get(key)?.config.allowedIPs ?? []) if (this.owners.get(c.text) === key) this.owners.delete(c.text);
     this.entries.delete(key);
     this.peers.remove(publicKey);
     this.formerTimestamps.set(key, peer.newestTimestamp.slice());
@@ -405,6 +409,8 @@ export class Tunnel {
       const failed = await changeRoutes(this.tun.name, before, after);
       this.datapath.toBoth({ t: 'allowed-ips', peer: peer.slot, allowedIPs: routeSpecs(change.allowedIPs) });
       notes.push(`peer ${key}: allowed IPs now ${change.allowedIPs.map((c) => c.text).join(', ') || '(none)'}`, ...failed.map((f) => `peer ${key}: route: ${f}`));
+      for (const c of config.allowedIPs) if (this.owners.get(c.text) === key) this.owners.delete(c.text);
+      for (const c of change.allowedIPs) this.owners.set(c.text, key);
       config.allowedIPs = [...change.allowedIPs];
     }
     config.endpoint = endpoint;
@@ -424,11 +430,9 @@ export class Tunnel {
 
   /** A prefix has one owner: refused when another peer holds it already (the same text, as the config's check). */
   private checkPrefixes(key: string, cidrs: readonly Cidr[]): void {
-    for (const [other, { config }] of this.entries) {
-      if (other === key) continue;
-      for (const c of cidrs) {
-        if (config.allowedIPs.some((o) => o.text === c.text)) throw new Error(`AllowedIPs: ${c.text} is already peer ${other}`);
-      }
+    for (const c of cidrs) {
+      const owner = this.owners.get(c.text);
+      if (owner !== undefined && owner !== key) throw new Error(`AllowedIPs: ${c.text} is already peer ${owner}`);
     }
   }
 

@@ -58,8 +58,10 @@ class RxPeer {
    * next authenticated packet. Made when first known (an idle peer costs no buffer).
    */
   source: Buffer | null = null;
-  /** Transport = auto: the path last reported (null: none yet, or forgotten when a TCP connection went). */
+  /** Transport = auto: the path last reported (null: none yet, or forgotten when the TCP connection it came on went). */
   dataPath: TransportKind | null = null;
+  /** The TCP connection its latest data came on (-1: over UDP). */
+  dataFd = -1;
   /** Where its counters start in the peer counters (stats.ts PEER). */
   readonly base: number;
 
@@ -204,7 +206,7 @@ export class RxLoop implements SteppedLoop {
         break;
       case 'tcp-remove':
         // The main thread may have moved its sends off this connection: report the next path afresh.
-        for (const p of this.peers) if (p) p.dataPath = null;
+        this.forgetPathsOver(msg.fd);
         // Only the connection named: this descriptor may already hold a newer one.
         if (this.conns.get(msg.fd)?.conn === msg.conn && this.conns.delete(msg.fd)) this.pollConnections();
         post({ t: 'tcp-removed', fd: msg.fd, conn: msg.conn });
@@ -226,6 +228,11 @@ export class RxLoop implements SteppedLoop {
         return false;
     }
     return true;
+  }
+
+  /** The peers whose data came over connection `fd` report their next path afresh (only theirs: a closing connection costs no report per peer). */
+  private forgetPathsOver(fd: number): void {
+    for (const p of this.peers) if (p && p.dataFd === fd) p.dataPath = null;
   }
 
   private dropKey(k: ReceiveKey): void {
@@ -275,7 +282,7 @@ export class RxLoop implements SteppedLoop {
       if (typeof result !== 'string') this.stats[RX.dropBadFrame]!++;
       this.conns.delete(fd);
       this.pollConnections();
-      for (const p of this.peers) if (p) p.dataPath = null;
+      this.forgetPathsOver(fd);
       post({ t: 'tcp-closed', fd, conn: conn.conn, reason: typeof result === 'string' ? result : result.reason });
     }
   }
@@ -332,6 +339,7 @@ export class RxLoop implements SteppedLoop {
       peer.source.set(source);
       post({ t: 'endpoint', peer: peer.slot, sockaddr: Uint8Array.from(source) });
     }
+    peer.dataFd = fd;
     if (this.auto && peer.dataPath !== (source ? 'udp' : 'tcp')) {
       peer.dataPath = source ? 'udp' : 'tcp';
       post({ t: 'data-path', peer: peer.slot, kind: peer.dataPath });

@@ -71,7 +71,19 @@ export class AutoLink extends EventEmitter<LinkEvents> implements Link {
     this.datapath = datapath;
     await this.tcp.attach(datapath);
     await this.udp.attach(datapath);
-    this.tick = setInterval(() => this.onTick(), TIMERS.tickMs);
+    this.ticking();
+  }
+
+  /**
+   * Only the side that decides the path (it has an Endpoint) needs a tick: a
+   * server's thousands of peers, which follow theirs, cost no timer.
+   */
+  private ticking(): void {
+    if (this.initiates && !this.tick) this.tick = setInterval(() => this.onTick(), TIMERS.tickMs);
+    if (!this.initiates && this.tick) {
+      clearInterval(this.tick);
+      this.tick = null;
+    }
   }
 
   private link(kind: TransportKind): UdpLink | TcpLink {
@@ -218,6 +230,7 @@ export class AutoLink extends EventEmitter<LinkEvents> implements Link {
     // A name that does not resolve changes nothing: checked before either link moves.
     if (endpoint) await resolveEndpoint(endpoint);
     this.initiates = endpoint !== null;
+    if (this.datapath) this.ticking();
     if (endpoint) {
       this.decide.reset();
       if (this.dataPath === 'tcp') {

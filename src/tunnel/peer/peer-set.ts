@@ -110,7 +110,7 @@ export class PeerSet implements PeerHost {
     this.byKey.delete(key);
     this.bySlot[peer.slot] = undefined;
     this.freeSlots.push({ slot: peer.slot, since: Date.now() });
-    for (const [index, owner] of this.byIndex) if (owner === peer) this.byIndex.delete(index);
+    // Its indices went with peer.stop() (each dropped as the peer let go of it): no scan of every peer's.
   }
 
   newIndex(peer: Peer): number {
