@@ -1,11 +1,9 @@
-// Which inner addresses belong to the peer: AllowedIPs decides both what is
-// routed into the tunnel and which source addresses are accepted out of it
-// (a peer must not be able to spoof addresses it was not given).
-//
-// This runs for every packet, so the CIDRs are turned into 32-bit
-// network/mask words once, and a lookup is a few integer compares with no
-// allocation. A point-to-point peer has a handful of CIDRs, so a linear scan
-// beats a trie here.
+// A linear AllowedIPs matcher: which inner addresses belong to one peer,
+// for what is routed into the tunnel and which sources are accepted out of
+// it. The data path used it while an interface carried one peer; it now
+// routes by routing-table.ts, and this stays as the baseline `make
+// bench-routing` measures the trie against (a handful of CIDRs: a few
+// integer compares per packet, no allocation).
 import type { Cidr } from '../config/cidr.js';
 
 /** Offsets of the addresses inside the IP headers (RFC 791, RFC 8200). */
