@@ -48,7 +48,7 @@ export function formatCheck(s: EffectiveSettings): string {
       `  persistent keepalive: ${p.persistentKeepalive === null ? 'off' : `every ${p.persistentKeepalive} s`}`,
     ]),
     'routes to be added:',
-    ...(s.routes.length > 0 ? s.routes.map((r) => `  ${r.destination} dev ${r.device}`) : ['  none (the interface Address covers every AllowedIPs prefix)']),
+    ...s.routes.map((r) => `  ${r.destination} dev ${r.device}`),
   ];
   for (const w of s.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n');

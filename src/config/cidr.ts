@@ -121,20 +121,3 @@ export function parseCidr(text: string, options: ParseCidrOptions): Cidr {
   const address = options.hostBits === 'clear' ? formatAddress(bytes) : ip.address;
   return { family: ip.family, address, bytes, prefix, text: `${address}/${prefix}` };
 }
-
-/**
- * Whether the kernel already routes `c` into the interface: it lies inside
- * one of the interface's own Address subnets (the route the kernel makes
- * for an address). A server's clients usually do, and thousands of peers
- * then need no route each (wg-quick skips such prefixes too).
- */
-export function coveredByAddress(c: Cidr, addresses: readonly Cidr[]): boolean {
-  return addresses.some((a) => {
-    if (a.family !== c.family || a.prefix > c.prefix) return false;
-    for (let bit = 0; bit < a.prefix; bit++) {
-      const mask = 0x80 >> (bit % 8);
-      if ((a.bytes[bit >> 3]! & mask) !== (c.bytes[bit >> 3]! & mask)) return false;
-    }
-    return true;
-  });
-}

@@ -3,7 +3,7 @@
 // so an operator can see the derived MTU, the routes and the role before
 // touching a host. Every value here mirrors a decision made in tunnel.ts
 // (MTU, listener, routes) or daemon.ts; keep them in step.
-import { coveredByAddress, networkBytes, parseAddress, type Cidr } from '../config/cidr.js';
+import { networkBytes, parseAddress, type Cidr } from '../config/cidr.js';
 import { listenAddressText, type TunnelConfig } from '../config/config.js';
 import { encodeKey, publicKeyOf } from '../crypto/keys.js';
 import type { TransportKind } from '../transport/transport.js';
@@ -56,7 +56,7 @@ export interface EffectiveSettings {
     /** Whether a pre-shared key is configured (never its value). */
     presharedKey: boolean;
   }>;
-  /** Routes `up` adds, one per AllowedIPs prefix the interface's own Address subnets do not cover, through the interface. */
+  /** Routes `up` adds, one per AllowedIPs prefix of every peer, through the interface. */
   routes: Array<{ destination: string; device: string }>;
   /** Things that will work but are probably not what was meant. */
   warnings: string[];
@@ -121,7 +121,7 @@ export function effectiveSettings(config: TunnelConfig): EffectiveSettings {
       persistentKeepalive: peer.persistentKeepalive ?? null,
       presharedKey: peer.presharedKey !== undefined,
     })),
-    routes: peers.flatMap((p) => p.allowedIPs.filter((c) => !coveredByAddress(c, iface.addresses)).map((c) => ({ destination: c.text, device: iface.name }))),
+    routes: peers.flatMap((p) => p.allowedIPs.map((c) => ({ destination: c.text, device: iface.name }))),
     warnings,
     problems,
   };

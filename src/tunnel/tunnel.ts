@@ -7,7 +7,7 @@
 // (status(), addPeer/removePeer/changePeer for live changes, stop()) and
 // knows nothing of control sockets, run files or config files: the daemon
 // (src/daemon/) owns those.
-import { coveredByAddress, type Cidr } from '../config/cidr.js';
+import type { Cidr } from '../config/cidr.js';
 import type { Endpoint, PeerConfig, TunnelConfig } from '../config/config.js';
 import { encodeKey, publicKeyOf } from '../crypto/keys.js';
 import { initSodium } from '../crypto/sodium.js';
@@ -183,7 +183,7 @@ export class Tunnel {
         name: tun.name,
         mtu,
         addresses: iface.addresses.map((a) => a.text),
-        routes: peers.flatMap((p) => p.allowedIPs.filter((c) => !coveredByAddress(c, iface.addresses)).map((c) => c.text)),
+        routes: peers.flatMap((p) => p.allowedIPs.map((c) => c.text)),
         ...(superPackets ? { gsoMaxSize: GSO_MAX_SIZE } : {}),
       });
       const listenAddress: SocketAddress | null = iface.listenAddress
@@ -338,11 +338,11 @@ export class Tunnel {
     this.checkPrefixes(key, config.allowedIPs);
     const problem = await endpointProblem(this.config.file, config.endpoint, 'reload');
     if (problem) throw problem;
-    const failed = await addRoutesFor(this.tun.name, config.allowedIPs, this.config.iface.addresses);
+    const failed = await changeRoutes(this.tun.name, [], config.allowedIPs.map((c) => c.text));
     try {
       await this.startPeer(config);
     } catch (err) {
-      await changeRoutes(this.tun.name, config.allowedIPs.filter((c) => !coveredByAddress(c, this.config.iface.addresses)).map((c) => c.text), []);
+      await changeRoutes(this.tun.name, config.allowedIPs.map((c) => c.text), []);
       throw err;
     }
     return this.note([`peer ${key}: added`, ...failed.map((f) => `peer ${key}: route: ${f}`)]);
@@ -355,7 +355,7 @@ export class Tunnel {
     if (!entry) throw new Error(`peer ${key} is not a peer of ${this.tun.name}`);
     const { peer, config } = entry;
     await this.forget(key, publicKey, peer);
-    const routed = config.allowedIPs.filter((c) => !coveredByAddress(c, this.config.iface.addresses)).map((c) => c.text);
+    const routed = config.allowedIPs.map((c) => c.text);
     const failed = await changeRoutes(this.tun.name, routed, []);
     config.presharedKey?.fill(0);
     return this.note([`peer ${key}: removed`, ...failed.map((f) => `peer ${key}: route: ${f}`)]);
@@ -402,9 +402,8 @@ export class Tunnel {
     }
     if ('persistentKeepalive' in change) notes.push(`peer ${key}: persistent keepalive ${persistentKeepalive ?? 0} s`);
     if (change.allowedIPs) {
-      const own = this.config.iface.addresses;
-      const before = config.allowedIPs.filter((c) => !coveredByAddress(c, own)).map((c) => c.text);
-      const after = change.allowedIPs.filter((c) => !coveredByAddress(c, own)).map((c) => c.text);
+      const before = config.allowedIPs.map((c) => c.text);
+      const after = change.allowedIPs.map((c) => c.text);
       // Routes for added prefixes come before removed ones go (netconfig.ts changeRoutes); then both directions route by the new set.
       const failed = await changeRoutes(this.tun.name, before, after);
       this.datapath.toBoth({ t: 'allowed-ips', peer: peer.slot, allowedIPs: routeSpecs(change.allowedIPs) });
@@ -517,9 +516,4 @@ export class Tunnel {
     })();
     return this.stopped;
   }
-}
-
-/** Routes for a new peer's prefixes (those the interface's own subnets do not cover); returns what failed. */
-async function addRoutesFor(dev: string, cidrs: readonly Cidr[], own: readonly Cidr[]): Promise<string[]> {
-  return changeRoutes(dev, [], cidrs.filter((c) => !coveredByAddress(c, own)).map((c) => c.text));
 }

@@ -71,8 +71,7 @@ describe('sealtun check', function () {
     expect(r.stdout).to.include('endpoint: 192.0.2.2:51820');
     expect(r.stdout).to.include('preshared key: yes');
     expect(r.stdout).to.include('persistent keepalive: every 25 s');
-    // The Address subnets (10.77.0.0/24, fd77::/64) already route the peer's prefixes into the interface.
-    expect(r.stdout).to.match(/routes to be added:\n {2}none \(the interface Address covers every AllowedIPs prefix\)/);
+    expect(r.stdout).to.match(/routes to be added:\n {2}10\.77\.0\.2\/32 dev stc0\n {2}fd77::2\/128 dev stc0/);
     expect(r.stdout).to.match(/privileges: kept/);
     expect(r.stdout).to.include('keep warm: for 1000 ms after traffic');
     expect(r.stdout).to.include('metrics: off');
@@ -97,8 +96,10 @@ describe('sealtun check', function () {
     expect(s.peers[0]!.endpoint).to.equal(null);
     expect(s.peers[0]!.presharedKey).to.equal(false);
     expect(s.peers[0]!.persistentKeepalive).to.equal(null);
-    // 10.77.0.1/32 lies in the Address subnet, whose route the kernel already made.
-    expect(s.routes).to.deep.equal([{ destination: '10.99.0.0/16', device: 'stc0' }]);
+    expect(s.routes).to.deep.equal([
+      { destination: '10.77.0.1/32', device: 'stc0' },
+      { destination: '10.99.0.0/16', device: 'stc0' },
+    ]);
     expect(s.problems).to.deep.equal([]);
   });
 
