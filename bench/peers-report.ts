@@ -126,7 +126,7 @@ export function renderPeers(r: PeersResult): string {
       `sealtun ${r.versions.sealtun}; ${r.versions.wireguardGo ?? 'wireguard-go not measured'}.`,
     `**Machine:** ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}, load average at start ${m.loadAvgAtStart.join(' ')}.`,
     `## Configured peers\n\nEach N in a fresh namespace: the server's config has N \`[Peer]\` sections (distinct keys, one /32 each), no traffic. ` +
-      `RSS is the daemon's VmRSS 2 s after \`up\` returned (median of 3 samples 1 s apart); per peer is the slope from the first row, given from ${MIN_PEERS_FOR_SLOPE} peers more on (with fewer, a process's RSS wanders by more than the peers take). ` +
+      `RSS is the daemon's VmRSS once it has been idle PEERS_SETTLE_S after \`up\` (30 s by default, for wireguard-go alike: Node returns its start-up garbage only after some idle seconds; median of 3 samples 1 s apart); per peer is the slope from the first row, given from ${MIN_PEERS_FOR_SLOPE} peers more on (with fewer, a process's RSS wanders by more than the peers take). ` +
       `\`up\`, \`status --json\` and \`reload\` are the CLI's wall time (Node start-up included: the N = 1 row shows it); status and reload are medians of several runs, each reload changing the last peer's AllowedIPs (adding or removing one /32). ` +
       `wireguard-go gets the same peers with \`wg setconf\` in its own namespace.\n\n${scaleTable(r.scale)}`,
     ...r.scale.filter((row) => row.sealtun.reloadError).map((row) => `N = ${row.n}, reload not applied: ${row.sealtun.reloadError}.`),
