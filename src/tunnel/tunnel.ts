@@ -300,7 +300,7 @@ export class Tunnel {
     // The caller may wipe the pre-shared key it handed over; the key and prefixes are never written.
     const copy: PeerConfig = { ...config, allowedIPs: [...config.allowedIPs] };
     if (config.presharedKey) copy.presharedKey = config.presharedKey.slice();
-    this.peers.add(config.publicKey, peer);
+    this.peers.add(key, peer);
     this.entries.set(key, { config: copy, peer });
     for (const c of copy.allowedIPs) this.owners.set(c.text, key);
     peer.start();

@@ -239,7 +239,8 @@ export class Handshake {
     this.ownsLocal = config.local === undefined;
     const local = config.local ?? localIdentity(config.staticPrivate);
     this.local = local;
-    this.peerPublic = config.peerPublic.slice();
+    // Held, not copied: a public key, never written (one copy fewer per peer).
+    this.peerPublic = config.peerPublic;
     this.psk = config.psk ? config.psk.slice() : null;
     this.features = (config.features ?? 0) >>> 0;
     this.mac1KeyToUs = local.mac1KeyToUs;

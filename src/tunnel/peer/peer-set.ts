@@ -96,9 +96,10 @@ export class PeerSet implements PeerHost {
     return free && Date.now() - free.since >= SLOT_REST_MS ? free.slot : this.bySlot.length;
   }
 
-  add(publicKey: Uint8Array, peer: Peer): void {
+  /** `key`: the peer's public key in base64 (the tunnel's own string, not another per peer). */
+  add(key: string, peer: Peer): void {
     if (peer.slot === this.freeSlots[0]?.slot) this.freeSlots.shift();
-    this.byKey.set(encodeKey(publicKey), peer);
+    this.byKey.set(key, peer);
     this.bySlot[peer.slot] = peer;
   }
 
