@@ -5,7 +5,8 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { eventually } from '../helpers/netns.js';
-import { withPair, type TunnelPair } from '../helpers/tunnel-pair.js';
+import { withPair } from '../helpers/tunnel-pair.js';
+import { pingEvery } from '../helpers/ping-every.js';
 
 type Status = { peers: { allowedIPs: string[]; handshakes: number }[]; dropped: Record<string, number> };
 
@@ -49,7 +50,7 @@ for (const transport of ['udp', 'tcp', 'auto'] as const) {
         const fromExtra = () => pair.net.run(a, ['ping', '-c', '3', '-i', '0.2', '-W', '1', '-I', extra, pair.innerB]);
         const dropped = async () => (await statusB()).dropped['source-not-allowed'] ?? 0;
         const before = await handshakes();
-        const pings = everyFiftyMs(pair);
+        const pings = pingEvery(pair.net, pair.net.a, pair.innerB);
         const config = `${pair.dir}/b.conf`;
         const original = readFileSync(config, 'utf8');
         const reloaded = (n: number) => eventually(async () => (pair.log(pair.nameB).match(/peer \S+: allowed IPs now/g) ?? []).length >= n, 10_000);
@@ -148,26 +149,4 @@ for (const transport of ['udp', 'tcp', 'auto'] as const) {
       });
     });
   });
-}
-
-/**
- * Pings A → B every 50 ms until stop(); `lost`: replies missing among the
- * echo requests sent, not counting one still in flight when it stopped.
- */
-function everyFiftyMs(pair: TunnelPair): { stop(): Promise<{ sent: number; lost: number }> } {
-  const child = pair.net.spawn(pair.net.a, ['ping', '-n', '-i', '0.05', '-W', '1', pair.innerB]);
-  let out = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  return {
-    async stop() {
-      child.kill('SIGINT');
-      await closed;
-      const seqs = new Set([...out.matchAll(/icmp_seq=(\d+)/g)].map((m) => Number(m[1])));
-      const sent = Number(/(\d+) packets transmitted/.exec(out)?.[1] ?? 0);
-      let lost = 0;
-      for (let seq = 1; seq < sent; seq++) if (!seqs.has(seq)) lost++;
-      return { sent, lost };
-    },
-  };
 }
