@@ -6,14 +6,17 @@ import { ConfigError } from '../config/config.js';
 import { decodeKey, encodeKey, generatePresharedKey, KeyError, publicKeyOf, writeKeyPair } from '../crypto/keys.js';
 import { initSodium } from '../crypto/sodium.js';
 import { reloadTunnel, runDaemon, runForeground, runningTunnels, setPeer, stopTunnel, tunnelStatus, UserError } from '../daemon/daemon.js';
-import type { Level } from '../log.js';
+import { journalLines, stderrIsJournal, type Level } from '../log.js';
 import { runCheck } from './check.js';
 import { formatStatus } from './format-status.js';
 import { parseSetArgs } from './set-args.js';
 
+/** The installed package's version: dist/src/cli/main.js sits three levels below its package.json. */
+const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
 const program = new Command('sealtun')
   .description('An encrypted point-to-point IP tunnel (Noise IKpsk2 + XChaCha20-Poly1305 over UDP or TCP)')
-  .version('0.1.0')
+  .version(VERSION)
   .showHelpAfterError();
 
 program
@@ -127,10 +130,9 @@ try {
   await initSodium(); // every command that reads a config derives our public key (config.ts)
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof ConfigError || err instanceof KeyError || err instanceof UserError) {
-    process.stderr.write(`sealtun: ${err.message}\n`);
-  } else {
-    process.stderr.write(`sealtun: ${(err as Error).message ?? String(err)}\n`);
-  }
+  const known = err instanceof ConfigError || err instanceof KeyError || err instanceof UserError;
+  const line = `sealtun: ${known ? err.message : ((err as Error).message ?? String(err))}`;
+  // Under systemd the reason a unit failed is an error in the journal, not an info line.
+  process.stderr.write(stderrIsJournal() ? journalLines('error', line) : `${line}\n`);
   process.exit(1);
 }
