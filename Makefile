@@ -4,7 +4,7 @@
 NODE_MODULES := node_modules/.package-lock.json
 SOURCES := $(shell find src test bench -name '*.ts' 2>/dev/null)
 
-.PHONY: all build test demo bench bench-quick bench-peers bench-crypto bench-routing deps clean
+.PHONY: all build test demo bench bench-quick bench-peers bench-crypto bench-routing deps clean install uninstall
 
 all: build
 
@@ -55,3 +55,28 @@ bench-routing: build
 
 clean:
 	rm -rf dist
+
+# `make install PREFIX=/usr/local DESTDIR=`: the package as `npm install -g`
+# installs it (PREFIX/lib/node_modules/sealtun with its production
+# dependencies, PREFIX/bin/sealtun), the systemd unit where systemd looks
+# for PREFIX's units, and the docs its Documentation= line names. koffi's
+# install script is not run: it only checks that its prebuilt binary loads
+# (docs/operations.md, "Install").
+PREFIX ?= /usr/local
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR ?= $(PREFIX)/share/doc/sealtun
+
+install: build
+	tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	npm pack --silent --pack-destination "$$tmp" >/dev/null && \
+	npm install --global --prefix "$(DESTDIR)$(PREFIX)" --ignore-scripts --prefer-offline --no-audit --no-fund "$$tmp"/sealtun-*.tgz
+	install -d "$(DESTDIR)$(UNITDIR)" "$(DESTDIR)$(DOCDIR)"
+	sed -e 's|/usr/local/bin/sealtun|$(PREFIX)/bin/sealtun|g' -e 's|file:/usr/local/share/doc/sealtun/|file:$(DOCDIR)/|' \
+	  contrib/systemd/sealtun@.service > "$(DESTDIR)$(UNITDIR)/sealtun@.service"
+	chmod 644 "$(DESTDIR)$(UNITDIR)/sealtun@.service"
+	install -m 644 docs/*.md "$(DESTDIR)$(DOCDIR)/"
+
+uninstall:
+	npm uninstall --global --prefix "$(DESTDIR)$(PREFIX)" --no-audit --no-fund sealtun
+	rm -f "$(DESTDIR)$(UNITDIR)/sealtun@.service"
+	rm -rf "$(DESTDIR)$(DOCDIR)"
