@@ -2,7 +2,7 @@
 // daemon (a detached child that reports when it is up), and finding a
 // running one again for `down` and `status`.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as libc from '../sys/libc.js';
@@ -12,7 +12,9 @@ import { interfaceExists } from '../tun/netconfig.js';
 import { queryControl, type ControlRequest } from './control.js';
 import { createLogger, type Level } from '../log.js';
 import { parsePidFile, PinnedProcess, startTimeOf, type ProcessIdentity } from './process-identity.js';
+import { openFreshLog } from './log-file.js';
 import { dropUser } from './privileges.js';
+import { SystemdNotifier } from './sd-notify.js';
 import { controlSocket, logFile, pidFile, runDir } from './rundir.js';
 import { NO_KEY_FILE, parseSetView, type SetArgs, type SetView } from './peer-set.js';
 import { viewForReload } from './reload.js';
@@ -37,6 +39,7 @@ export async function runForeground(configPath: string, level: Level, user?: str
   // it freed; the data-path workers, V8's helper threads and libuv's pool
   // share two instead (docs/performance.md, "Resident memory").
   libc.mallopt(libc.M_ARENA_MAX, 2);
+  const systemd = SystemdNotifier.fromEnv();
   const config = loadConfig(configPath);
   await refuseRunning(config.iface.name);
   const log = createLogger(`sealtun[${config.iface.name}]`, level);
@@ -53,9 +56,12 @@ export async function runForeground(configPath: string, level: Level, user?: str
   }
   process.send?.({ ready: true });
   if (process.env[DAEMON_CHILD_ENV]) process.disconnect?.();
+  const unnotified = systemd.ready();
+  if (unnotified) log.warn(unnotified);
   await new Promise<void>((done) => {
     const stop = (sig: string) => {
       log.info(`${sig}: stopping`);
+      systemd.stopping();
       void tunnel.stop().then(done);
     };
     process.once('SIGINT', () => stop('SIGINT'));
@@ -78,10 +84,7 @@ export async function runDaemon(configPath: string, level: Level, user?: string)
   await refuseRunning(name);
   mkdirSync(runDir(), { recursive: true, mode: 0o700 });
   const log = logFile(name);
-  const out = openSync(log, 'a', 0o600);
-  // The log keeps earlier runs (a crash's last words survive a restart); a
-  // failed start reports only what this run wrote.
-  const thisRun = fstatSync(out).size;
+  const out = openFreshLog(log);
   const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
   const args = [
     cli,
@@ -102,7 +105,7 @@ export async function runDaemon(configPath: string, level: Level, user?: string)
       resolvePromise({ pid: child.pid!, log, name });
     });
     child.once('exit', (code) => {
-      const tail = readFrom(log, thisRun).trim().split('\n').slice(-5).join('\n');
+      const tail = readFileSync(log, 'utf8').trim().split('\n').slice(-5).join('\n');
       reject(new UserError(`${name}: daemon exited with code ${code} before the tunnel was up:\n${tail}`));
     });
   });
@@ -131,17 +134,6 @@ function daemonOfPidFile(name: string): ProcessIdentity | null {
   }
   if (!said?.startTime || startTimeOf(said.pid) !== said.startTime) return null;
   return { pid: said.pid, startTime: said.startTime };
-}
-
-/** What was written to `path` from byte `offset` on. */
-function readFrom(path: string, offset: number): string {
-  const fd = openSync(path, 'r');
-  try {
-    const buf = Buffer.alloc(Math.max(0, fstatSync(fd).size - offset));
-    return buf.subarray(0, readSync(fd, buf, 0, buf.length, offset)).toString('utf8');
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function alive(pid: number): boolean {
