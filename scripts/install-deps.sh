@@ -3,6 +3,7 @@
 # as arguments, if missing. Says what it installs; installs nothing already there.
 set -euo pipefail
 packages=(iproute2 iptables iputils-ping iperf3 tcpdump socat procps "$@")
+packages+=(systemd) # systemd-analyze: test/packaging verifies the unit as `make install` installs it
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

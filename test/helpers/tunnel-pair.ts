@@ -59,6 +59,8 @@ export interface PairOptions {
   extraB?: string;
   /** Extra [Peer] lines for A (e.g. PersistentKeepalive). */
   extraPeerA?: string;
+  /** The sealtun script to run (default: this checkout's bin/sealtun), e.g. an installed copy. */
+  cli?: string;
   /** Extra arguments to `sealtun up` (e.g. --user nobody, --verbose). */
   upArgs?: string[];
   /** Host A's Endpoint names (default: B's underlay address). */
@@ -100,7 +102,7 @@ export class TunnelPair {
 
   /** Runs the sealtun CLI in `ns` with this pair's run directory. */
   cli(ns: string, args: string[], input?: string): Promise<RunResult> {
-    return this.net.run(ns, [process.execPath, SEALTUN, ...args], { env: this.env, input, timeoutMs: 30_000 });
+    return this.net.run(ns, [process.execPath, this.opts.cli ?? SEALTUN, ...args], { env: this.env, input, timeoutMs: 30_000 });
   }
 
   async keygen(): Promise<void> {
@@ -209,7 +211,7 @@ AllowedIPs = ${this.allowed('a')}
    * NAME.EXT in the run directory of the namespace NAME runs in: sealtun keeps
    * the files of a tunnel in an `ip netns` namespace in RUN_DIR/netns/NS/.
    */
-  runFile(name: string, ext: 'pid' | 'sock' | 'log' | 'endpoint'): string {
+  runFile(name: string, ext: 'pid' | 'sock' | 'log' | 'log.1' | 'endpoint'): string {
     const ns = name === this.nameA ? this.net.a : this.net.b;
     return join(namespaceRunDir(join(this.dir, 'run'), ns), `${name}.${ext}`);
   }
@@ -288,9 +290,10 @@ AllowedIPs = ${this.allowed('a')}
     return pids;
   }
 
-  log(name: string): string {
+  /** `name`'s `--daemon` log: this run's (NAME.log) or the run's before (NAME.log.1). */
+  log(name: string, which: 'log' | 'log.1' = 'log'): string {
     try {
-      return readFileSync(this.runFile(name, 'log'), 'utf8');
+      return readFileSync(this.runFile(name, which), 'utf8');
     } catch {
       return '';
     }
