@@ -5,20 +5,13 @@
 // ExecStop sends STOPPING=1. Without it: `up --daemon` begins a fresh log at
 // each start and keeps the run before as NAME.log.1.
 import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { eventually, TestNet } from '../helpers/netns.js';
+import { notifySocket } from '../helpers/notify-socket.js';
 import { asUnitRuns, unitCommand } from '../helpers/systemd-unit.js';
 import { TunnelPair } from '../helpers/tunnel-pair.js';
-
-/** A unix datagram socket at `path` standing in for systemd's notify socket: what arrives, in order. */
-function notifySocket(path: string): { child: ChildProcess; received: () => string } {
-  let got = '';
-  const child = spawn('socat', ['-u', `UNIX-RECV:${path}`, 'STDOUT'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  child.stdout!.on('data', (d: Buffer) => (got += `${d.toString()}\n`));
-  return { child, received: () => got };
-}
 
 describe('under systemd: Type=notify and the journal', function () {
   this.timeout(120_000);
@@ -49,7 +42,7 @@ describe('under systemd: Type=notify and the journal', function () {
 
   it('READY=1 arrives once the interface has its address; each log line starts with its priority; no log file; ExecStop: STOPPING=1 and exit 0', async () => {
     const sock = join(pair.dir, 'notify.sock');
-    notify = notifySocket(sock);
+    notify = notifySocket(`UNIX-RECV:${sock}`);
     await eventually(async () => existsSync(sock), 5000, 20);
     const started = Date.now();
     const { stderr, exit } = startUnit(pair.nameB, { NOTIFY_SOCKET: sock });
