@@ -12,11 +12,12 @@ import { interfaceExists } from '../tun/netconfig.js';
 import { queryControl, type ControlRequest } from './control.js';
 import { createLogger, type Level } from '../log.js';
 import { parsePidFile, PinnedProcess, startTimeOf, type ProcessIdentity } from './process-identity.js';
-import { dropUser } from './privileges.js';
+import { dropUser, runsAsRoot } from './privileges.js';
+import { runPreDown } from '../host/hooks.js';
 import { controlSocket, logFile, pidFile, runDir } from './rundir.js';
 import { NO_KEY_FILE, parseSetView, type SetArgs, type SetView } from './peer-set.js';
 import { viewForReload } from './reload.js';
-import { ServedTunnel } from './served-tunnel.js';
+import { ServedTunnel, undoDnsAndHooks } from './served-tunnel.js';
 import type { TunnelStatus } from '../tunnel/tunnel.js';
 
 /** A problem to report to the user in one line (the CLI exits 1). */
@@ -102,7 +103,8 @@ export async function runDaemon(configPath: string, level: Level, user?: string)
       resolvePromise({ pid: child.pid!, log, name });
     });
     child.once('exit', (code) => {
-      const tail = readFrom(log, thisRun).trim().split('\n').slice(-5).join('\n');
+      // Enough lines for a failed hook's output (src/host/hooks.ts) as well as the usual one-line error.
+      const tail = readFrom(log, thisRun).trim().split('\n').slice(-25).join('\n');
       reject(new UserError(`${name}: daemon exited with code ${code} before the tunnel was up:\n${tail}`));
     });
   });
@@ -223,18 +225,24 @@ export async function stopTunnel(configOrName: string, timeoutMs = 10_000): Prom
     // It answers, yet its pid is not the process it names here: another pid namespace.
     throw new UserError(`${name}: the daemon on ${controlSocket(name)} says it is pid ${who.pid}, which is another process here (a daemon in another pid namespace?); not signalling anything`);
   }
+  const log = createLogger(`sealtun[${name}]`, 'info');
   if (!daemon) {
     const stale = readPid(name);
     removeRunFiles(name);
+    // A daemon that died (kill -9, a crash) may have left DNS settings and down hooks in its ledger.
+    if ((await undoDnsAndHooks(name, log)).length > 0) return name;
     throw new UserError(`${name}: no sealtun tunnel of that name is running${stale === null ? '' : ` (removed a stale pid file for pid ${stale})`}`);
   }
   try {
+    // One that dropped root cannot run PreDown as root: this process does, while the interface is still there.
+    if (!runsAsRoot(daemon.pid)) await runPreDown(name, log);
     await requestStop(name, daemon);
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (!stillRuns(daemon) && !(await interfaceExists(name))) {
-        // A daemon that dropped privileges cannot unlink these itself.
+        // A daemon that dropped privileges cannot unlink these itself, nor restore DNS or run PostDown.
         removeRunFiles(name);
+        await undoDnsAndHooks(name, log);
         return name;
       }
       await new Promise((r) => setTimeout(r, 50));

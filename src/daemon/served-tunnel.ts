@@ -24,6 +24,8 @@ import { controlSocket, endpointFile, pidFile, runDir } from './rundir.js';
 import { TIMERS } from '../tunnel/timers.js';
 import { endpointProblem } from '../tunnel/link/endpoint-name.js';
 import { Tunnel } from '../tunnel/tunnel.js';
+import { applyDns, dnsMethodFor, restoreDns } from '../host/dns.js';
+import { runPostDown, runPostUp, runPreDown, runPreUp } from '../host/hooks.js';
 
 /**
  * Empty changes for the peers that stay with the same host-name Endpoint
@@ -42,6 +44,17 @@ function nextEndpoint(step: Extract<PeerStep, { kind: 'change' }>, next: readonl
   if (step.change.endpoint !== undefined) return step.change.endpoint ?? undefined;
   if (Object.keys(step.change).length > 0) return undefined;
   return next.find((p) => Buffer.from(p.publicKey).equals(Buffer.from(step.publicKey)))?.endpoint;
+}
+
+/**
+ * Undoes, from the ledger, the DNS settings and down hooks of `name` in the
+ * order of the way down: PreDown, DNS, PostDown. Each step is a no-op when
+ * nothing is recorded (or it ran already). Returns what was undone.
+ */
+export async function undoDnsAndHooks(name: string, log: Logger): Promise<string[]> {
+  const undone = [...(await runPreDown(name, log)), ...(await restoreDns(name, log)), ...(await runPostDown(name, log))];
+  for (const u of undone) log.info(`undone: ${u}`);
+  return undone;
 }
 
 export class ServedTunnel {
@@ -77,6 +90,12 @@ export class ServedTunnel {
   static async start(config: TunnelConfig, log: Logger): Promise<ServedTunnel> {
     let served: ServedTunnel | null = null;
     mkdirSync(runDir(), { recursive: true, mode: 0o700 });
+    // DNS and hooks (src/host/dns.ts, hooks.ts): a DNS setting this host
+    // cannot apply is refused before anything changes; what a dead daemon of
+    // this Name left is undone; then PreUp, before the interface exists.
+    dnsMethodFor(config);
+    await undoDnsAndHooks(config.iface.name, log);
+    await runPreUp(config, log);
     const tunnel = await Tunnel.start(config, log, {
       endpointMemoryFile: endpointFile(config.iface.name),
       // The tunnel has stopped itself; the run files go, and so does the process.
@@ -85,6 +104,8 @@ export class ServedTunnel {
     served = new ServedTunnel(tunnel, config, log);
     const name = tunnel.tun.name;
     try {
+      await applyDns(config, log);
+      await runPostUp(config, log);
       served.control = await serveControl(controlSocket(name), (req) => served!.onControl(req));
       const { metricsListen } = config.iface;
       if (metricsListen) {
@@ -234,8 +255,15 @@ export class ServedTunnel {
       clearInterval(this.dropTimer);
       this.control?.close();
       if (this.metrics) closeMetrics(this.metrics);
-      await this.tunnel.stop();
       const name = this.tunnel.tun.name;
+      // Root only: a daemon that dropped privileges leaves DNS and the down
+      // hooks to `sealtun down` (src/host/hooks.ts says who runs what).
+      const root = process.getuid?.() === 0;
+      const step = (what: Promise<unknown>) => what.catch((err: Error) => this.log.error(`stopping: ${err.message}`));
+      if (root) await step(runPreDown(name, this.log));
+      if (root) await step(restoreDns(name, this.log));
+      await this.tunnel.stop();
+      if (root) await step(runPostDown(name, this.log));
       for (const f of [pidFile(name), controlSocket(name)]) {
         try {
           unlinkSync(f);
