@@ -4,7 +4,7 @@
 // after kill -9 put resolv.conf back byte for byte and run PreDown/PostDown
 // once; a failing PostUp leaves nothing behind.
 import { expect } from 'chai';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { namespaceRunDir } from '../../src/daemon/rundir.js';
 import { eventually, TestNet } from '../helpers/netns.js';
@@ -125,6 +125,16 @@ PostDown = ip link show %i >/dev/null 2>&1 || echo "post-down %i $(id -u): %i go
     expect(existsSync(join(pair.dir, 'first-ran'))).to.equal(true);
     expect(existsSync(join(pair.dir, 'third-ran')), 'the hooks after the failing one do not run').to.equal(false);
     expect(existsSync(join(pair.dir, 'pre-down-ran')), 'nothing was up: no down hook runs').to.equal(false);
+    expect(resolver.read()).to.equal(ORIGINAL);
+    expect(existsSync(ledgerOf(pair))).to.equal(false);
+    expect(await hostState(pair)).to.equal(before);
+
+    // The same line as PreUp: `up` stops before the interface exists.
+    const conf = join(pair.dir, 'a.conf');
+    writeFileSync(conf, readFileSync(conf, 'utf8').replace('PostUp = echo "cannot', 'PreUp = echo "cannot'));
+    const pre = await pair.cli(pair.net.a, ['up', '--daemon', conf]);
+    expect(pre.code).to.equal(1);
+    expect(pre.stderr).to.include('PreUp hook exited with code 3: echo "cannot reach the intranet"; exit 3; its output:\n  cannot reach the intranet');
     expect(resolver.read()).to.equal(ORIGINAL);
     expect(existsSync(ledgerOf(pair))).to.equal(false);
     expect(await hostState(pair)).to.equal(before);
