@@ -10,14 +10,14 @@ import { loadConfig } from '../config/config.js';
 import { encodeKey, readKeyFile } from '../crypto/keys.js';
 import { interfaceExists } from '../tun/netconfig.js';
 import { queryControl, type ControlRequest } from './control.js';
-import { createLogger, type Level } from '../log.js';
+import { createLogger, type Level, type Logger } from '../log.js';
+import { beforeInterfaceGoes, undoHost } from '../host/setup.js';
 import { parsePidFile, PinnedProcess, startTimeOf, type ProcessIdentity } from './process-identity.js';
 import { dropUser, runsAsRoot } from './privileges.js';
-import { runPreDown } from '../host/hooks.js';
 import { controlSocket, logFile, pidFile, runDir } from './rundir.js';
 import { NO_KEY_FILE, parseSetView, type SetArgs, type SetView } from './peer-set.js';
 import { viewForReload } from './reload.js';
-import { ServedTunnel, undoDnsAndHooks } from './served-tunnel.js';
+import { ServedTunnel } from './served-tunnel.js';
 import type { TunnelStatus } from '../tunnel/tunnel.js';
 
 /** A problem to report to the user in one line (the CLI exits 1). */
@@ -41,6 +41,9 @@ export async function runForeground(configPath: string, level: Level, user?: str
   const config = loadConfig(configPath);
   await refuseRunning(config.iface.name);
   const log = createLogger(`sealtun[${config.iface.name}]`, level);
+  // What a dead daemon of this Name left (rules, ...) goes first; its kill
+  // switch stays until the new one replaces it in one transaction (kill-switch.ts).
+  await undoHost(config.iface.name, log, { keepKillSwitch: true });
   const tunnel = await ServedTunnel.start(config, log);
   const runAs = user ?? config.iface.user;
   if (runAs !== undefined) {
@@ -225,24 +228,23 @@ export async function stopTunnel(configOrName: string, timeoutMs = 10_000): Prom
     // It answers, yet its pid is not the process it names here: another pid namespace.
     throw new UserError(`${name}: the daemon on ${controlSocket(name)} says it is pid ${who.pid}, which is another process here (a daemon in another pid namespace?); not signalling anything`);
   }
-  const log = createLogger(`sealtun[${name}]`, 'info');
   if (!daemon) {
     const stale = readPid(name);
     removeRunFiles(name);
-    // A daemon that died (kill -9, a crash) may have left DNS settings and down hooks in its ledger.
-    if ((await undoDnsAndHooks(name, log)).length > 0) return name;
+    // No daemon (a second `down`, or one after kill -9): what it left on the host goes.
+    if ((await undoHost(name, downLog(name), { keepKillSwitch: false })).length > 0) return name;
     throw new UserError(`${name}: no sealtun tunnel of that name is running${stale === null ? '' : ` (removed a stale pid file for pid ${stale})`}`);
   }
   try {
-    // One that dropped root cannot run PreDown as root: this process does, while the interface is still there.
-    if (!runsAsRoot(daemon.pid)) await runPreDown(name, log);
+    // One that dropped root cannot run PreDown nor restore DNS: this process does, while the interface is still there.
+    if (!(await daemonIsRoot(name, daemon.pid))) await beforeInterfaceGoes(name, downLog(name));
     await requestStop(name, daemon);
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (!stillRuns(daemon) && !(await interfaceExists(name))) {
-        // A daemon that dropped privileges cannot unlink these itself, nor restore DNS or run PostDown.
+        // A daemon that dropped privileges cannot unlink these itself, nor undo its rules.
         removeRunFiles(name);
-        await undoDnsAndHooks(name, log);
+        await undoHost(name, downLog(name), { keepKillSwitch: false });
         return name;
       }
       await new Promise((r) => setTimeout(r, 50));
@@ -251,6 +253,26 @@ export async function stopTunnel(configOrName: string, timeoutMs = 10_000): Prom
     daemon.close();
   }
   throw new UserError(`${name}: pid ${who.pid} did not stop within ${timeoutMs / 1000} s`);
+}
+
+/**
+ * Whether NAME's daemon still runs as root: as it says on its control
+ * socket, or, without an answer there, as /proc says (which a unit's
+ * ProtectProc=invisible may hide: then it is taken for root).
+ */
+async function daemonIsRoot(name: string, pid: number): Promise<boolean> {
+  try {
+    const reply = (await queryControl(controlSocket(name), { cmd: 'identify' })) as { root?: unknown };
+    if (typeof reply.root === 'boolean') return reply.root;
+  } catch {
+    /* no answer: ask /proc */
+  }
+  return runsAsRoot(pid);
+}
+
+/** `down` reports what it removed from the host on stderr, as the daemon logs. */
+function downLog(name: string): Logger {
+  return createLogger(`sealtun[${name}]`, 'info');
 }
 
 /**

@@ -24,8 +24,7 @@ import { controlSocket, endpointFile, pidFile, runDir } from './rundir.js';
 import { TIMERS } from '../tunnel/timers.js';
 import { endpointProblem } from '../tunnel/link/endpoint-name.js';
 import { Tunnel } from '../tunnel/tunnel.js';
-import { applyDns, dnsMethodFor, restoreDns } from '../host/dns.js';
-import { runPostDown, runPostUp, runPreDown, runPreUp } from '../host/hooks.js';
+import { applyHost, beforeInterfaceGoes, prepareHost, undoHost } from '../host/setup.js';
 
 /**
  * Empty changes for the peers that stay with the same host-name Endpoint
@@ -44,17 +43,6 @@ function nextEndpoint(step: Extract<PeerStep, { kind: 'change' }>, next: readonl
   if (step.change.endpoint !== undefined) return step.change.endpoint ?? undefined;
   if (Object.keys(step.change).length > 0) return undefined;
   return next.find((p) => Buffer.from(p.publicKey).equals(Buffer.from(step.publicKey)))?.endpoint;
-}
-
-/**
- * Undoes, from the ledger, the DNS settings and down hooks of `name` in the
- * order of the way down: PreDown, DNS, PostDown. Each step is a no-op when
- * nothing is recorded (or it ran already). Returns what was undone.
- */
-export async function undoDnsAndHooks(name: string, log: Logger): Promise<string[]> {
-  const undone = [...(await runPreDown(name, log)), ...(await restoreDns(name, log)), ...(await runPostDown(name, log))];
-  for (const u of undone) log.info(`undone: ${u}`);
-  return undone;
 }
 
 export class ServedTunnel {
@@ -90,12 +78,8 @@ export class ServedTunnel {
   static async start(config: TunnelConfig, log: Logger): Promise<ServedTunnel> {
     let served: ServedTunnel | null = null;
     mkdirSync(runDir(), { recursive: true, mode: 0o700 });
-    // DNS and hooks (src/host/dns.ts, hooks.ts): a DNS setting this host
-    // cannot apply is refused before anything changes; what a dead daemon of
-    // this Name left is undone; then PreUp, before the interface exists.
-    dnsMethodFor(config);
-    await undoDnsAndHooks(config.iface.name, log);
-    await runPreUp(config, log);
+    // Before the interface exists: PreUp (and a DNS setting this host cannot apply is refused).
+    await prepareHost(config, log);
     const tunnel = await Tunnel.start(config, log, {
       endpointMemoryFile: endpointFile(config.iface.name),
       // The tunnel has stopped itself; the run files go, and so does the process.
@@ -104,8 +88,7 @@ export class ServedTunnel {
     served = new ServedTunnel(tunnel, config, log);
     const name = tunnel.tun.name;
     try {
-      await applyDns(config, log);
-      await runPostUp(config, log);
+      await applyHost(config, log);
       served.control = await serveControl(controlSocket(name), (req) => served!.onControl(req));
       const { metricsListen } = config.iface;
       if (metricsListen) {
@@ -255,15 +238,14 @@ export class ServedTunnel {
       clearInterval(this.dropTimer);
       this.control?.close();
       if (this.metrics) closeMetrics(this.metrics);
-      const name = this.tunnel.tun.name;
-      // Root only: a daemon that dropped privileges leaves DNS and the down
-      // hooks to `sealtun down` (src/host/hooks.ts says who runs what).
-      const root = process.getuid?.() === 0;
-      const step = (what: Promise<unknown>) => what.catch((err: Error) => this.log.error(`stopping: ${err.message}`));
-      if (root) await step(runPreDown(name, this.log));
-      if (root) await step(restoreDns(name, this.log));
+      // PreDown and DNS while the interface is there; root only: a daemon that
+      // dropped privileges leaves them to `sealtun down` (src/host/hooks.ts).
+      if (process.getuid?.() === 0) await beforeInterfaceGoes(this.config.iface.name, this.log).catch((err: Error) => this.log.error(err.message));
       await this.tunnel.stop();
-      if (root) await step(runPostDown(name, this.log));
+      const name = this.tunnel.tun.name;
+      // Root undoes its rules now; a daemon that dropped root leaves that to `sealtun down`.
+      // The kill switch stays until `down` in either case.
+      if (process.getuid?.() === 0) await undoHost(name, this.log, { keepKillSwitch: true }).catch((err: Error) => this.log.error(err.message));
       for (const f of [pidFile(name), controlSocket(name)]) {
         try {
           unlinkSync(f);

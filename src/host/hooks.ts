@@ -110,7 +110,7 @@ export async function runPreDown(name: string, log: Logger): Promise<string[]> {
   if (preDown.length === 0) return [];
   recordInLedger(name, SECTION, postDown.length > 0 ? { preDown: [], postDown } : undefined);
   await runHooks('PreDown', preDown, name, log, 'continue');
-  return [`PreDown: ${preDown.length} command(s) run`];
+  return [`PreDown hooks from the ledger (${preDown.length} run)`];
 }
 
 /** The recorded PostDown hooks of `name`, as runPreDown does with PreDown; the section goes with them. */
@@ -119,5 +119,5 @@ export async function runPostDown(name: string, log: Logger): Promise<string[]> 
   const { postDown } = downHooks(name);
   recordInLedger(name, SECTION, undefined);
   await runHooks('PostDown', postDown, name, log, 'continue');
-  return postDown.length === 0 ? [] : [`PostDown: ${postDown.length} command(s) run`];
+  return postDown.length === 0 ? [] : [`PostDown hooks from the ledger (${postDown.length} run)`];
 }

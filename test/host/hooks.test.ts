@@ -67,10 +67,10 @@ describe('hooks (src/host/hooks.ts)', () => {
     const log = memoryLog();
     await runPostUp(c, log);
     expect(readLedger('sth3')['hooks']).to.deep.equal({ preDown: [`echo pre-down sth3 >> ${dir}/marks3`, 'false', `echo after-a-failure >> ${dir}/marks3`], postDown: [`echo post-down sth3 >> ${dir}/marks3`] });
-    expect(await runPreDown('sth3', log)).to.deep.equal(['PreDown: 3 command(s) run']);
+    expect(await runPreDown('sth3', log)).to.deep.equal(['PreDown hooks from the ledger (3 run)']);
     expect(await runPreDown('sth3', log), 'a second process finds it done').to.deep.equal([]);
     expect(log.lines).to.include('error: sth3: PreDown hook exited with code 1: false');
-    expect(await runPostDown('sth3', log)).to.deep.equal(['PostDown: 1 command(s) run']);
+    expect(await runPostDown('sth3', log)).to.deep.equal(['PostDown hooks from the ledger (1 run)']);
     expect(await runPostDown('sth3', log)).to.deep.equal([]);
     expect(readFileSync(join(dir, 'marks3'), 'utf8'), 'a failing down hook does not stop the next').to.equal('pre-down sth3\nafter-a-failure\npost-down sth3\n');
     expect(readLedger('sth3')).to.deep.equal({});

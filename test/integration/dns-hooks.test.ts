@@ -6,9 +6,11 @@
 import { expect } from 'chai';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { queryControl } from '../../src/daemon/control.js';
 import { namespaceRunDir } from '../../src/daemon/rundir.js';
 import { eventually, TestNet } from '../helpers/netns.js';
 import { privateResolver, type PrivateResolver } from '../helpers/private-resolver.js';
+import { asUnitRuns, unitCommand } from '../helpers/systemd-unit.js';
 import { TunnelPair } from '../helpers/tunnel-pair.js';
 
 const ORIGINAL = '# the namespace resolver before the tunnel\nnameserver 192.0.2.53\noptions edns0\n';
@@ -78,7 +80,7 @@ describe('DNS and hooks', function () {
     expect(resolver.read(), 'a killed daemon leaves its DNS behind').to.include('198.51.100.53');
     const after = await pair.down(pair.net.a, pair.nameA);
     expect(after.code, after.stderr).to.equal(0);
-    expect(after.stderr).to.include(`undone: DNS settings of ${pair.nameA} (resolvconf)`);
+    expect(after.stderr).to.include(`removed DNS settings of ${pair.nameA} (resolvconf)`);
     expect(resolver.read()).to.equal(ORIGINAL);
     expect(existsSync(ledgerOf(pair))).to.equal(false);
     const again = await pair.down(pair.net.a, pair.nameA);
@@ -100,10 +102,15 @@ PostDown = ip link show %i >/dev/null 2>&1 || echo "post-down %i $(id -u): %i go
       const log = join(pair.dir, 'hooks.log');
       expect(readFileSync(log, 'utf8')).to.equal(`pre-up sta0 0\npre-up: no sta0 yet\npost-up sta0\npost-up: sta0 exists\n`);
       expect(pair.log(pair.nameA)).to.match(/PostUp: \| said-by-post-up/);
-      const down = await pair.down(pair.net.a, pair.nameA);
+      // Whether `down` must run PreDown itself: the daemon says on its control socket, /proc being hidden under the unit's ProtectProc.
+      const identity = (await queryControl(pair.runFile(pair.nameA, 'sock'), { cmd: 'identify' })) as { root?: boolean };
+      expect(identity.root).to.equal(upArgs.length === 0);
+      // A daemon that dropped root is stopped as the systemd unit's ExecStop runs `down`.
+      const unitStop = asUnitRuns(unitCommand('ExecStop', { instance: pair.nameA, mainPid: pair.pidOf(pair.nameA)!, configDir: pair.dir }));
+      const down = upArgs.length ? await pair.net.run(pair.net.a, unitStop, { env: pair.env }) : await pair.down(pair.net.a, pair.nameA);
       expect(down.code, down.stderr).to.equal(0);
       const lines = readFileSync(log, 'utf8').split('\n').slice(4).join('\n');
-      process.stdout.write(`      (${upArgs.length ? 'daemon dropped to nobody' : 'daemon kept root'}: down hooks wrote ${JSON.stringify(lines)})\n`);
+      process.stdout.write(`      (${upArgs.length ? "daemon dropped to nobody, stopped by the unit's ExecStop" : 'daemon kept root'}: down hooks wrote ${JSON.stringify(lines)})\n`);
       expect(lines, 'PreDown while the interface is there, PostDown after, both as root, once each').to.equal('pre-down sta0 0: sta0 exists\npost-down sta0 0: sta0 gone\n');
       expect(existsSync(ledgerOf(pair))).to.equal(false);
       await pair.destroy();
