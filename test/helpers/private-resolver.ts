@@ -10,7 +10,8 @@
 //   to the file it writes, which must land in the temp dir too, not in the
 //   host's /etc) and to keep its state in the temp dir, not in /run.
 // The host's /etc/resolv.conf and /run/resolvconf are never written.
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestNet } from './netns.js';
 
@@ -21,7 +22,25 @@ export interface PrivateResolver {
   read(): string;
 }
 
+/**
+ * Refuses to go on unless `resolvconf` is openresolv, configured by
+ * /etc/resolvconf.conf (which the namespace's file can cover): Debian's
+ * resolvconf ignores that file and would change the host's resolver.
+ */
+export function requireOpenresolv(): void {
+  let version = '';
+  try {
+    version = execFileSync('resolvconf', ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    /* not installed, or not openresolv */
+  }
+  if (!version.startsWith('openresolv') || !existsSync('/etc/resolvconf.conf')) {
+    throw new Error('these tests need openresolv (scripts/install-deps.sh installs it); another resolvconf would change the host resolver, so they do not run');
+  }
+}
+
 export function privateResolver(net: TestNet, ns: string, dir: string, original: string): PrivateResolver {
+  requireOpenresolv();
   const own = join(dir, 'resolver');
   mkdirSync(join(own, 'state'), { recursive: true });
   const resolvConf = join(own, 'resolv.conf');

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { queryControl } from '../../src/daemon/control.js';
 import { namespaceRunDir } from '../../src/daemon/rundir.js';
 import { eventually, TestNet } from '../helpers/netns.js';
-import { privateResolver, type PrivateResolver } from '../helpers/private-resolver.js';
+import { privateResolver, requireOpenresolv, type PrivateResolver } from '../helpers/private-resolver.js';
 import { asUnitRuns, unitCommand } from '../helpers/systemd-unit.js';
 import { TunnelPair } from '../helpers/tunnel-pair.js';
 
@@ -18,6 +18,7 @@ const DNS = 'DNS = 198.51.100.53, 2001:db8:53::1, corp.example, example.test';
 
 /** A pair whose side A has `extraA`, with its own resolv.conf; torn down after each test. */
 function setUp(extraA: (dir: string) => string, upArgs: string[] = []): { pair: TunnelPair; resolver: PrivateResolver } {
+  requireOpenresolv();
   const net = TestNet.create();
   const pair = new TunnelPair(net, { transport: 'udp', extraA: extraA(''), upArgs });
   (pair.opts as { extraA?: string }).extraA = extraA(pair.dir);
