@@ -89,15 +89,15 @@ describe('DNS and hooks', function () {
     expect(again.stderr).to.include('no sealtun tunnel of that name is running');
   });
 
-  it('PreUp, PostUp, PreDown and PostDown run in order, as root, with %i replaced and their output in the log', async () => {
-    const hooks = (dir: string) => `
+  it('PreUp, PostUp, PreDown and PostDown run in order, as root, with %i replaced and their output in the log, also when the daemon dropped root', async () => {
+    const hooks = (dir: string) => `${DNS}
 PreUp = echo "pre-up %i $(id -u)" >> ${dir}/hooks.log ; ip link show %i >/dev/null 2>&1 || echo "pre-up: no %i yet" >> ${dir}/hooks.log
 PostUp = echo "post-up %i" >> ${dir}/hooks.log
 PostUp = ip link show %i >/dev/null && echo "post-up: %i exists" >> ${dir}/hooks.log; echo said-by-post-up
 PreDown = ip link show %i >/dev/null && echo "pre-down %i $(id -u): %i exists" >> ${dir}/hooks.log
 PostDown = ip link show %i >/dev/null 2>&1 || echo "post-down %i $(id -u): %i gone" >> ${dir}/hooks.log # a comment`;
     for (const upArgs of [[], ['--user', 'nobody']]) {
-      const { pair } = setUp(hooks, upArgs);
+      const { pair, resolver } = setUp(hooks, upArgs);
       current = pair;
       await pair.start();
       const log = join(pair.dir, 'hooks.log');
@@ -113,6 +113,7 @@ PostDown = ip link show %i >/dev/null 2>&1 || echo "post-down %i $(id -u): %i go
       const lines = readFileSync(log, 'utf8').split('\n').slice(4).join('\n');
       process.stdout.write(`      (${upArgs.length ? "daemon dropped to nobody, stopped by the unit's ExecStop" : 'daemon kept root'}: down hooks wrote ${JSON.stringify(lines)})\n`);
       expect(lines, 'PreDown while the interface is there, PostDown after, both as root, once each').to.equal('pre-down sta0 0: sta0 exists\npost-down sta0 0: sta0 gone\n');
+      expect(resolver.read(), 'DNS restored, also for a daemon that could not do it itself').to.equal(ORIGINAL);
       expect(existsSync(ledgerOf(pair))).to.equal(false);
       await pair.destroy();
       current = undefined;
