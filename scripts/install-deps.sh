@@ -4,6 +4,10 @@
 set -euo pipefail
 packages=(iproute2 iptables iputils-ping iperf3 tcpdump socat procps "$@")
 packages+=(systemd) # systemd-analyze: test/packaging verifies the unit as `make install` installs it
+# DNS = tests (test/helpers/private-resolver.ts): openresolv has no install
+# scripts, so installing it leaves the host's /etc/resolv.conf alone (Debian's
+# resolvconf package would turn it into a symlink to /run/resolvconf).
+packages+=(openresolv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -4,12 +4,20 @@
 import { loadConfig } from '../config/config.js';
 import { initSodium } from '../crypto/sodium.js';
 import { effectiveSettings, type EffectiveSettings } from '../tunnel/effective-settings.js';
+import { dnsPlan, type DnsPlan } from '../host/dns.js';
+import { expandedHooks } from '../host/hooks.js';
+import type { Hooks } from '../config/config.js';
+
+/** What `check` prints: the tunnel's settings, plus what `up` would set on the host for DNS and run as hooks. */
+type CheckReport = EffectiveSettings & { dns: DnsPlan; hooks: Hooks };
 
 /** Prints the effective settings; returns the exit code (1 when `up` would refuse the config). */
 export async function runCheck(configPath: string, json: boolean): Promise<number> {
   await initSodium();
   const config = loadConfig(configPath);
-  const settings = effectiveSettings(config);
+  const dns = dnsPlan(config);
+  const settings: CheckReport = { ...effectiveSettings(config), dns, hooks: expandedHooks(config) };
+  if (dns.problem) settings.problems.push(dns.problem);
   config.iface.privateKey.fill(0);
   for (const p of config.peers) p.presharedKey?.fill(0);
   if (json) console.log(JSON.stringify(settings, null, 2));
@@ -24,7 +32,7 @@ const ROLE_TEXT = {
   both: 'both (Endpoint and ListenPort set): connects, and accepts the peer from anywhere',
 } as const;
 
-export function formatCheck(s: EffectiveSettings): string {
+export function formatCheck(s: CheckReport): string {
   const i = s.interface;
   const mtu = `${i.mtu.value} (${i.mtu.derived ? `derived: ${i.mtu.formula}` : i.mtu.formula})`;
   const privileges = i.user === null ? 'kept (no User set)' : `dropped to ${i.user} once the tunnel is up`;
@@ -50,6 +58,29 @@ export function formatCheck(s: EffectiveSettings): string {
     'routes to be added:',
     ...s.routes.map((r) => `  ${r.destination} dev ${r.device}`),
   ];
+  lines.push(...dnsAndHookLines(s));
   for (const w of s.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n');
+}
+
+const HOOK_KEYS = [
+  ['preUp', 'PreUp (before the interface exists)'],
+  ['postUp', 'PostUp (once it is configured)'],
+  ['preDown', 'PreDown (before it goes)'],
+  ['postDown', 'PostDown (after it went)'],
+] as const;
+
+function dnsAndHookLines(s: CheckReport): string[] {
+  const { dns, hooks } = s;
+  const lines: string[] = [];
+  if (dns.servers.length + dns.searchDomains.length === 0) lines.push('dns: not set (the resolver is left as it is)');
+  else {
+    lines.push(`dns: servers ${dns.servers.join(', ') || 'none'}; search domains ${dns.searchDomains.join(', ') || 'none'}`);
+    for (const c of dns.commands) lines.push(`  ${c}`);
+    if (dns.problem) lines.push(`  not applicable: ${dns.problem}`);
+  }
+  const any = HOOK_KEYS.some(([k]) => hooks[k].length > 0);
+  lines.push(any ? 'hooks (run as root with /bin/sh -c, in this order):' : 'hooks: none');
+  for (const [k, label] of HOOK_KEYS) for (const c of hooks[k]) lines.push(`  ${label}: ${c}`);
+  return lines;
 }

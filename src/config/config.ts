@@ -45,6 +45,29 @@ export interface InterfaceConfig {
   keepWarmMs: number;
   /** MetricsListen: where the daemon serves Prometheus metrics (src/daemon/metrics.ts); absent: not served. */
   metricsListen?: ListenAddress;
+  /** DNS: set for this interface while it is up (src/host/dns.ts); both lists empty when unset. */
+  dns: DnsSettings;
+  /** PreUp/PostUp/PreDown/PostDown: shell commands, each list in file order (src/host/hooks.ts). */
+  hooks: Hooks;
+}
+
+/** DNS = IP[, IP…][, search-domain…], split: the addresses (canonical), then the search domains, each in file order. */
+export interface DnsSettings {
+  servers: string[];
+  searchDomains: string[];
+}
+
+export interface Hooks {
+  preUp: string[];
+  postUp: string[];
+  preDown: string[];
+  postDown: string[];
+}
+
+/** One item of a DNS line: a name server address, or a search domain. */
+interface DnsItem {
+  server?: string;
+  searchDomain?: string;
 }
 
 /** An IP literal (canonical, IPv6 without brackets) and a port to listen on. */
@@ -117,6 +140,11 @@ interface InterfaceValues {
   User: string;
   KeepWarm: number;
   MetricsListen: ListenAddress;
+  DNS: DnsItem[];
+  PreUp: string[];
+  PostUp: string[];
+  PreDown: string[];
+  PostDown: string[];
 }
 interface PeerValues {
   PublicKey: Uint8Array;
@@ -164,6 +192,11 @@ const INTERFACE_PARSERS: Parsers<InterfaceValues> = {
   User: parseUser,
   KeepWarm: parseKeepWarm,
   MetricsListen: parseMetricsListen,
+  DNS: parseDns,
+  PreUp: parseHook,
+  PostUp: parseHook,
+  PreDown: parseHook,
+  PostDown: parseHook,
 };
 const PEER_PARSERS: Parsers<PeerValues> = {
   PublicKey: parsePeerPublicKey,
@@ -209,7 +242,10 @@ export function parseSetting<K extends PlainSetting>(key: K, value: string, sour
 }
 
 /** Keys that may repeat, each occurrence adding to the list (as in wg-quick). */
-const LIST_KEYS: ReadonlySet<string> = new Set(['Address', 'AllowedIPs']);
+const LIST_KEYS: ReadonlySet<string> = new Set(['Address', 'AllowedIPs', 'DNS', 'PreUp', 'PostUp', 'PreDown', 'PostDown']);
+
+/** The hooks' keys (lower case): their values are shell commands, where ";" is not a comment (ini.ts). */
+const HOOK_KEYS: ReadonlySet<string> = new Set(['preup', 'postup', 'predown', 'postdown']);
 
 /** Examples for "missing" messages, so the fix is one copy-paste away. */
 const EXAMPLES: Record<string, string> = {
@@ -294,7 +330,7 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
 
   let doc;
   try {
-    doc = tokenizeIni(text);
+    doc = tokenizeIni(text, { shellKeys: HOOK_KEYS });
   } catch (err) {
     if (!(err instanceof IniSyntaxError)) throw err;
     return fail(err.line, err.key === undefined ? 'syntax' : keyLabel(err.key), err.detail);
@@ -368,6 +404,13 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
     addresses: addresses.value,
     transport: transport?.value ?? 'udp',
     keepWarmMs: keepWarm?.value ?? DEFAULT_KEEP_WARM_MS,
+    dns: dnsSettings(iface.DNS?.value ?? []),
+    hooks: {
+      preUp: iface.PreUp?.value ?? [],
+      postUp: iface.PostUp?.value ?? [],
+      preDown: iface.PreDown?.value ?? [],
+      postDown: iface.PostDown?.value ?? [],
+    },
   };
   if (listenPort) ifaceConfig.listenPort = listenPort.value;
   if (listenAddress) ifaceConfig.listenAddress = listenAddress.value;
@@ -672,6 +715,42 @@ function parseEndpoint(value: string): Endpoint {
     throw new BadValue(`${shown(hostText)} is not an IPv4 address or a host name (letters, digits and "-" in dot-separated labels)`);
   }
   return { host: hostText, port };
+}
+
+/**
+ * DNS: a comma-separated list of name server addresses (IPv4 or IPv6) and
+ * search domains, as wg-quick reads it: what parses as an address is a
+ * server, anything else must be a domain name. Something that looks like an
+ * address (it has a ":" or ends in a number) but is not one is reported as
+ * a bad address, not taken for a domain.
+ */
+function parseDns(value: string): DnsItem[] {
+  return value.split(',').map((raw) => {
+    const item = raw.trim();
+    if (item === '') throw new BadValue('has an empty item; remove the stray comma');
+    if (item.includes(':') || /(?:^|\.)\d+\.?$/.test(item)) return { server: addressOrFail(item, item).address };
+    if (!isDnsName(item)) {
+      throw new BadValue(`${shown(item)} is neither an IP address (a name server) nor a domain name (a search domain: letters, digits and "-" in dot-separated labels)`);
+    }
+    return { searchDomain: item };
+  });
+}
+
+function dnsSettings(items: readonly DnsItem[]): DnsSettings {
+  return {
+    servers: items.flatMap((i) => (i.server === undefined ? [] : [i.server])),
+    searchDomains: items.flatMap((i) => (i.searchDomain === undefined ? [] : [i.searchDomain])),
+  };
+}
+
+/**
+ * A hook: one shell command for /bin/sh -c, kept as written (src/host/hooks.ts
+ * runs it). A list of one, so that each repetition of the key adds a command.
+ * A NUL byte could never reach the shell.
+ */
+function parseHook(value: string): string[] {
+  if (value.includes('\0')) throw new BadValue('contains a NUL byte, which no shell command can');
+  return [value];
 }
 
 function endpointPort(text: string): number {

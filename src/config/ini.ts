@@ -55,8 +55,27 @@ export class IniSyntaxError extends Error {
  * such as `a#b` intact, as wg-quick users expect.
  */
 const COMMENT = /(?:^|\s)[#;]/;
+/** In a shell command only "#" starts a comment, as wg-quick reads its hooks: "a ; b" is two commands, not one and a comment. */
+const SHELL_COMMENT = /\s#/;
 
-export function tokenizeIni(text: string): IniDocument {
+export interface TokenizeOptions {
+  /** Keys (lower case) whose values are shell commands: there ";" is kept (SHELL_COMMENT). */
+  shellKeys?: ReadonlySet<string>;
+}
+
+/** Where the comment of `raw` starts, or -1. */
+function commentStart(raw: string, shellKeys: ReadonlySet<string> | undefined): number {
+  const comment = COMMENT.exec(raw);
+  if (!comment) return -1;
+  const eq = raw.indexOf('=');
+  if (shellKeys && eq >= 0 && comment.index > eq && shellKeys.has(raw.slice(0, eq).trim().toLowerCase())) {
+    const shell = SHELL_COMMENT.exec(raw.slice(eq));
+    return shell ? eq + shell.index : -1;
+  }
+  return comment.index;
+}
+
+export function tokenizeIni(text: string, options: TokenizeOptions = {}): IniDocument {
   // A UTF-8 BOM from some Windows editors would otherwise glue itself onto
   // the first section header and make it "unknown".
   const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
@@ -67,8 +86,8 @@ export function tokenizeIni(text: string): IniDocument {
   for (let i = 0; i < lines.length; i++) {
     const lineNo = i + 1;
     const raw = lines[i]!;
-    const comment = COMMENT.exec(raw);
-    const content = (comment ? raw.slice(0, comment.index) : raw).trim();
+    const comment = commentStart(raw, options.shellKeys);
+    const content = (comment >= 0 ? raw.slice(0, comment) : raw).trim();
     if (content === '') continue;
 
     if (content.startsWith('[')) {

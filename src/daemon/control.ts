@@ -1,7 +1,8 @@
 // The daemon's control socket: a unix stream socket (mode 0600, so only root
 // reads it) answering one JSON request per connection with one JSON line.
 // `identify` is answered here, with this process's pid and start time: what
-// `down` checks before it signals anything (see process-identity.ts).
+// `down` checks before it signals anything (see process-identity.ts); and
+// whether it still runs as root, which decides who runs PreDown (hooks.ts).
 // It stays reachable after the daemon drops to User=: the listening socket
 // was made as root, and a client needs neither the daemon's /proc entry nor
 // the right to signal it, so `down` and `reload` work from the systemd
@@ -56,7 +57,7 @@ export function serveControl(path: string, handle: (req: DaemonRequest) => unkno
         let reply: unknown;
         try {
           const req = JSON.parse(request) as ControlRequest;
-          reply = req.cmd === 'identify' ? identity : await handle(req);
+          reply = req.cmd === 'identify' ? { ...identity, root: process.getuid?.() === 0 } : await handle(req);
         } catch (err) {
           reply = { error: (err as Error).message };
         }

@@ -10,10 +10,11 @@ import { loadConfig } from '../config/config.js';
 import { encodeKey, readKeyFile } from '../crypto/keys.js';
 import { interfaceExists } from '../tun/netconfig.js';
 import { queryControl, type ControlRequest } from './control.js';
-import { createLogger, type Level } from '../log.js';
+import { createLogger, type Level, type Logger } from '../log.js';
+import { beforeInterfaceGoes, undoHost } from '../host/setup.js';
 import { parsePidFile, PinnedProcess, startTimeOf, type ProcessIdentity } from './process-identity.js';
 import { openFreshLog } from './log-file.js';
-import { dropUser } from './privileges.js';
+import { dropUser, runsAsRoot } from './privileges.js';
 import { SystemdNotifier } from './sd-notify.js';
 import { controlSocket, logFile, pidFile, runDir } from './rundir.js';
 import { NO_KEY_FILE, parseSetView, type SetArgs, type SetView } from './peer-set.js';
@@ -43,6 +44,9 @@ export async function runForeground(configPath: string, level: Level, user?: str
   const config = loadConfig(configPath);
   await refuseRunning(config.iface.name);
   const log = createLogger(`sealtun[${config.iface.name}]`, level);
+  // What a dead daemon of this Name left (rules, ...) goes first; its kill
+  // switch stays until the new one replaces it in one transaction (kill-switch.ts).
+  await undoHost(config.iface.name, log, { keepKillSwitch: true });
   const tunnel = await ServedTunnel.start(config, log);
   const runAs = user ?? config.iface.user;
   if (runAs !== undefined) {
@@ -105,7 +109,8 @@ export async function runDaemon(configPath: string, level: Level, user?: string)
       resolvePromise({ pid: child.pid!, log, name });
     });
     child.once('exit', (code) => {
-      const tail = readFileSync(log, 'utf8').trim().split('\n').slice(-5).join('\n');
+      // Enough lines for a failed hook's output (src/host/hooks.ts) as well as the usual one-line error.
+      const tail = readFileSync(log, 'utf8').trim().split('\n').slice(-25).join('\n');
       reject(new UserError(`${name}: daemon exited with code ${code} before the tunnel was up:\n${tail}`));
     });
   });
@@ -218,15 +223,20 @@ export async function stopTunnel(configOrName: string, timeoutMs = 10_000): Prom
   if (!daemon) {
     const stale = readPid(name);
     removeRunFiles(name);
+    // No daemon (a second `down`, or one after kill -9): what it left on the host goes.
+    if ((await undoHost(name, downLog(name), { keepKillSwitch: false })).length > 0) return name;
     throw new UserError(`${name}: no sealtun tunnel of that name is running${stale === null ? '' : ` (removed a stale pid file for pid ${stale})`}`);
   }
   try {
+    // One that dropped root cannot run PreDown nor restore DNS: this process does, while the interface is still there.
+    if (!(await daemonIsRoot(name, daemon.pid))) await beforeInterfaceGoes(name, downLog(name));
     await requestStop(name, daemon);
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (!stillRuns(daemon) && !(await interfaceExists(name))) {
-        // A daemon that dropped privileges cannot unlink these itself.
+        // A daemon that dropped privileges cannot unlink these itself, nor undo its rules.
         removeRunFiles(name);
+        await undoHost(name, downLog(name), { keepKillSwitch: false });
         return name;
       }
       await new Promise((r) => setTimeout(r, 50));
@@ -235,6 +245,26 @@ export async function stopTunnel(configOrName: string, timeoutMs = 10_000): Prom
     daemon.close();
   }
   throw new UserError(`${name}: pid ${who.pid} did not stop within ${timeoutMs / 1000} s`);
+}
+
+/**
+ * Whether NAME's daemon still runs as root: as it says on its control
+ * socket, or, without an answer there, as /proc says (which a unit's
+ * ProtectProc=invisible may hide: then it is taken for root).
+ */
+async function daemonIsRoot(name: string, pid: number): Promise<boolean> {
+  try {
+    const reply = (await queryControl(controlSocket(name), { cmd: 'identify' })) as { root?: unknown };
+    if (typeof reply.root === 'boolean') return reply.root;
+  } catch {
+    /* no answer: ask /proc */
+  }
+  return runsAsRoot(pid);
+}
+
+/** `down` reports what it removed from the host on stderr, as the daemon logs. */
+function downLog(name: string): Logger {
+  return createLogger(`sealtun[${name}]`, 'info');
 }
 
 /**

@@ -158,3 +158,16 @@ export function dropUser(user: string): Credentials {
   }
   return c;
 }
+
+/**
+ * Whether process `pid` still runs with root's effective uid, i.e. has not
+ * dropped privileges; true when that cannot be read (then it is left to
+ * do its own stop, as before).
+ */
+export function runsAsRoot(pid: number): boolean {
+  try {
+    return parseTaskStatus(String(pid), readFileSync(`/proc/${pid}/status`, 'utf8')).uids[1] === 0;
+  } catch {
+    return true;
+  }
+}

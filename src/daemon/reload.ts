@@ -35,6 +35,8 @@ export interface InterfaceView {
   keepWarmMs: number;
   /** ADDRESS:PORT, or null when metrics are off. */
   metricsListen: string | null;
+  /** DNS and the four hook lists as one JSON text: applied and run at start (src/host/), compared only. */
+  dnsAndHooks: string;
 }
 
 /** One [Peer] as a reload request carries it. */
@@ -69,6 +71,7 @@ export function interfaceView(iface: InterfaceConfig): InterfaceView {
     user: iface.user ?? null,
     keepWarmMs: iface.keepWarmMs,
     metricsListen: iface.metricsListen ? listenAddressText(iface.metricsListen) : null,
+    dnsAndHooks: JSON.stringify({ dns: iface.dns, hooks: iface.hooks }),
   };
 }
 
@@ -156,6 +159,7 @@ export function parseReloadView(x: unknown): ReloadConfig {
     user: v.user === null ? null : checked('User', v.user),
     keepWarmMs: checked('KeepWarm', v.keepWarmMs),
     metricsListen: v.metricsListen === null ? null : listenAddressText(checked('MetricsListen', v.metricsListen)),
+    dnsAndHooks: v.dnsAndHooks,
   };
   if (v.peers.length === 0) throw new Error('malformed reload request: no peers (a config has at least one [Peer])');
   const peers: PeerConfig[] = [];
@@ -236,6 +240,7 @@ function shapeChecked(x: unknown): ReloadView {
     has(v, 'name', 'string') && has(v, 'privateKey', 'string') && strings(v, 'addresses') &&
     has(v, 'listenPort', 'number', true) && has(v, 'listenAddress', 'string', true) && has(v, 'transport', 'string') &&
     has(v, 'mtu', 'number', true) && has(v, 'user', 'string', true) && has(v, 'keepWarmMs', 'number') && has(v, 'metricsListen', 'string', true) &&
+    has(v, 'dnsAndHooks', 'string') &&
     Array.isArray(v?.['peers']) && (v['peers'] as unknown[]).every(peerShaped);
   if (!ok) throw new Error('malformed reload request');
   return v as unknown as ReloadView;
@@ -264,6 +269,8 @@ const RESTART_KEYS: ReadonlyArray<readonly [configKey: string, field: keyof Inte
   ['KeepWarm', 'keepWarmMs'],
   // The metrics server is bound once at start, before a privilege drop (metrics.ts).
   ['MetricsListen', 'metricsListen'],
+  // Set and run at start, as root (src/host/dns.ts, hooks.ts).
+  ['DNS or a hook', 'dnsAndHooks'],
 ];
 
 /** The [Interface] settings that differ: each takes a restart. */

@@ -24,6 +24,7 @@ import { controlSocket, endpointFile, pidFile, runDir } from './rundir.js';
 import { TIMERS } from '../tunnel/timers.js';
 import { endpointProblem } from '../tunnel/link/endpoint-name.js';
 import { Tunnel } from '../tunnel/tunnel.js';
+import { applyHost, beforeInterfaceGoes, prepareHost, undoHost } from '../host/setup.js';
 
 /**
  * Empty changes for the peers that stay with the same host-name Endpoint
@@ -77,6 +78,8 @@ export class ServedTunnel {
   static async start(config: TunnelConfig, log: Logger): Promise<ServedTunnel> {
     let served: ServedTunnel | null = null;
     mkdirSync(runDir(), { recursive: true, mode: 0o700 });
+    // Before the interface exists: PreUp (and a DNS setting this host cannot apply is refused).
+    await prepareHost(config, log);
     const tunnel = await Tunnel.start(config, log, {
       endpointMemoryFile: endpointFile(config.iface.name),
       // The tunnel has stopped itself; the run files go, and so does the process.
@@ -85,6 +88,7 @@ export class ServedTunnel {
     served = new ServedTunnel(tunnel, config, log);
     const name = tunnel.tun.name;
     try {
+      await applyHost(config, log);
       served.control = await serveControl(controlSocket(name), (req) => served!.onControl(req));
       const { metricsListen } = config.iface;
       if (metricsListen) {
@@ -234,8 +238,14 @@ export class ServedTunnel {
       clearInterval(this.dropTimer);
       this.control?.close();
       if (this.metrics) closeMetrics(this.metrics);
+      // PreDown and DNS while the interface is there; root only: a daemon that
+      // dropped privileges leaves them to `sealtun down` (src/host/hooks.ts).
+      if (process.getuid?.() === 0) await beforeInterfaceGoes(this.config.iface.name, this.log).catch((err: Error) => this.log.error(err.message));
       await this.tunnel.stop();
       const name = this.tunnel.tun.name;
+      // Root undoes its rules now; a daemon that dropped root leaves that to `sealtun down`.
+      // The kill switch stays until `down` in either case.
+      if (process.getuid?.() === 0) await undoHost(name, this.log, { keepKillSwitch: true }).catch((err: Error) => this.log.error(err.message));
       for (const f of [pidFile(name), controlSocket(name)]) {
         try {
           unlinkSync(f);

@@ -78,6 +78,22 @@ describe('sealtun check', function () {
     expect(r.stdout + r.stderr, 'the PSK never appears').to.not.include(psk);
   });
 
+  it('shows the DNS settings and the hooks `up` would apply, %i replaced; --json has them as data', async () => {
+    const path = config('dns.conf', 'Address = 10.77.0.1/24\nDNS = 192.0.2.53, corp.example\nPostUp = echo up %i\nPreDown = echo down %i ; true\nPostUp = echo again', 'Endpoint = 192.0.2.2:51820\nAllowedIPs = 10.77.0.2/32');
+    const r = await sealtun(['check', path]);
+    // This machine has openresolv (scripts/install-deps.sh) and no systemd-resolved.
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.include('dns: servers 192.0.2.53; search domains corp.example');
+    expect(r.stdout).to.match(/\n {2}\S*resolvconf -a stc0 -m 0 -x <<< 'nameserver 192\.0\.2\.53\\nsearch corp\.example'\n/);
+    expect(r.stdout).to.include('hooks (run as root with /bin/sh -c, in this order):\n  PostUp (once it is configured): echo up stc0\n  PostUp (once it is configured): echo again\n  PreDown (before it goes): echo down stc0 ; true');
+    const j = JSON.parse((await sealtun(['check', path, '--json'])).stdout) as { dns: unknown; hooks: unknown };
+    expect(j.hooks).to.deep.equal({ preUp: [], postUp: ['echo up stc0', 'echo again'], preDown: ['echo down stc0 ; true'], postDown: [] });
+    expect(j.dns).to.deep.include({ servers: ['192.0.2.53'], searchDomains: ['corp.example'], problem: null });
+    // A host without either tool: test/host/dns.test.ts (check's problem line and up's error).
+    const none = await sealtun(['check', config('dns-none.conf', 'Address = 10.77.0.1/24', 'Endpoint = 192.0.2.2:51820\nAllowedIPs = 10.77.0.2/32')]);
+    expect(none.stdout).to.include('dns: not set (the resolver is left as it is)\nhooks: none');
+  });
+
   it('--json gives the same as data: an accepting TCP side', async () => {
     const path = config('tcp.conf', 'Address = 10.77.0.2/24\nListenPort = 4433\nListenAddress = 198.51.100.7\nTransport = tcp\nUser = nobody\nKeepWarm = off\nMetricsListen = [::1]:9586', 'AllowedIPs = 10.77.0.1/32, 10.99.0.0/16');
     const r = await sealtun(['check', path, '--json']);

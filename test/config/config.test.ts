@@ -253,6 +253,42 @@ describe('config', () => {
     });
   });
 
+  describe('DNS and hooks', () => {
+    const iface = (edits: Record<number, string>) => parseConfig(text(edits), file).iface;
+
+    it('are unset by default', () => {
+      expect(iface({}).dns).to.deep.equal({ servers: [], searchDomains: [] });
+      expect(iface({}).hooks).to.deep.equal({ preUp: [], postUp: [], preDown: [], postDown: [] });
+    });
+
+    it('DNS: addresses (v4, v6, canonical) are servers, names are search domains, in file order over repeated lines', () => {
+      const dns = iface({ 10: 'DNS = 192.0.2.53, 2001:DB8:0::53, corp.example', 11: 'dns = example.test., 198.51.100.1' }).dns;
+      expect(dns).to.deep.equal({ servers: ['192.0.2.53', '2001:db8::53', '198.51.100.1'], searchDomains: ['corp.example', 'example.test.'] });
+    });
+
+    it('hooks: each key may repeat and keeps its commands in file order; ";" is part of the command, " #" starts a comment', () => {
+      const hooks = iface({ 9: 'PostUp = iptables -A FORWARD -i %i -j ACCEPT ; echo a#b', 10: 'postup = echo second # a comment', 11: 'PreDown = echo x; echo y' }).hooks;
+      expect(hooks.postUp).to.deep.equal(['iptables -A FORWARD -i %i -j ACCEPT ; echo a#b', 'echo second']);
+      expect(hooks.preDown).to.deep.equal(['echo x; echo y']);
+      // Elsewhere " ;" still starts a comment, as before.
+      expect(iface({ 10: 'User = nobody ; the daemon user' }).user).to.equal('nobody');
+    });
+
+    it('errors name the file, line and key', () => {
+      const cases: Array<[string, string]> = [
+        ['192.0.2.300', '"192.0.2.300" is not a valid IPv4 address (four decimal numbers 0-255, like 10.0.0.1) or IPv6 address'],
+        ['2001:db8::53::1', '"2001:db8::53::1" is not a valid IPv6 address'],
+        ['fe80::1%eth0', '"fe80::1%eth0" has a zone index (%...), which is not allowed here'],
+        ['192.0.2.53,', 'has an empty item; remove the stray comma'],
+        ['corp_example', '"corp_example" is neither an IP address (a name server) nor a domain name (a search domain: letters, digits and "-" in dot-separated labels)'],
+        ['-bad.example', '"-bad.example" is neither an IP address (a name server) nor a domain name (a search domain: letters, digits and "-" in dot-separated labels)'],
+      ];
+      for (const [value, message] of cases) expectError(text({ 11: `DNS = ${value}` }), `${file}:11: DNS: ${message}`);
+      expectError(text({ 11: 'PostUp =' }), `${file}:11: PostUp: has no value`);
+      expectError(text({ 11: 'DNS = 192.0.2.53' }, ['PreUp = true']), `${file}:18: PreUp: belongs in [Interface], not [Peer]`);
+    });
+  });
+
   describe('many peers', () => {
     /** The reference config (peer at line 12) and a second [Peer] at line 18 with these lines. */
     const twoPeers = (second: string[], edits: Record<number, string> = {}) => text(edits, ['[Peer]', ...second]);
@@ -319,7 +355,7 @@ describe('config', () => {
   });
 
   describe('errors: FILE:LINE: Key: what is wrong', () => {
-    const ifaceKeys = 'Name, PrivateKey, Address, ListenPort, ListenAddress, Transport, MTU, User, KeepWarm, MetricsListen';
+    const ifaceKeys = 'Name, PrivateKey, Address, ListenPort, ListenAddress, Transport, MTU, User, KeepWarm, MetricsListen, DNS, PreUp, PostUp, PreDown, PostDown';
 
     it('syntax errors', () => {
       expectError(text({ 10: 'User nobody' }), `${file}:10: syntax: not a "Key = Value" line, a [Section] header or a comment`);

@@ -49,6 +49,9 @@ describe('reload views (reload.ts)', () => {
     const metrics = interfaceView(conf('MetricsListen = [::1]:9586').iface);
     expect(metrics.metricsListen).to.equal('[::1]:9586');
     expect(restartChanges(metrics, interfaceView(conf('MetricsListen = [0::1]:9586').iface))).to.deep.equal([]);
+    // DNS is set and the hooks run at start, as root: a change takes a restart.
+    expect(restartChanges(old, interfaceView(conf('DNS = 192.0.2.53').iface))).to.deep.equal(['DNS or a hook']);
+    expect(restartChanges(old, interfaceView(conf('PostUp = true').iface))).to.deep.equal(['DNS or a hook']);
     const rekeyed = interfaceView(conf().iface);
     priv = encodeKey(generatePrivateKey());
     expect(restartChanges(rekeyed, interfaceView(conf().iface))).to.deep.equal(['PrivateKey']);

@@ -1,0 +1,151 @@
+// DNS = and the hooks, as an operator sees them: `sealtun up` sets the
+// namespace's resolver (openresolv, in a private mount: test/helpers/
+// private-resolver.ts) and runs PreUp/PostUp; `down`, SIGTERM, and `down`
+// after kill -9 put resolv.conf back byte for byte and run PreDown/PostDown
+// once; a failing PostUp leaves nothing behind.
+import { expect } from 'chai';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { queryControl } from '../../src/daemon/control.js';
+import { namespaceRunDir } from '../../src/daemon/rundir.js';
+import { eventually, TestNet } from '../helpers/netns.js';
+import { privateResolver, requireOpenresolv, type PrivateResolver } from '../helpers/private-resolver.js';
+import { asUnitRuns, unitCommand } from '../helpers/systemd-unit.js';
+import { TunnelPair } from '../helpers/tunnel-pair.js';
+
+const ORIGINAL = '# the namespace resolver before the tunnel\nnameserver 192.0.2.53\noptions edns0\n';
+const DNS = 'DNS = 198.51.100.53, 2001:db8:53::1, corp.example, example.test';
+
+/** A pair whose side A has `extraA`, with its own resolv.conf; torn down after each test. */
+function setUp(extraA: (dir: string) => string, upArgs: string[] = []): { pair: TunnelPair; resolver: PrivateResolver } {
+  requireOpenresolv();
+  const net = TestNet.create();
+  const pair = new TunnelPair(net, { transport: 'udp', extraA: extraA(''), upArgs });
+  (pair.opts as { extraA?: string }).extraA = extraA(pair.dir);
+  return { pair, resolver: privateResolver(net, net.a, pair.dir, ORIGINAL) };
+}
+
+function ledgerOf(pair: TunnelPair): string {
+  return join(namespaceRunDir(join(pair.dir, 'run'), pair.net.a), `${pair.nameA}.host.json`);
+}
+
+async function hostState(pair: TunnelPair): Promise<string> {
+  const parts = [];
+  for (const cmd of [['ip', 'link', 'show'], ['ip', 'route', 'show', 'table', 'all'], ['ip', '-6', 'route', 'show', 'table', 'all'], ['ip', 'rule'], ['ip', '-6', 'rule']]) {
+    parts.push((await pair.net.run(pair.net.a, cmd)).stdout.replace(/^\d+: /gm, ''));
+  }
+  return parts.join('\n');
+}
+
+describe('DNS and hooks', function () {
+  this.timeout(120_000);
+  let current: TunnelPair | undefined;
+  afterEach(async function () {
+    if (this.currentTest?.state === 'failed' && current) process.stderr.write(`--- ${current.nameA} log ---\n${current.log(current.nameA)}\n`);
+    await current?.destroy();
+    current = undefined;
+  });
+
+  it('DNS is set for the interface with resolvconf and restored on down, on SIGTERM, and by down after kill -9', async () => {
+    const { pair, resolver } = setUp(() => DNS);
+    current = pair;
+    const inside = async () => (await pair.net.run(pair.net.a, ['cat', '/etc/resolv.conf'])).stdout;
+    expect(await inside(), 'the namespace starts with its own resolv.conf').to.equal(ORIGINAL);
+    await pair.start();
+    const applied = await inside();
+    process.stdout.write(`      (resolv.conf while up:\n${applied.replace(/^/gm, '        ')})\n`);
+    expect(applied).to.match(/^nameserver 198\.51\.100\.53$/m);
+    expect(applied).to.match(/^nameserver 2001:db8:53::1$/m);
+    expect(applied).to.match(/^search corp\.example example\.test$/m);
+    expect(applied, 'exclusive (-x): the old server is not used meanwhile').to.not.include('192.0.2.53');
+    expect(JSON.parse(readFileSync(ledgerOf(pair), 'utf8')).dns).to.deep.equal({ tool: 'resolvconf', target: pair.nameA });
+
+    // down
+    const down = await pair.down(pair.net.a, pair.nameA);
+    expect(down.code, down.stderr).to.equal(0);
+    expect(resolver.read()).to.equal(ORIGINAL);
+    expect(existsSync(ledgerOf(pair)), 'nothing left in the ledger').to.equal(false);
+
+    // SIGTERM to the daemon itself
+    await pair.up(pair.net.a, join(pair.dir, 'a.conf'));
+    expect(resolver.read()).to.include('198.51.100.53');
+    const pid = pair.pidOf(pair.nameA)!;
+    process.kill(pid, 'SIGTERM');
+    await eventually(async () => !existsSync(`/proc/${pid}`), 10_000, 50);
+    expect(resolver.read(), 'the daemon restores it on SIGTERM').to.equal(ORIGINAL);
+    expect(existsSync(ledgerOf(pair))).to.equal(false);
+
+    // kill -9: the dead daemon restores nothing; `down` finds it in the ledger
+    await pair.up(pair.net.a, join(pair.dir, 'a.conf'));
+    await pair.kill9(pair.net.a, pair.nameA);
+    expect(resolver.read(), 'a killed daemon leaves its DNS behind').to.include('198.51.100.53');
+    const after = await pair.down(pair.net.a, pair.nameA);
+    expect(after.code, after.stderr).to.equal(0);
+    expect(after.stderr).to.include(`removed DNS settings of ${pair.nameA} (resolvconf)`);
+    expect(resolver.read()).to.equal(ORIGINAL);
+    expect(existsSync(ledgerOf(pair))).to.equal(false);
+    const again = await pair.down(pair.net.a, pair.nameA);
+    expect(again.code, 'a second down finds nothing to do').to.equal(1);
+    expect(again.stderr).to.include('no sealtun tunnel of that name is running');
+  });
+
+  it('PreUp, PostUp, PreDown and PostDown run in order, as root, with %i replaced and their output in the log, also when the daemon dropped root', async () => {
+    const hooks = (dir: string) => `${DNS}
+PreUp = echo "pre-up %i $(id -u)" >> ${dir}/hooks.log ; ip link show %i >/dev/null 2>&1 || echo "pre-up: no %i yet" >> ${dir}/hooks.log
+PostUp = echo "post-up %i" >> ${dir}/hooks.log
+PostUp = ip link show %i >/dev/null && echo "post-up: %i exists" >> ${dir}/hooks.log; echo said-by-post-up
+PreDown = ip link show %i >/dev/null && echo "pre-down %i $(id -u): %i exists" >> ${dir}/hooks.log
+PostDown = ip link show %i >/dev/null 2>&1 || echo "post-down %i $(id -u): %i gone" >> ${dir}/hooks.log # a comment`;
+    for (const upArgs of [[], ['--user', 'nobody']]) {
+      const { pair, resolver } = setUp(hooks, upArgs);
+      current = pair;
+      await pair.start();
+      const log = join(pair.dir, 'hooks.log');
+      expect(readFileSync(log, 'utf8')).to.equal(`pre-up sta0 0\npre-up: no sta0 yet\npost-up sta0\npost-up: sta0 exists\n`);
+      expect(pair.log(pair.nameA)).to.match(/PostUp: \| said-by-post-up/);
+      // Whether `down` must run PreDown itself: the daemon says on its control socket, /proc being hidden under the unit's ProtectProc.
+      const identity = (await queryControl(pair.runFile(pair.nameA, 'sock'), { cmd: 'identify' })) as { root?: boolean };
+      expect(identity.root).to.equal(upArgs.length === 0);
+      // A daemon that dropped root is stopped as the systemd unit's ExecStop runs `down`.
+      const unitStop = asUnitRuns(unitCommand('ExecStop', { instance: pair.nameA, mainPid: pair.pidOf(pair.nameA)!, configDir: pair.dir }));
+      const down = upArgs.length ? await pair.net.run(pair.net.a, unitStop, { env: pair.env }) : await pair.down(pair.net.a, pair.nameA);
+      expect(down.code, down.stderr).to.equal(0);
+      const lines = readFileSync(log, 'utf8').split('\n').slice(4).join('\n');
+      process.stdout.write(`      (${upArgs.length ? "daemon dropped to nobody, stopped by the unit's ExecStop" : 'daemon kept root'}: down hooks wrote ${JSON.stringify(lines)})\n`);
+      expect(lines, 'PreDown while the interface is there, PostDown after, both as root, once each').to.equal('pre-down sta0 0: sta0 exists\npost-down sta0 0: sta0 gone\n');
+      expect(resolver.read(), 'DNS restored, also for a daemon that could not do it itself').to.equal(ORIGINAL);
+      expect(existsSync(ledgerOf(pair))).to.equal(false);
+      await pair.destroy();
+      current = undefined;
+    }
+  });
+
+  it('a failing PostUp stops `up` with its output, and leaves no interface, DNS, ledger, route or rule behind', async () => {
+    const { pair, resolver } = setUp((dir) => `${DNS}\nPostUp = touch ${dir}/first-ran\nPostUp = echo "cannot reach the intranet"; exit 3\nPostUp = touch ${dir}/third-ran\nPreDown = touch ${dir}/pre-down-ran`);
+    current = pair;
+    await pair.keygen();
+    await pair.up(pair.net.b, pair.configB());
+    const before = await hostState(pair);
+    const r = await pair.cli(pair.net.a, ['up', '--daemon', pair.configA()]);
+    process.stdout.write(`      (up printed: ${JSON.stringify(r.stderr.trim().split('\n').slice(-3))})\n`);
+    expect(r.code).to.equal(1);
+    expect(r.stderr).to.include('PostUp hook exited with code 3: echo "cannot reach the intranet"; exit 3');
+    expect(r.stderr).to.include('cannot reach the intranet');
+    expect(existsSync(join(pair.dir, 'first-ran'))).to.equal(true);
+    expect(existsSync(join(pair.dir, 'third-ran')), 'the hooks after the failing one do not run').to.equal(false);
+    expect(existsSync(join(pair.dir, 'pre-down-ran')), 'nothing was up: no down hook runs').to.equal(false);
+    expect(resolver.read()).to.equal(ORIGINAL);
+    expect(existsSync(ledgerOf(pair))).to.equal(false);
+    expect(await hostState(pair)).to.equal(before);
+
+    // The same line as PreUp: `up` stops before the interface exists.
+    const conf = join(pair.dir, 'a.conf');
+    writeFileSync(conf, readFileSync(conf, 'utf8').replace('PostUp = echo "cannot', 'PreUp = echo "cannot'));
+    const pre = await pair.cli(pair.net.a, ['up', '--daemon', conf]);
+    expect(pre.code).to.equal(1);
+    expect(pre.stderr).to.include('PreUp hook exited with code 3: echo "cannot reach the intranet"; exit 3; its output:\n  cannot reach the intranet');
+    expect(resolver.read()).to.equal(ORIGINAL);
+    expect(existsSync(ledgerOf(pair))).to.equal(false);
+    expect(await hostState(pair)).to.equal(before);
+  });
+});
