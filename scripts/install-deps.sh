@@ -3,6 +3,9 @@
 # as arguments, if missing. Says what it installs; installs nothing already there.
 set -euo pipefail
 packages=(iproute2 iptables iputils-ping iperf3 tcpdump socat procps "$@")
+# The system libsodium, which the data path's AEAD prefers (src/crypto/aead/select.ts);
+# without it (e.g. after a bare `npm install -g`) sealtun seals with sodium-native.
+packages+=(libsodium23)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

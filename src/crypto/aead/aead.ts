@@ -9,7 +9,7 @@ export const XNONCE_BYTES = 24;
 export const KEY_BYTES = 32;
 
 export interface Aead {
-  readonly name: 'sodium-native' | 'libsodium-wrappers';
+  readonly name: 'system-libsodium' | 'sodium-native' | 'libsodium-wrappers';
   /**
    * Writes ciphertext‖tag (plaintext.length + 16 bytes) into `out`. `out` may be
    * the same memory as `plaintext` (same start: in place) or disjoint from it.
