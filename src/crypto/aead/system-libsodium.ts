@@ -8,7 +8,7 @@
 // ~0.2 µs sooner and a 64-byte one ~0.3 µs sooner. Loaded, if present, by
 // select.ts; sodium-native and libsodium-wrappers remain the fallbacks.
 import koffi, { type LibraryHandle } from 'koffi';
-import { TAG_BYTES, checkAeadArguments, type Aead } from './aead.js';
+import { TAG_BYTES, checkAeadArguments, type AddressedAead, type Aead } from './aead.js';
 
 /**
  * Sonames tried in order: 1.0.19 and later (libsodium.so.26), Debian 10–13's
@@ -68,9 +68,19 @@ export function loadSystemLibsodium(): { binding: SystemLibsodiumBinding | null;
 
 export class SystemLibsodiumAead implements Aead {
   readonly name = 'system-libsodium';
+  readonly addressed: AddressedAead;
 
   /** `binding` is public for keyed-hash.ts, which takes its hash from the same library. */
-  constructor(readonly binding: SystemLibsodiumBinding) {}
+  constructor(readonly binding: SystemLibsodiumBinding) {
+    const { encrypt, decrypt } = binding;
+    this.addressed = {
+      addressOf: (buf) => koffi.address(buf),
+      sealAt: (c, m, mlen, ad, adlen, nonce, key) => {
+        encrypt(c, null, m, mlen, ad, adlen, null, nonce, key);
+      },
+      openAt: (m, c, clen, ad, adlen, nonce, key) => decrypt(m, null, null, c, clen, ad, adlen, nonce, key) === 0,
+    };
+  }
 
   seal(out: Uint8Array, plaintext: Uint8Array, ad: Uint8Array, nonce: Uint8Array, key: Uint8Array): void {
     checkAeadArguments(out.length, plaintext.length + TAG_BYTES, nonce, key);
