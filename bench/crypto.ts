@@ -3,8 +3,9 @@
 //     sealtun's DataSealer.seal / DataOpener.open on native memory; the
 //     project path must keep at least MIN_RATIO of raw speed;
 //  2. the same library call reached different ways (JS-heap arrays, views of
-//     koffi memory as the daemon's packet slots are, BigInt pointers), to see
-//     what the call costs around the cipher;
+//     koffi memory as the daemon's packet slots are, BigInt pointers), and
+//     sealtun's path on each native backend, to see what the call costs
+//     around the cipher;
 //  3. koffi's own cost per call (trivial libc calls): the floor.
 //
 // Method: per row, a warm-up, then RUNS short rounds rotating through the
@@ -231,6 +232,10 @@ function callPathTable(aeads: Aead[], libs: Libraries, key: Uint8Array): void {
   }
   const sys = libs.system;
   if (sys) paths.push({ name: 'system-libsodium, pointers', calls: (size) => pointerCalls(sys, size, key) });
+  // What the daemon runs: DataSealer/DataOpener on native slots, with each native backend.
+  for (const aead of aeads.filter((a) => a.name !== 'libsodium-wrappers')) {
+    paths.push({ name: `sealtun path, ${aead.name}`, calls: (size) => projectCalls(aead, size, key) });
+  }
   const baseline = paths.findIndex((p) => p.name === 'sodium-native, koffi mem');
 
   const header = ['call path', 'bytes', 'op', 'pkt/s', 'MB/s', 'ns/call', baseline >= 0 ? 'vs sodium-native' : ''];

@@ -1,7 +1,8 @@
 // Data messages: one IP packet sealed with XChaCha20-Poly1305 under the
 // session key from the handshake. This is the hot path: the nonce buffer is
 // preallocated, header and counter are written byte by byte, and the views
-// the AEAD call needs are cached per buffer.
+// the AEAD call needs (or, for a backend called with addresses, the
+// buffer's address) are cached per buffer.
 //
 // Wire layout (all integers little-endian):
 //
