@@ -8,6 +8,9 @@ packages+=(systemd) # systemd-analyze: test/packaging verifies the unit as `make
 # scripts, so installing it leaves the host's /etc/resolv.conf alone (Debian's
 # resolvconf package would turn it into a symlink to /run/resolvconf).
 packages+=(openresolv)
+# The system libsodium, which the data path's AEAD prefers (src/crypto/aead/select.ts);
+# without it (e.g. after a bare `npm install -g`) sealtun seals with sodium-native.
+packages+=(libsodium23)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

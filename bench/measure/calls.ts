@@ -46,19 +46,20 @@ export interface Rounds {
 }
 
 /**
- * Median rates of two functions, after a warm-up of each, measured in
- * alternating rounds so that drift (another job on the host, a frequency
- * change) hits both alike.
+ * Median rates of several functions, after a warm-up of each, measured in
+ * rotating rounds (each round calls every function once) so that drift
+ * (another job on the host, a frequency change) hits all alike.
  */
-export function compareRates(a: () => void, b: () => void, rounds: Rounds): [number, number] {
+export function rotateRates(fns: readonly (() => void)[], rounds: Rounds): number[] {
   const clock = rounds.clock ?? wallClock;
-  rate(a, rounds.warmupMs, clock);
-  rate(b, rounds.warmupMs, clock);
-  const aRates: number[] = [];
-  const bRates: number[] = [];
-  for (let r = 0; r < rounds.runs; r++) {
-    aRates.push(rate(a, rounds.runMs, clock));
-    bRates.push(rate(b, rounds.runMs, clock));
-  }
-  return [median(aRates), median(bRates)];
+  for (const fn of fns) rate(fn, rounds.warmupMs, clock);
+  const rates: number[][] = fns.map(() => []);
+  for (let r = 0; r < rounds.runs; r++) fns.forEach((fn, i) => rates[i]!.push(rate(fn, rounds.runMs, clock)));
+  return rates.map(median);
+}
+
+/** rotateRates for two functions. */
+export function compareRates(a: () => void, b: () => void, rounds: Rounds): [number, number] {
+  const [aRate, bRate] = rotateRates([a, b], rounds);
+  return [aRate!, bRate!];
 }

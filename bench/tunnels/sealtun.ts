@@ -101,8 +101,18 @@ export class SealtunTunnel implements Tunnel {
       label: this.label,
       version: commit ? `${version} (${commit})` : version,
       innerMtu: await linkMtu(this.sides[0]!.ns, this.sides[0]!.name),
-      config: `sealtun up --daemon, Transport = ${this.transport}, default MTU, XChaCha20-Poly1305`,
+      config: `sealtun up --daemon, Transport = ${this.transport}, default MTU, XChaCha20-Poly1305${this.aeadInUse()}`,
     };
+  }
+
+  /** " via BACKEND" as the daemon logged it ("…, aead system-libsodium"), so A/B runs with SEALTUN_AEAD say which ran. */
+  private aeadInUse(): string {
+    try {
+      const logged = /, aead ([\w-]+)/.exec(readFileSync(this.runFile(this.sides[0]!, 'log'), 'utf8'));
+      return logged ? ` via ${logged[1]}` : '';
+    } catch {
+      return '';
+    }
   }
 
   logTail(): string {

@@ -1,7 +1,8 @@
 // Data messages: one IP packet sealed with XChaCha20-Poly1305 under the
 // session key from the handshake. This is the hot path: the nonce buffer is
 // preallocated, header and counter are written byte by byte, and the views
-// the AEAD call needs are cached per buffer.
+// the AEAD call needs (or, for a backend called with addresses, the
+// buffer's address) are cached per buffer.
 //
 // Wire layout (all integers little-endian):
 //
@@ -15,7 +16,7 @@
 //
 // The 16-byte header is the AEAD's associated data, so none of it can be
 // altered without the tag failing.
-import { KEY_BYTES, TAG_BYTES, XNONCE_BYTES, type Aead } from './aead/aead.js';
+import { KEY_BYTES, TAG_BYTES, XNONCE_BYTES, type AddressedAead, type Aead } from './aead/aead.js';
 
 export const MESSAGE_DATA = 4;
 const TYPE_OFFSET = 0;
@@ -87,55 +88,97 @@ export function readCounter(msg: Uint8Array): number {
   return hi * 2 ** 32 + lo;
 }
 
-function copyKey(key: Uint8Array): Uint8Array {
-  if (key.length !== KEY_BYTES) throw new RangeError(`data key must be ${KEY_BYTES} bytes, got ${key.length}`);
-  // Not key.slice(): on a Buffer that is a view, and wiping the caller's key would wipe this one.
-  return Uint8Array.from(key);
+/**
+ * A sealer's or opener's key and nonce, in an off-heap buffer of their own:
+ * V8 never moves it (a 32-byte Uint8Array lives in the JS heap, where the
+ * garbage collector copies it and leaves stale copies of the key behind), so
+ * wipe() zeroes the only copy; and its address is fixed, so a backend that
+ * takes addresses (AddressedAead) can be handed them.
+ */
+class SessionSecret {
+  readonly key: Uint8Array;
+  readonly nonce: Uint8Array;
+  /** Addresses of key and nonce for an AddressedAead; 0n without one. */
+  readonly keyAt: bigint = 0n;
+  readonly nonceAt: bigint = 0n;
+
+  constructor(key: Uint8Array, addressed: AddressedAead | undefined) {
+    if (key.length !== KEY_BYTES) throw new RangeError(`data key must be ${KEY_BYTES} bytes, got ${key.length}`);
+    // A copy (never a view of the caller's key: wiping one must not wipe the other).
+    const memory = Buffer.allocUnsafeSlow(KEY_BYTES + XNONCE_BYTES).fill(0);
+    this.key = memory.subarray(0, KEY_BYTES);
+    this.key.set(key);
+    this.nonce = memory.subarray(KEY_BYTES);
+    if (addressed !== undefined) {
+      this.keyAt = addressed.addressOf(this.key);
+      this.nonceAt = addressed.addressOf(this.nonce);
+    }
+  }
+
+  wipe(): void {
+    this.key.fill(0);
+  }
 }
 
 /**
- * The three views of a packet buffer that the AEAD call needs: header (the
- * AD), plaintext, and ciphertext‖tag. Making three views costs about a quarter
- * of sealing a small packet, so they are kept per buffer (the daemon reuses a
- * fixed set of buffers) and remade only when the packet length changes (bulk
- * transfers are runs of MTU-sized packets).
+ * What the AEAD call needs from a packet buffer, kept per buffer (the daemon
+ * reuses a fixed set of buffers): for a backend called with typed arrays, the
+ * three views (header = the AD, plaintext, ciphertext‖tag), remade only when
+ * the packet length changes (bulk transfers are runs of MTU-sized packets) —
+ * making them costs about a quarter of sealing a small packet; for an
+ * AddressedAead, the addresses of the header and the body, found once.
  */
 class PacketViews {
   readonly ad: Uint8Array;
   plaintext: Uint8Array;
   sealed: Uint8Array;
   private plainLength = -1;
+  /** Address of buf[0] (the header) and of buf[DATA_HEADER_BYTES] (the body); 0n until addresses() is called. */
+  adAt = 0n;
+  bodyAt = 0n;
 
   constructor(private readonly buf: Uint8Array) {
     this.ad = buf.subarray(0, DATA_HEADER_BYTES);
     this.plaintext = this.sealed = this.ad; // placeholders until the first setLength()
   }
 
-  setLength(plainLength: number): void {
-    if (plainLength === this.plainLength) return;
+  setLength(plainLength: number): this {
+    if (plainLength === this.plainLength) return this;
     this.plainLength = plainLength;
     this.plaintext = this.buf.subarray(DATA_HEADER_BYTES, DATA_HEADER_BYTES + plainLength);
     this.sealed = this.buf.subarray(DATA_HEADER_BYTES, DATA_HEADER_BYTES + plainLength + TAG_BYTES);
+    return this;
+  }
+
+  addresses(addressed: AddressedAead): this {
+    if (this.adAt === 0n) {
+      // Reading .buffer moves a small typed array's bytes out of the JS heap
+      // (where the garbage collector could move them) for good; the daemon's
+      // buffers are native memory already. The address then holds while buf lives.
+      void this.buf.buffer;
+      this.adAt = addressed.addressOf(this.buf);
+      this.bodyAt = this.adAt + BigInt(DATA_HEADER_BYTES);
+    }
+    return this;
   }
 }
 
-/** Per-thread cache; weak, so it never keeps a caller's buffer alive. Views hold no secrets. */
+/** Per-thread cache; weak, so it never keeps a caller's buffer alive. Views and addresses hold no secrets. */
 const viewsByBuffer = new WeakMap<Uint8Array, PacketViews>();
 
-function viewsFor(buf: Uint8Array, plainLength: number): PacketViews {
+function viewsOf(buf: Uint8Array): PacketViews {
   let views = viewsByBuffer.get(buf);
   if (views === undefined) {
     views = new PacketViews(buf);
     viewsByBuffer.set(buf, views);
   }
-  views.setLength(plainLength);
   return views;
 }
 
 /** Seals outgoing packets under one send key; owns a copy of the key. */
 export class DataSealer {
-  private readonly key: Uint8Array;
-  private readonly nonce = new Uint8Array(XNONCE_BYTES);
+  private readonly secret: SessionSecret;
+  private readonly addressed: AddressedAead | undefined;
   /** The index the peer gave this session (what each message carries as receiver). */
   readonly receiverIndex: number;
   private next: number;
@@ -157,7 +200,8 @@ export class DataSealer {
     }
     const first = options.firstCounter ?? 0;
     if (!Number.isSafeInteger(first) || first < 0) throw new RangeError(`bad first counter ${first}`);
-    this.key = copyKey(key);
+    this.addressed = aead.addressed;
+    this.secret = new SessionSecret(key, this.addressed);
     this.receiverIndex = receiverIndex;
     this.next = first;
   }
@@ -193,24 +237,31 @@ export class DataSealer {
     buf[RECEIVER_INDEX_OFFSET + 2] = index >>> 16;
     buf[RECEIVER_INDEX_OFFSET + 3] = index >>> 24;
     writeU64LE(buf, COUNTER_OFFSET, counter);
-    writeU64LE(this.nonce, NONCE_COUNTER_OFFSET, counter);
+    const secret = this.secret;
+    writeU64LE(secret.nonce, NONCE_COUNTER_OFFSET, counter);
 
-    const views = viewsFor(buf, len);
-    this.aead.seal(views.sealed, views.plaintext, views.ad, this.nonce, this.key);
+    const addressed = this.addressed;
+    if (addressed !== undefined) {
+      const at = viewsOf(buf).addresses(addressed);
+      addressed.sealAt(at.bodyAt, at.bodyAt, len, at.adAt, DATA_HEADER_BYTES, secret.nonceAt, secret.keyAt);
+    } else {
+      const views = viewsOf(buf).setLength(len);
+      this.aead.seal(views.sealed, views.plaintext, views.ad, secret.nonce, secret.key);
+    }
     return end + TAG_BYTES;
   }
 
   /** Wipes the key; seal() refuses from now on. */
   destroy(): void {
-    this.key.fill(0);
+    this.secret.wipe();
     this.destroyed = true;
   }
 }
 
 /** Opens incoming packets under one receive key; owns a copy of the key. */
 export class DataOpener {
-  private readonly key: Uint8Array;
-  private readonly nonce = new Uint8Array(XNONCE_BYTES);
+  private readonly secret: SessionSecret;
+  private readonly addressed: AddressedAead | undefined;
   private destroyed = false;
 
   /** `key` is copied (wipe yours when done). */
@@ -218,7 +269,8 @@ export class DataOpener {
     private readonly aead: Aead,
     key: Uint8Array,
   ) {
-    this.key = copyKey(key);
+    this.addressed = aead.addressed;
+    this.secret = new SessionSecret(key, this.addressed);
   }
 
   /**
@@ -231,16 +283,23 @@ export class DataOpener {
   open(msg: Uint8Array, len: number): number {
     if (this.destroyed || !Number.isInteger(len) || len < DATA_OVERHEAD || len > msg.length) return -1;
     if (msg[TYPE_OFFSET] !== MESSAGE_DATA) return -1;
-    const nonce = this.nonce;
+    const secret = this.secret;
+    const nonce = secret.nonce;
     for (let i = 0; i < 8; i++) nonce[NONCE_COUNTER_OFFSET + i] = msg[COUNTER_OFFSET + i]!;
     const plainLength = len - DATA_OVERHEAD;
-    const views = viewsFor(msg, plainLength);
-    return this.aead.open(views.plaintext, views.sealed, views.ad, nonce, this.key) ? plainLength : -1;
+    const addressed = this.addressed;
+    if (addressed !== undefined) {
+      const at = viewsOf(msg).addresses(addressed);
+      const ok = addressed.openAt(at.bodyAt, at.bodyAt, plainLength + TAG_BYTES, at.adAt, DATA_HEADER_BYTES, secret.nonceAt, secret.keyAt);
+      return ok ? plainLength : -1;
+    }
+    const views = viewsOf(msg).setLength(plainLength);
+    return this.aead.open(views.plaintext, views.sealed, views.ad, nonce, secret.key) ? plainLength : -1;
   }
 
   /** Wipes the key; open() returns -1 from now on. */
   destroy(): void {
-    this.key.fill(0);
+    this.secret.wipe();
     this.destroyed = true;
   }
 }

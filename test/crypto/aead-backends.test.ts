@@ -3,7 +3,9 @@
 import { expect } from 'chai';
 import { randomBytes, randomInt } from 'node:crypto';
 import { TAG_BYTES, XNONCE_BYTES, type Aead } from '../../src/crypto/aead/aead.js';
-import { AEAD_ENV_VAR, AeadSelectionError, availableAeads, loadAead } from '../../src/crypto/aead/select.js';
+import { execFileSync } from 'node:child_process';
+import { AEAD_ENV_VAR, AeadSelectionError, availableAeads, loadAead, whyNotLoaded } from '../../src/crypto/aead/select.js';
+import { LIBSODIUM_SONAMES } from '../../src/crypto/aead/system-libsodium.js';
 
 const aeads: Aead[] = await availableAeads();
 const CASES = 200;
@@ -45,10 +47,11 @@ function sealWith(aead: Aead, size: number, inPlace: boolean): Sealed {
 }
 
 describe('AEAD backends', () => {
-  it('lists libsodium-wrappers, and sodium-native first when it loads', () => {
+  it('lists libsodium-wrappers last, after system-libsodium and sodium-native (in that order) when they load', () => {
     const names = aeads.map((a) => a.name);
-    expect(names).to.include('libsodium-wrappers');
     expect(names[names.length - 1]).to.equal('libsodium-wrappers');
+    const order: Aead['name'][] = ['system-libsodium', 'sodium-native', 'libsodium-wrappers'];
+    expect(names).to.deep.equal(order.filter((n) => names.includes(n)));
   });
 
   for (const sealer of aeads) {
@@ -166,28 +169,47 @@ describe('AEAD selection', () => {
     else process.env[AEAD_ENV_VAR] = saved;
   });
 
-  it('auto picks the first available backend (sodium-native when it loads)', async () => {
+  it('auto picks the first available backend', async () => {
     delete process.env[AEAD_ENV_VAR];
     expect((await loadAead()).name).to.equal(aeads[0]!.name);
   });
 
-  it('an explicit preference is honoured', async () => {
+  it('an explicit preference is honoured, and one that does not load is an AeadSelectionError', async () => {
     expect((await loadAead('libsodium-wrappers')).name).to.equal('libsodium-wrappers');
-    if (aeads.some((a) => a.name === 'sodium-native')) {
-      expect((await loadAead('sodium-native')).name).to.equal('sodium-native');
-    } else {
-      await loadAead('sodium-native').then(
-        () => expect.fail('sodium-native is not installed, loading it must fail'),
-        (err: unknown) => expect(err).to.be.instanceOf(AeadSelectionError),
-      );
+    for (const name of ['system-libsodium', 'sodium-native'] as const) {
+      if (aeads.some((a) => a.name === name)) {
+        expect((await loadAead(name)).name).to.equal(name);
+      } else {
+        await loadAead(name).then(
+          () => expect.fail(`${name} does not load here, asking for it must fail`),
+          (err: unknown) => expect(err).to.be.instanceOf(AeadSelectionError).with.property('message', whyNotLoaded(name)),
+        );
+      }
     }
+  });
+
+  // A regression in loading the system library (a soname, a declaration koffi
+  // refuses, sodium_init) would otherwise pass silently: the data path would
+  // just run on sodium-native. So: where the dynamic linker knows libsodium,
+  // the system backend must be the one chosen.
+  it('picks system-libsodium wherever the dynamic linker lists libsodium (Debian: libsodium23)', async function () {
+    const cache = execFileSync('/sbin/ldconfig', ['-p'], { encoding: 'utf8' });
+    const present = LIBSODIUM_SONAMES.filter((soname) => cache.includes(`${soname} (`));
+    if (present.length === 0) this.skip(); // libsodium23 not installed: sodium-native is the right choice then
+    expect(whyNotLoaded('system-libsodium'), `${present.join(', ')} listed by ldconfig -p`).to.equal('');
+    delete process.env[AEAD_ENV_VAR];
+    expect((await loadAead()).name).to.equal('system-libsodium');
   });
 
   it(`${AEAD_ENV_VAR} forces a backend under auto, and an explicit argument beats it`, async () => {
     process.env[AEAD_ENV_VAR] = 'libsodium-wrappers';
     expect((await loadAead()).name).to.equal('libsodium-wrappers');
     expect((await loadAead('auto')).name).to.equal('libsodium-wrappers');
-    if (aeads[0]!.name === 'sodium-native') expect((await loadAead('sodium-native')).name).to.equal('sodium-native');
+    if (aeads[0]!.name !== 'libsodium-wrappers') expect((await loadAead(aeads[0]!.name)).name).to.equal(aeads[0]!.name);
+    if (aeads.some((a) => a.name === 'sodium-native')) {
+      process.env[AEAD_ENV_VAR] = 'sodium-native';
+      expect((await loadAead()).name).to.equal('sodium-native');
+    }
   });
 
   it(`a bad ${AEAD_ENV_VAR} value is an AeadSelectionError`, async () => {

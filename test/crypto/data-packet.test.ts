@@ -15,6 +15,7 @@ import {
   readReceiverIndex,
 } from '../../src/crypto/data-packet.js';
 import { ReplayWindow } from '../../src/crypto/replay.js';
+import { allocNative } from '../../src/sys/libc.js';
 
 const aeads: Aead[] = await availableAeads();
 
@@ -272,6 +273,55 @@ describe('data packets', () => {
         const buf = packetBuffer(packet);
         expect(opener.open(buf, sealer.seal(buf, 1420))).to.equal(1420);
       }
+    });
+  }
+
+  for (const aead of aeads.filter((a) => a.addressed !== undefined)) {
+    // DataSealer/DataOpener hand an AddressedAead the addresses of the packet
+    // buffer and of their own key and nonce instead of typed arrays; the bytes
+    // must be the same as through the typed-array calls of the same library.
+    describe(`${aead.name} called with addresses`, () => {
+      const viaArrays: Aead = { name: aead.name, seal: aead.seal.bind(aead), open: aead.open.bind(aead) };
+
+      function sameBytes(bufs: { addressed: Uint8Array; arrays: Uint8Array }, lengths: number[]): void {
+        const key = bytes(32);
+        const [s1, s2] = [new DataSealer(aead, key, 77), new DataSealer(viaArrays, key, 77)];
+        const [o1, o2] = [new DataOpener(aead, key), new DataOpener(viaArrays, key)];
+        for (const len of lengths) {
+          const packet = bytes(len);
+          bufs.addressed.set(packet, DATA_HEADER_BYTES);
+          bufs.arrays.set(packet, DATA_HEADER_BYTES);
+          const wire = s1.seal(bufs.addressed, len);
+          expect(s2.seal(bufs.arrays, len)).to.equal(wire);
+          expect(Buffer.from(bufs.addressed.subarray(0, wire)).equals(Buffer.from(bufs.arrays.subarray(0, wire))), `length ${len}`).to.equal(true);
+          // Open each copy with the other path, then check a forgery is refused on the addressed path.
+          expect(o1.open(bufs.arrays, wire), `length ${len}`).to.equal(len);
+          expect(o2.open(bufs.addressed, wire), `length ${len}`).to.equal(len);
+          expect(Buffer.from(bufs.addressed.subarray(DATA_HEADER_BYTES, DATA_HEADER_BYTES + len)).equals(Buffer.from(packet))).to.equal(true);
+          s1.seal(bufs.addressed, len);
+          s2.seal(bufs.arrays, len); // keeps the two sealers' counters in step
+          bufs.addressed[wire - 1]! ^= 1;
+          expect(o1.open(bufs.addressed, wire), `forged, length ${len}`).to.equal(-1);
+        }
+      }
+
+      it('packet slots in native memory (as the daemon has): every length 0–100 and 1420 in one slot, lengths changing', () => {
+        const lengths = [...Array.from({ length: 101 }, (_, i) => i), 1420, 3, 1420, 0];
+        sameBytes({ addressed: allocNative(1420 + DATA_OVERHEAD).view, arrays: new Uint8Array(1420 + DATA_OVERHEAD) }, lengths);
+      });
+
+      it('small JS-heap arrays, used again after the garbage collector has run', () => {
+        // Arrays of ≤ 64 bytes start in the JS heap, where the collector moves
+        // objects: the address must be of bytes that stay put (PacketViews
+        // reads .buffer first, which moves them off the heap for good).
+        const bufs = { addressed: new Uint8Array(DATA_OVERHEAD + 8), arrays: new Uint8Array(DATA_OVERHEAD + 8) };
+        sameBytes(bufs, [8, 0, 5]);
+        let churn: Uint8Array[] = [];
+        for (let i = 0; i < 200_000; i++) churn.push(new Uint8Array(48));
+        churn = [];
+        expect(churn).to.have.length(0);
+        sameBytes(bufs, [8, 1, 0, 7]);
+      });
     });
   }
 });
