@@ -2,7 +2,7 @@
 # Installs the Debian packages sealtun's demo and tests use, plus any named
 # as arguments, if missing. Says what it installs; installs nothing already there.
 set -euo pipefail
-packages=(iproute2 iptables iputils-ping iperf3 tcpdump socat procps "$@")
+packages=(iproute2 iptables nftables iputils-ping iperf3 tcpdump socat procps "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -35,6 +35,8 @@ export interface InterfaceView {
   keepWarmMs: number;
   /** ADDRESS:PORT, or null when metrics are off. */
   metricsListen: string | null;
+  /** Table, FwMark, KillSwitch and KillSwitchAllowLan as one text (hostRoutingText): installed at start, compared only. */
+  hostRouting: string;
 }
 
 /** One [Peer] as a reload request carries it. */
@@ -69,7 +71,14 @@ export function interfaceView(iface: InterfaceConfig): InterfaceView {
     user: iface.user ?? null,
     keepWarmMs: iface.keepWarmMs,
     metricsListen: iface.metricsListen ? listenAddressText(iface.metricsListen) : null,
+    hostRouting: hostRoutingText(iface),
   };
+}
+
+/** The full-tunnel and kill-switch settings as a config would write them, for a reload to compare. */
+function hostRoutingText(iface: InterfaceConfig): string {
+  const onOff = (b: boolean) => (b ? 'on' : 'off');
+  return `Table = ${iface.table}, FwMark = ${iface.fwMark ?? 'default'}, KillSwitch = ${onOff(iface.killSwitch)}, KillSwitchAllowLan = ${onOff(iface.killSwitchAllowLan)}`;
 }
 
 export function peerView(peer: PeerConfig): PeerView {
@@ -156,6 +165,7 @@ export function parseReloadView(x: unknown): ReloadConfig {
     user: v.user === null ? null : checked('User', v.user),
     keepWarmMs: checked('KeepWarm', v.keepWarmMs),
     metricsListen: v.metricsListen === null ? null : listenAddressText(checked('MetricsListen', v.metricsListen)),
+    hostRouting: v.hostRouting,
   };
   if (v.peers.length === 0) throw new Error('malformed reload request: no peers (a config has at least one [Peer])');
   const peers: PeerConfig[] = [];
@@ -236,6 +246,7 @@ function shapeChecked(x: unknown): ReloadView {
     has(v, 'name', 'string') && has(v, 'privateKey', 'string') && strings(v, 'addresses') &&
     has(v, 'listenPort', 'number', true) && has(v, 'listenAddress', 'string', true) && has(v, 'transport', 'string') &&
     has(v, 'mtu', 'number', true) && has(v, 'user', 'string', true) && has(v, 'keepWarmMs', 'number') && has(v, 'metricsListen', 'string', true) &&
+    has(v, 'hostRouting', 'string') &&
     Array.isArray(v?.['peers']) && (v['peers'] as unknown[]).every(peerShaped);
   if (!ok) throw new Error('malformed reload request');
   return v as unknown as ReloadView;
@@ -264,6 +275,8 @@ const RESTART_KEYS: ReadonlyArray<readonly [configKey: string, field: keyof Inte
   ['KeepWarm', 'keepWarmMs'],
   // The metrics server is bound once at start, before a privilege drop (metrics.ts).
   ['MetricsListen', 'metricsListen'],
+  // Rules, marks and the kill switch are installed once at start, as root (src/host/setup.ts).
+  ['Table, FwMark, KillSwitch or KillSwitchAllowLan', 'hostRouting'],
 ];
 
 /** The [Interface] settings that differ: each takes a restart. */

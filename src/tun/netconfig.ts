@@ -26,7 +26,8 @@ export class NetConfigError extends Error {
   override readonly name = 'NetConfigError';
 }
 
-async function ip(args: string[]): Promise<void> {
+/** Runs `ip ARGS`; a failure is a NetConfigError quoting the command and ip's own message. */
+export async function ip(args: string[]): Promise<void> {
   try {
     await run('ip', args, { timeout: 10_000 });
   } catch (err) {
