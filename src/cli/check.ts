@@ -4,12 +4,19 @@
 import { loadConfig } from '../config/config.js';
 import { initSodium } from '../crypto/sodium.js';
 import { effectiveSettings, type EffectiveSettings } from '../tunnel/effective-settings.js';
+import { describePlan, routingPlan } from '../host/policy-routing.js';
+import { describeKillSwitch } from '../host/kill-switch.js';
 
 /** Prints the effective settings; returns the exit code (1 when `up` would refuse the config). */
 export async function runCheck(configPath: string, json: boolean): Promise<number> {
   await initSodium();
   const config = loadConfig(configPath);
   const settings = effectiveSettings(config);
+  // Routes as Table places them, and the rest `up` changes on the host (src/host/setup.ts).
+  const plan = routingPlan(config);
+  const table = typeof plan.routeTable === 'number' ? { table: plan.routeTable } : {};
+  settings.routes = plan.routes.map((destination) => ({ destination, device: config.iface.name, ...table }));
+  settings.host = [...describePlan(plan, config.iface.name), ...describeKillSwitch(config)];
   config.iface.privateKey.fill(0);
   for (const p of config.peers) p.presharedKey?.fill(0);
   if (json) console.log(JSON.stringify(settings, null, 2));
@@ -48,7 +55,9 @@ export function formatCheck(s: EffectiveSettings): string {
       `  persistent keepalive: ${p.persistentKeepalive === null ? 'off' : `every ${p.persistentKeepalive} s`}`,
     ]),
     'routes to be added:',
-    ...s.routes.map((r) => `  ${r.destination} dev ${r.device}`),
+    ...(s.routes.length === 0 ? ['  (none)'] : s.routes.map((r) => `  ${r.destination} dev ${r.device}${r.table === undefined ? '' : ` table ${r.table}`}`)),
+    'host changes (removed by sealtun down):',
+    ...(s.host ?? []).map((l) => `  ${l}`),
   ];
   for (const w of s.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n');

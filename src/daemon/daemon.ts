@@ -10,7 +10,8 @@ import { loadConfig } from '../config/config.js';
 import { encodeKey, readKeyFile } from '../crypto/keys.js';
 import { interfaceExists } from '../tun/netconfig.js';
 import { queryControl, type ControlRequest } from './control.js';
-import { createLogger, type Level } from '../log.js';
+import { createLogger, type Level, type Logger } from '../log.js';
+import { undoHost } from '../host/setup.js';
 import { parsePidFile, PinnedProcess, startTimeOf, type ProcessIdentity } from './process-identity.js';
 import { dropUser } from './privileges.js';
 import { controlSocket, logFile, pidFile, runDir } from './rundir.js';
@@ -40,6 +41,9 @@ export async function runForeground(configPath: string, level: Level, user?: str
   const config = loadConfig(configPath);
   await refuseRunning(config.iface.name);
   const log = createLogger(`sealtun[${config.iface.name}]`, level);
+  // What a dead daemon of this Name left (rules, ...) goes first; its kill
+  // switch stays until the new one replaces it in one transaction (kill-switch.ts).
+  await undoHost(config.iface.name, log, { keepKillSwitch: true });
   const tunnel = await ServedTunnel.start(config, log);
   const runAs = user ?? config.iface.user;
   if (runAs !== undefined) {
@@ -226,6 +230,8 @@ export async function stopTunnel(configOrName: string, timeoutMs = 10_000): Prom
   if (!daemon) {
     const stale = readPid(name);
     removeRunFiles(name);
+    // No daemon (a second `down`, or one after kill -9): what it left on the host goes.
+    if ((await undoHost(name, downLog(name), { keepKillSwitch: false })).length > 0) return name;
     throw new UserError(`${name}: no sealtun tunnel of that name is running${stale === null ? '' : ` (removed a stale pid file for pid ${stale})`}`);
   }
   try {
@@ -233,8 +239,9 @@ export async function stopTunnel(configOrName: string, timeoutMs = 10_000): Prom
     const deadline = Date.now() + timeoutMs;
     while (Date.now() < deadline) {
       if (!stillRuns(daemon) && !(await interfaceExists(name))) {
-        // A daemon that dropped privileges cannot unlink these itself.
+        // A daemon that dropped privileges cannot unlink these itself, nor undo its rules.
         removeRunFiles(name);
+        await undoHost(name, downLog(name), { keepKillSwitch: false });
         return name;
       }
       await new Promise((r) => setTimeout(r, 50));
@@ -243,6 +250,11 @@ export async function stopTunnel(configOrName: string, timeoutMs = 10_000): Prom
     daemon.close();
   }
   throw new UserError(`${name}: pid ${who.pid} did not stop within ${timeoutMs / 1000} s`);
+}
+
+/** `down` reports what it removed from the host on stderr, as the daemon logs. */
+function downLog(name: string): Logger {
+  return createLogger(`sealtun[${name}]`, 'info');
 }
 
 /**

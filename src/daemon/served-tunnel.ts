@@ -24,6 +24,8 @@ import { controlSocket, endpointFile, pidFile, runDir } from './rundir.js';
 import { TIMERS } from '../tunnel/timers.js';
 import { endpointProblem } from '../tunnel/link/endpoint-name.js';
 import { Tunnel } from '../tunnel/tunnel.js';
+import { applyHost, refreshHost, undoHost } from '../host/setup.js';
+import { routingPlan } from '../host/policy-routing.js';
 
 /**
  * Empty changes for the peers that stay with the same host-name Endpoint
@@ -77,7 +79,10 @@ export class ServedTunnel {
   static async start(config: TunnelConfig, log: Logger): Promise<ServedTunnel> {
     let served: ServedTunnel | null = null;
     mkdirSync(runDir(), { recursive: true, mode: 0o700 });
+    const plan = routingPlan(config);
     const tunnel = await Tunnel.start(config, log, {
+      routes: { table: plan.routeTable, skipDefault: plan.policy !== null },
+      ...(plan.socketMark !== null ? { socketMark: plan.socketMark } : {}),
       endpointMemoryFile: endpointFile(config.iface.name),
       // The tunnel has stopped itself; the run files go, and so does the process.
       onFailure: () => void (served?.stop() ?? Promise.resolve()).then(() => process.exit(1)),
@@ -85,6 +90,7 @@ export class ServedTunnel {
     served = new ServedTunnel(tunnel, config, log);
     const name = tunnel.tun.name;
     try {
+      await applyHost(config, log);
       served.control = await serveControl(controlSocket(name), (req) => served!.onControl(req));
       const { metricsListen } = config.iface;
       if (metricsListen) {
@@ -218,7 +224,16 @@ export class ServedTunnel {
       const problem = await endpointProblem(what === 'reload' ? this.config.file : 'endpoint', endpoint, 'reload');
       if (problem) return this.refused(`${what}: ${problem.message}`);
     }
-    return applySteps(this.tunnel, steps, what, this.log);
+    const result = await applySteps(this.tunnel, steps, what, this.log);
+    const now = this.tunnel.peerConfigs();
+    try {
+      await refreshHost(this.config, now, this.log);
+    } catch (err) {
+      this.log.error(`${what}: ${(err as Error).message}`);
+    } finally {
+      zeroKeys(now);
+    }
+    return result;
   }
 
   /** A refused reload or set: logged, and the tunnel runs on as it was. */
@@ -236,6 +251,9 @@ export class ServedTunnel {
       if (this.metrics) closeMetrics(this.metrics);
       await this.tunnel.stop();
       const name = this.tunnel.tun.name;
+      // Root undoes its rules now; a daemon that dropped root leaves that to `sealtun down`.
+      // The kill switch stays until `down` in either case.
+      if (process.getuid?.() === 0) await undoHost(name, this.log, { keepKillSwitch: true }).catch((err: Error) => this.log.error(err.message));
       for (const f of [pidFile(name), controlSocket(name)]) {
         try {
           unlinkSync(f);

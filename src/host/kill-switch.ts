@@ -96,6 +96,19 @@ export function killSwitchScript(config: TunnelConfig, endpoints: readonly Allow
   ].join('\n');
 }
 
+/** What `check` prints: the table `up` would install, endpoints given by name shown as such (resolved only by `up`). */
+export function describeKillSwitch(config: TunnelConfig): string[] {
+  if (!config.iface.killSwitch) return ['kill switch: off'];
+  const literal = config.peers.filter((p) => p.endpoint?.family !== undefined);
+  const named = config.peers.filter((p) => p.endpoint && p.endpoint.family === undefined).map((p) => `${p.endpoint!.host}:${p.endpoint!.port}`);
+  const protos: Array<'udp' | 'tcp'> = config.iface.transport === 'auto' ? ['udp', 'tcp'] : [config.iface.transport];
+  const endpoints: AllowedEndpoint[] = literal.flatMap((p) =>
+    protos.map((proto) => ({ family: p.endpoint!.family!, address: p.endpoint!.host.split('%')[0]!, proto, port: p.endpoint!.port })),
+  );
+  const lines = [`kill switch: nft -f (one transaction), kept until \`sealtun down\`${named.length ? `; endpoints resolved at up: ${named.join(', ')}` : ''}:`];
+  return [...lines, ...killSwitchScript(config, endpoints).trimEnd().split('\n').map((l) => `  ${l}`)];
+}
+
 /** The sets' new elements in one transaction: a changed endpoint is never missing from both. */
 function endpointsScript(name: string, endpoints: readonly AllowedEndpoint[]): string {
   const table = `inet ${killSwitchTable(name)}`;

@@ -56,8 +56,10 @@ export interface EffectiveSettings {
     /** Whether a pre-shared key is configured (never its value). */
     presharedKey: boolean;
   }>;
-  /** Routes `up` adds, one per AllowedIPs prefix of every peer, through the interface. */
-  routes: Array<{ destination: string; device: string }>;
+  /** Routes `up` adds, one per AllowedIPs prefix of every peer, through the interface (in `table` with Table = NUMBER). */
+  routes: Array<{ destination: string; device: string; table?: number }>;
+  /** What `up` changes on the host beyond the interface (policy rules, mark, kill switch), as check prints it (src/host/). */
+  host?: string[];
   /** Things that will work but are probably not what was meant. */
   warnings: string[];
   /** Things that make `up` refuse this config. */
@@ -85,7 +87,8 @@ export function effectiveSettings(config: TunnelConfig): EffectiveSettings {
   for (const peer of peers) {
     if (peer.endpoint?.family !== undefined) {
       const host = peer.endpoint.host.split('%')[0]!;
-      const inside = peer.allowedIPs.find((c) => contains(c, host));
+      // A full tunnel's default route under Table = auto keeps the endpoint outside by the mark (src/host/policy-routing.ts).
+      const inside = peer.allowedIPs.find((c) => contains(c, host) && !(c.prefix === 0 && iface.table === 'auto'));
       if (inside) {
         warnings.push(
           `the Endpoint ${host} is inside AllowedIPs ${inside.text}: the sealed packets to the peer would be routed into the tunnel itself; ` +

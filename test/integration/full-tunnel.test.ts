@@ -1,0 +1,114 @@
+// A full tunnel (AllowedIPs = 0.0.0.0/0, ::/0) on a client whose default
+// route goes through a router to an "internet" host, with the server behind
+// the same router (test/helpers/full-tunnel-hosts.ts): the client's traffic
+// to the internet goes through the tunnel and out of the server, never in
+// cleartext on the client's underlay, while the tunnel's own packets still
+// reach the server by the underlay (policy routing by mark, as wg-quick);
+// `down` leaves the client's rules and routes exactly as they were.
+import { expect } from 'chai';
+import { FullTunnelHosts, type FullTunnelOptions, type RoutingSnapshot } from '../helpers/full-tunnel-hosts.js';
+import { eventually } from '../helpers/netns.js';
+
+/** Starts the hosts and the server's tunnel; prints the logs when a test fails; removes everything after. */
+function withHosts(opts: FullTunnelOptions, body: (get: () => FullTunnelHosts) => void): void {
+  let hosts: FullTunnelHosts;
+  before(async () => {
+    hosts = await FullTunnelHosts.create(opts);
+    await hosts.upServer();
+  });
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') {
+      process.stderr.write(`--- client log ---\n${hosts.log(hosts.client, hosts.name)}\n--- server log ---\n${hosts.log(hosts.server, hosts.serverName)}\n`);
+    }
+  });
+  after(async () => {
+    await hosts?.destroy();
+  });
+  body(() => hosts);
+}
+
+/** Waits until a ping from the client reaches the internet host (through whichever path is set up). */
+async function reachesInternet(h: FullTunnelHosts, addr = h.internetAddr): Promise<void> {
+  await eventually(async () => h.pings(addr), 15_000, 100);
+}
+
+function expectSameRouting(after: RoutingSnapshot, before: RoutingSnapshot): void {
+  expect(after.rules4, 'ip -4 rule').to.equal(before.rules4);
+  expect(after.rules6, 'ip -6 rule').to.equal(before.rules6);
+  expect(after.routes4, 'ip -4 route show table all').to.equal(before.routes4);
+  expect(after.routes6, 'ip -6 route show table all').to.equal(before.routes6);
+  expect(after.nftTables, 'nft list tables').to.equal(before.nftTables);
+}
+
+describe('full tunnel (AllowedIPs = 0.0.0.0/0, ::/0)', function () {
+  this.timeout(120_000);
+
+  for (const transport of ['udp', 'tcp'] as const) {
+    describe(`over ${transport}`, () => {
+      withHosts({ transport }, (get) => {
+        it('carries the client\'s internet traffic through the tunnel, keeps the endpoint on the underlay, and down restores the routing exactly', async () => {
+          const h = get();
+          await reachesInternet(h); // directly, through the router
+          const before = await h.snapshot();
+          const up = await h.upClient();
+          expect(up.code, up.stderr).to.equal(0);
+
+          const onServerTun = await h.capture(h.server, h.serverName, ['host', h.internetAddr]);
+          const onClientUnderlay = await h.capture(h.client, h.clientDev, []);
+          await reachesInternet(h);
+          await reachesInternet(h, h.internetAddr6);
+          const tunnelSaw = await onServerTun.stop();
+          const underlaySaw = await onClientUnderlay.stop();
+          expect(tunnelSaw.some((l) => l.includes(`> ${h.internetAddr}: ICMP echo request`)), `server's TUN saw:\n${tunnelSaw.join('\n')}`).to.equal(true);
+          const cleartext = underlaySaw.filter((l) => l.includes(h.internetAddr) || l.includes(h.internetAddr6));
+          expect(cleartext, 'packets to the internet host in cleartext on the client underlay').to.deep.equal([]);
+          const toEndpoint = underlaySaw.filter((l) => l.includes(`> ${h.serverAddr}.${h.port}:`));
+          expect(toEndpoint.length, `sealed packets to the endpoint on the underlay:\n${underlaySaw.slice(0, 20).join('\n')}`).to.be.greaterThan(0);
+
+          const rules = await h.snapshot();
+          expect(rules.rules4).to.match(/not from all fwmark 0xca6c lookup 51820/);
+          expect(rules.rules4).to.match(/from all lookup main suppress_prefixlength 0/);
+          expect(rules.rules6).to.match(/not from all fwmark 0xca6c lookup 51820/);
+          expect(rules.routes4).to.match(new RegExp(`default dev ${h.name} table 51820`));
+
+          const down = await h.downClient();
+          expect(down.code, down.stderr).to.equal(0);
+          expectSameRouting(await h.snapshot(), before);
+          await reachesInternet(h);
+        });
+      });
+    });
+  }
+
+  describe('leftovers of a daemon killed with kill -9', () => {
+    withHosts({ transport: 'udp' }, (get) => {
+      it('down removes its rules (a second down too, harmlessly), and up after the crash starts cleanly', async () => {
+        const h = get();
+        const before = await h.snapshot();
+        expect((await h.upClient()).code).to.equal(0);
+        await reachesInternet(h);
+        await h.kill9Client();
+        const left = await h.snapshot();
+        expect(left.rules4, 'the rules outlive the daemon').to.match(/fwmark 0xca6c/);
+
+        // up after the crash: the dead daemon's rules go before new ones are added (no duplicates).
+        const up = await h.upClient();
+        expect(up.code, up.stderr).to.equal(0);
+        await reachesInternet(h);
+        const again = await h.snapshot();
+        expect(again.rules4.match(/fwmark 0xca6c/g)?.length, again.rules4).to.equal(1);
+        expect(again.rules6.match(/fwmark 0xca6c/g)?.length, again.rules6).to.equal(1);
+        await h.kill9Client();
+
+        const down = await h.downClient();
+        expect(down.code, down.stderr).to.equal(0);
+        expectSameRouting(await h.snapshot(), before);
+        const second = await h.downClient();
+        expect(second.code, 'a second down finds nothing to stop').to.equal(1);
+        expect(second.stderr).to.match(/no sealtun tunnel of that name is running/);
+        expectSameRouting(await h.snapshot(), before);
+        await reachesInternet(h);
+      });
+    });
+  });
+});
