@@ -111,4 +111,72 @@ describe('full tunnel (AllowedIPs = 0.0.0.0/0, ::/0)', function () {
       });
     });
   });
+
+  describe('kill switch', () => {
+    /**
+     * A transfer from the client to the internet host (a TCP stream and
+     * pings) through the tunnel; the client daemon is killed with kill -9
+     * in the middle of it. Returns what tcpdump on the client's underlay saw
+     * going to the internet host from the crash on (cleartext: the tunnel's
+     * own packets go to the server's address).
+     */
+    async function crashDuringTransfer(h: FullTunnelHosts, afterCrash: () => Promise<void> = async () => {}): Promise<string[]> {
+      const sink = h.net.spawn(h.internet, ['socat', '-u', 'TCP-LISTEN:5001,reuseaddr', 'OPEN:/dev/null']);
+      await eventually(async () => (await h.net.run(h.internet, ['ss', '-Hltn', 'sport = :5001'])).stdout.includes('5001'), 5000, 50);
+      const stream = h.net.spawn(h.client, ['socat', '-u', 'OPEN:/dev/zero', `TCP:${h.internetAddr}:5001`]);
+      const pings = h.net.spawn(h.client, ['ping', '-i', '0.1', '-c', '80', h.internetAddr]);
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(stream.exitCode, 'the stream is flowing when the daemon dies').to.equal(null);
+      const capture = await h.capture(h.client, h.clientDev, ['host', h.internetAddr, 'or', 'host', h.internetAddr6]);
+      await h.kill9Client();
+      await new Promise((r) => setTimeout(r, 2500));
+      await afterCrash();
+      const seen = await capture.stop();
+      for (const c of [stream, pings, sink]) c.kill('SIGKILL');
+      return seen;
+    }
+
+    describe('off: the test itself sees a leak', () => {
+      withHosts({ transport: 'udp' }, (get) => {
+        it('without KillSwitch, the same crash sends the transfer in cleartext on the underlay', async () => {
+          const h = get();
+          expect((await h.upClient()).code).to.equal(0);
+          await reachesInternet(h);
+          const seen = await crashDuringTransfer(h);
+          console.log(`      without KillSwitch: ${seen.length} cleartext packets to the internet host in the 2.5 s after kill -9`);
+          expect(seen.length, 'cleartext packets to the internet host after the crash').to.be.greaterThan(0);
+          expect((await h.downClient()).code).to.equal(0);
+        });
+      });
+    });
+
+    describe('on', () => {
+      withHosts({ transport: 'udp', extraClient: 'KillSwitch = on' }, (get) => {
+        it('holds through kill -9 and the next up (nothing in cleartext), and only down lifts it', async () => {
+          const h = get();
+          const before = await h.snapshot();
+          const up = await h.upClient();
+          expect(up.code, up.stderr).to.equal(0);
+          await reachesInternet(h);
+          const seen = await crashDuringTransfer(h, async () => {
+            expect((await h.snapshot()).nftTables, 'the kill switch outlives the daemon').to.include(`table inet sealtun-${h.name}`);
+            // A restart replaces it in one transaction: the handshake gets through the old one, and traffic flows again.
+            const again = await h.upClient();
+            expect(again.code, again.stderr).to.equal(0);
+            await reachesInternet(h);
+          });
+          expect(seen, 'cleartext packets to the internet host from the crash through the restart').to.deep.equal([]);
+          const tables = (await h.snapshot()).nftTables;
+          expect(tables.match(/sealtun-/g)?.length, tables).to.equal(1);
+
+          await h.kill9Client();
+          expect(await h.pings(h.internetAddr, 1), 'nothing gets out while the daemon is dead').to.equal(false);
+          const down = await h.downClient();
+          expect(down.code, down.stderr).to.equal(0);
+          expectSameRouting(await h.snapshot(), before);
+          await reachesInternet(h);
+        });
+      });
+    });
+  });
 });
