@@ -50,6 +50,7 @@ export class FullTunnelHosts {
   readonly internetAddr = '203.0.113.2';
   readonly internetAddr6 = '2001:db8:3::2';
   readonly serverAddr = '198.51.100.2';
+  readonly serverAddr6 = '2001:db8:1::2';
   readonly name = 'stf0';
   readonly serverName = 'stfs0';
   readonly port = 51820;

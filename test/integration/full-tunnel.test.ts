@@ -6,6 +6,8 @@
 // reach the server by the underlay (policy routing by mark, as wg-quick);
 // `down` leaves the client's rules and routes exactly as they were.
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { FullTunnelHosts, type FullTunnelOptions, type RoutingSnapshot } from '../helpers/full-tunnel-hosts.js';
 import { eventually } from '../helpers/netns.js';
 
@@ -152,7 +154,7 @@ describe('full tunnel (AllowedIPs = 0.0.0.0/0, ::/0)', function () {
 
     describe('on', () => {
       withHosts({ transport: 'udp', extraClient: 'KillSwitch = on' }, (get) => {
-        it('holds through kill -9 and the next up (nothing in cleartext), and only down lifts it', async () => {
+        it('holds through kill -9 and the next up (nothing in cleartext), follows the endpoint on set and reload, and only down lifts it', async () => {
           const h = get();
           const before = await h.snapshot();
           const up = await h.upClient();
@@ -170,6 +172,19 @@ describe('full tunnel (AllowedIPs = 0.0.0.0/0, ::/0)', function () {
           expect(afterCrash, 'the kill switch outlives the daemon').to.include(`table inet sealtun-${h.name}`);
           const tables = (await h.snapshot()).nftTables;
           expect(tables.match(/sealtun-/g)?.length, tables).to.equal(1);
+
+          // The endpoint moves (set), then back (reload): the allowed set follows, and the tunnel keeps working through it.
+          const serverKey = readFileSync(join(h.dir, 's.pub'), 'utf8').trim();
+          const set = await h.cli(h.client, ['set', h.name, 'peer', serverKey, 'endpoint', `[${h.serverAddr6}]:${h.port}`]);
+          expect(set.code, set.stderr).to.equal(0);
+          const moved = await h.net.run(h.client, ['nft', 'list', 'table', 'inet', `sealtun-${h.name}`]);
+          expect(moved.stdout).to.include(`${h.serverAddr6} . udp . ${h.port}`).and.not.include(`${h.serverAddr} . udp`);
+          await reachesInternet(h);
+          const reload = await h.cli(h.client, ['reload', h.clientConfig]);
+          expect(reload.code, reload.stderr).to.equal(0);
+          const back = await h.net.run(h.client, ['nft', 'list', 'table', 'inet', `sealtun-${h.name}`]);
+          expect(back.stdout).to.include(`${h.serverAddr} . udp . ${h.port}`).and.not.include(h.serverAddr6);
+          await reachesInternet(h);
 
           await h.kill9Client();
           expect(await h.pings(h.internetAddr, 1), 'nothing gets out while the daemon is dead').to.equal(false);
