@@ -435,9 +435,10 @@ function refuseHostRoutingMismatch(
     fail(fwMark.line, 'FwMark', 'is off, but AllowedIPs holds a default route (0.0.0.0/0 or ::/0) and Table = auto routes it by the mark; remove FwMark, or set Table = off');
   }
   const transport = iface.Transport?.value ?? 'udp';
-  if (iface.User && fullTunnel && (table?.value ?? 'auto') === 'auto' && transport !== 'udp') {
+  // Under auto the UDP socket is marked before the drop; only its TCP fallback would fail (check warns).
+  if (iface.User && fullTunnel && (table?.value ?? 'auto') === 'auto' && transport === 'tcp') {
     fail(iface.User.line, 'User',
-      `a full tunnel over Transport = ${transport} marks each new TCP connection (SO_MARK needs CAP_NET_ADMIN), which a daemon that dropped to User cannot; use Transport = udp, or remove User`);
+      'a full tunnel over Transport = tcp marks each new TCP connection (SO_MARK needs CAP_NET_ADMIN), which a daemon that dropped to User cannot; use Transport = udp, or remove User');
   }
   if (allowLan?.value && !killSwitch?.value) {
     fail(allowLan.line, 'KillSwitchAllowLan', 'is on but KillSwitch is not; add KillSwitch = on, or remove KillSwitchAllowLan');
