@@ -154,10 +154,14 @@ function nft(script: string): Promise<void> {
   });
 }
 
-/** Installs the kill switch, or replaces the one a previous run left, atomically. Recorded first. */
+/** Installs the kill switch, or replaces the one a previous run left, atomically. Recorded first. Without KillSwitch, removes a previous run's. */
 export async function installKillSwitch(config: TunnelConfig, log: Logger): Promise<void> {
-  if (!config.iface.killSwitch) return;
   const name = config.iface.name;
+  if (!config.iface.killSwitch) {
+    // One a run with KillSwitch = on left (its `up` keeps it): this config says there is none.
+    for (const r of await removeKillSwitch(name)) log.info(`KillSwitch is off: removed ${r}`);
+    return;
+  }
   const endpoints = await allowedEndpoints(config, config.peers, log);
   recordInLedger(name, SECTION, { table: killSwitchTable(name) });
   await nft(killSwitchScript(config, endpoints));

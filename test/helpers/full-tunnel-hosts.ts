@@ -119,6 +119,12 @@ export class FullTunnelHosts {
       await this.sh(ns, 'sysctl', '-qw', 'net.ipv4.ip_forward=1');
       await this.sh(ns, 'sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1');
     }
+    // The kernel adds each link-local address once its duplicate detection ends: before a test
+    // takes its first snapshot of the client's routes, so that it is in both.
+    await eventually(async () => {
+      const r = await this.net.run(client, ['ip', '-6', 'address', 'show', 'dev', this.clientDev]);
+      return /inet6 fe80::/.test(r.stdout) && !/tentative/.test(r.stdout);
+    }, 10_000, 100);
     // The server hides its clients behind its own address, as a VPN server does.
     await this.net.run(server, ['nft', '-f', '-'], {
       input: `table inet fullnat {\n chain post {\n  type nat hook postrouting priority srcnat;\n  oifname "${serverDev}" masquerade\n }\n}\n`,
@@ -154,8 +160,8 @@ export class FullTunnelHosts {
   }
 
   /** `sealtun up --daemon` of the client; its result as it is (a test may expect a refusal). */
-  upClient(): Promise<RunResult> {
-    return this.cli(this.client, ['up', '--daemon', this.clientConfig]);
+  upClient(...args: string[]): Promise<RunResult> {
+    return this.cli(this.client, ['up', '--daemon', ...args, this.clientConfig]);
   }
 
   downClient(): Promise<RunResult> {

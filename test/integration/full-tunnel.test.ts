@@ -114,6 +114,24 @@ describe('full tunnel (AllowedIPs = 0.0.0.0/0, ::/0)', function () {
     });
   });
 
+  describe('a daemon that dropped root (--user nobody)', () => {
+    withHosts({ transport: 'udp' }, (get) => {
+      it('cannot undo its rules itself; down does', async () => {
+        const h = get();
+        const before = await h.snapshot();
+        const up = await h.upClient('--user', 'nobody');
+        expect(up.code, up.stderr).to.equal(0);
+        await reachesInternet(h);
+        const onServerTun = await h.capture(h.server, h.serverName, ['host', h.internetAddr]);
+        await reachesInternet(h);
+        expect((await onServerTun.stop()).length, 'through the tunnel').to.be.greaterThan(0);
+        const down = await h.downClient();
+        expect(down.code, down.stderr).to.equal(0);
+        expectSameRouting(await h.snapshot(), before);
+      });
+    });
+  });
+
   describe('kill switch', () => {
     /**
      * A transfer from the client to the internet host (a TCP stream and
