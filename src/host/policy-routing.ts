@@ -115,7 +115,10 @@ export async function applyPolicyRouting(config: TunnelConfig, log: Logger): Pro
     }
   }
   for (const f of policy.families) {
-    await ip([`-${f}`, 'route', 'add', 'default', 'dev', name, 'table', String(policy.table)]);
+    await ip([`-${f}`, 'route', 'add', 'default', 'dev', name, 'table', String(policy.table)]).catch((err: Error) => {
+      if (!/File exists/.test(err.message)) throw err;
+      throw new NetConfigError(`${err.message}: table ${policy.table} already has a default route (another full tunnel, or wg-quick?); set FwMark to another number`);
+    });
     for (const rule of policyRules(policy, f)) {
       ledger.rules.push(rule);
       recordInLedger(name, SECTION, ledger);
@@ -130,21 +133,22 @@ export async function undoPolicyRouting(name: string, log: Logger): Promise<stri
   const ledger = readLedger(name)[SECTION] as PolicyLedger | undefined;
   if (!ledger) return [];
   const done: string[] = [];
+  const kept: RuleRecord[] = [];
   for (const rule of [...ledger.rules].reverse()) {
     try {
       await ip([`-${rule.family}`, 'rule', 'del', ...rule.selector]);
       done.push(`ip -${rule.family} rule ${rule.selector.join(' ')}`);
     } catch (err) {
-      if (!(err instanceof NetConfigError) || !/No such file or directory/.test(err.message)) {
-        log.warn(`could not remove ip -${rule.family} rule ${rule.selector.join(' ')}: ${(err as Error).message}`);
-        continue;
-      }
+      // Absent is fine (undone before, or never added); anything else stays recorded for the next try.
+      if (err instanceof NetConfigError && /No such file or directory/.test(err.message)) continue;
+      log.warn(`could not remove ip -${rule.family} rule ${rule.selector.join(' ')}: ${(err as Error).message}`);
+      kept.unshift(rule);
     }
   }
   if (ledger.srcValidMarkBefore !== undefined) {
     writeFileSync(SRC_VALID_MARK, `${ledger.srcValidMarkBefore}\n`);
     done.push(`net.ipv4.conf.all.src_valid_mark back to ${ledger.srcValidMarkBefore}`);
   }
-  recordInLedger(name, SECTION, undefined);
+  recordInLedger(name, SECTION, kept.length > 0 ? { rules: kept } : undefined);
   return done;
 }

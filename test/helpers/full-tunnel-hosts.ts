@@ -36,6 +36,8 @@ export interface RoutingSnapshot {
   routes6: string;
   /** nft's tables (the kill switch's is `inet sealtun-NAME`). */
   nftTables: string;
+  /** net.ipv4.conf.all.src_valid_mark, which a full tunnel sets to 1. */
+  srcValidMark: string;
 }
 
 export class FullTunnelHosts {
@@ -181,6 +183,7 @@ export class FullTunnelHosts {
       routes4: await show('-4', 'route', 'show', 'table', 'all'),
       routes6: await show('-6', 'route', 'show', 'table', 'all'),
       nftTables: await this.sh(this.client, 'nft', 'list', 'tables'),
+      srcValidMark: (await this.sh(this.client, 'sysctl', '-n', 'net.ipv4.conf.all.src_valid_mark')).trim(),
     };
   }
 

@@ -40,6 +40,7 @@ function expectSameRouting(after: RoutingSnapshot, before: RoutingSnapshot): voi
   expect(after.routes4, 'ip -4 route show table all').to.equal(before.routes4);
   expect(after.routes6, 'ip -6 route show table all').to.equal(before.routes6);
   expect(after.nftTables, 'nft list tables').to.equal(before.nftTables);
+  expect(after.srcValidMark, 'src_valid_mark').to.equal(before.srcValidMark);
 }
 
 describe('full tunnel (AllowedIPs = 0.0.0.0/0, ::/0)', function () {
@@ -72,6 +73,7 @@ describe('full tunnel (AllowedIPs = 0.0.0.0/0, ::/0)', function () {
           expect(rules.rules4).to.match(/from all lookup main suppress_prefixlength 0/);
           expect(rules.rules6).to.match(/not from all fwmark 0xca6c lookup 51820/);
           expect(rules.routes4).to.match(new RegExp(`default dev ${h.name} table 51820`));
+          expect([before.srcValidMark, rules.srcValidMark]).to.deep.equal(['0', '1']);
 
           const down = await h.downClient();
           expect(down.code, down.stderr).to.equal(0);
