@@ -12,6 +12,7 @@ import { interfaceExists } from '../tun/netconfig.js';
 import { queryControl, type ControlRequest } from './control.js';
 import { createLogger, type Level, type Logger } from '../log.js';
 import { undoHost } from '../host/setup.js';
+import { routingPlan } from '../host/policy-routing.js';
 import { parsePidFile, PinnedProcess, startTimeOf, type ProcessIdentity } from './process-identity.js';
 import { dropUser } from './privileges.js';
 import { controlSocket, logFile, pidFile, runDir } from './rundir.js';
@@ -40,6 +41,10 @@ export async function runForeground(configPath: string, level: Level, user?: str
   libc.mallopt(libc.M_ARENA_MAX, 2);
   const config = loadConfig(configPath);
   await refuseRunning(config.iface.name);
+  if (user !== undefined && config.iface.transport === 'tcp' && routingPlan(config).policy) {
+    // As config.ts refuses User = with it: no TCP connection made after the drop could be marked.
+    throw new UserError(`${config.iface.name}: --user: a full tunnel over Transport = tcp marks each new TCP connection (SO_MARK needs CAP_NET_ADMIN), which a daemon that dropped root cannot; use Transport = udp`);
+  }
   const log = createLogger(`sealtun[${config.iface.name}]`, level);
   // What a dead daemon of this Name left (rules, ...) goes first; its kill
   // switch stays until the new one replaces it in one transaction (kill-switch.ts).
