@@ -2,8 +2,9 @@
 # Installs the Debian packages sealtun's demo and tests use, plus any named
 # as arguments, if missing. Says what it installs; installs nothing already there.
 set -euo pipefail
-packages=(iproute2 iptables nftables iputils-ping iperf3 tcpdump socat procps "$@")
+packages=(iproute2 iptables iputils-ping iperf3 tcpdump socat procps "$@")
 missing=()
+packages+=(nftables) # nft: the kill switch (src/host/kill-switch.ts) and its tests
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
