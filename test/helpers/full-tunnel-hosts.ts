@@ -6,6 +6,7 @@
 //                                               │
 //                                           internet
 //
+// (client and router also share a private LAN, 192.168.50.0/24, on their link)
 // The client's default route goes through the router, which forwards
 // between all three links, so the client reaches the internet host directly
 // (in cleartext on its underlay) unless its tunnel to the server takes that
@@ -51,6 +52,9 @@ export class FullTunnelHosts {
   readonly clientDev: string;
   readonly internetAddr = '203.0.113.2';
   readonly internetAddr6 = '2001:db8:3::2';
+  /** The router's and the client's addresses on a private LAN (RFC 1918) on their link. */
+  readonly lanRouter = '192.168.50.2';
+  readonly lanClient = '192.168.50.1';
   readonly serverAddr = '198.51.100.2';
   readonly serverAddr6 = '2001:db8:1::2';
   readonly name = 'stf0';
@@ -109,6 +113,9 @@ export class FullTunnelHosts {
     const { client, router, server, internet } = this;
     const [serverDev] = await this.link('s', [server, '198.51.100.2/24', '2001:db8:1::2/64'], [router, '198.51.100.1/24', '2001:db8:1::1/64']);
     await this.link('i', [internet, '203.0.113.2/24', '2001:db8:3::2/64'], [router, '203.0.113.1/24', '2001:db8:3::1/64']);
+    // A private LAN on the client's link as well (KillSwitchAllowLan lets it through).
+    await this.sh(client, 'ip', 'address', 'add', `${this.lanClient}/24`, 'dev', this.clientDev);
+    await this.sh(router, 'ip', 'address', 'add', `${this.lanRouter}/24`, 'dev', this.net.vethB);
     for (const [ns, via4, via6] of [
       [client, '192.0.2.2', '2001:db8::2'],
       [server, '198.51.100.1', '2001:db8:1::1'],

@@ -180,6 +180,7 @@ describe('full tunnel (AllowedIPs = 0.0.0.0/0, ::/0)', function () {
           const up = await h.upClient();
           expect(up.code, up.stderr).to.equal(0);
           await reachesInternet(h);
+          expect(await h.pings(h.lanRouter), 'the LAN is outside the tunnel: blocked without KillSwitchAllowLan').to.equal(false);
           let afterCrash = '';
           const seen = await crashDuringTransfer(h, async () => {
             afterCrash = (await h.snapshot()).nftTables;
@@ -212,6 +213,21 @@ describe('full tunnel (AllowedIPs = 0.0.0.0/0, ::/0)', function () {
           expect(down.code, down.stderr).to.equal(0);
           expectSameRouting(await h.snapshot(), before);
           await reachesInternet(h);
+        });
+      });
+    });
+
+    describe('on, with KillSwitchAllowLan', () => {
+      withHosts({ transport: 'udp', extraClient: 'KillSwitch = on\nKillSwitchAllowLan = on' }, (get) => {
+        it('lets the private LAN through, while the tunnel runs and after kill -9, but nothing else', async () => {
+          const h = get();
+          expect((await h.upClient()).code).to.equal(0);
+          await reachesInternet(h);
+          expect(await h.pings(h.lanRouter), 'LAN while up').to.equal(true);
+          await h.kill9Client();
+          expect(await h.pings(h.lanRouter), 'LAN after the crash').to.equal(true);
+          expect(await h.pings(h.internetAddr), 'the internet after the crash').to.equal(false);
+          expect((await h.downClient()).code).to.equal(0);
         });
       });
     });
