@@ -12,6 +12,7 @@ import { interfaceExists } from '../tun/netconfig.js';
 import { queryControl, type ControlRequest } from './control.js';
 import { createLogger, type Level, type Logger } from '../log.js';
 import { undoHost } from '../host/setup.js';
+import { followKillSwitch } from '../host/kill-switch.js';
 import { routingPlan } from '../host/policy-routing.js';
 import { parsePidFile, PinnedProcess, startTimeOf, type ProcessIdentity } from './process-identity.js';
 import { dropUser } from './privileges.js';
@@ -300,7 +301,9 @@ export async function reloadTunnel(configOrName: string): Promise<{ name: string
   const view = isFile(configOrName) ? viewForReload(configOrName, readKeyFile) : undefined;
   const name = view?.name ?? checkedName(configOrName);
   const reply = await askDaemon(name, view ? { cmd: 'reload', view } : { cmd: 'reload' }, '`reload`', 30_000);
-  return { name, notes: changeNotes(name, reply, 'reload') };
+  const notes = changeNotes(name, reply, 'reload');
+  await followKillSwitch(name, await tunnelStatus(name));
+  return { name, notes };
 }
 
 /**
@@ -321,7 +324,10 @@ export async function setPeer(name: string, args: SetArgs): Promise<string[]> {
   }
   parseSetView(view).presharedKey?.fill(0); // the values' errors, before the daemon is asked
   const reply = await askDaemon(checked, { cmd: 'set', peer: view }, '`set`', 30_000);
-  return changeNotes(checked, reply, 'set');
+  const notes = changeNotes(checked, reply, 'set');
+  // A daemon that dropped root cannot change its kill switch's endpoints: root, here, does.
+  await followKillSwitch(checked, await tunnelStatus(checked));
+  return notes;
 }
 
 /** The notes of a daemon's reply to reload or set; its error, or a reply that cannot be read, as a UserError. */

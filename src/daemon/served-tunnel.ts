@@ -225,6 +225,8 @@ export class ServedTunnel {
       if (problem) return this.refused(`${what}: ${problem.message}`);
     }
     const result = await applySteps(this.tunnel, steps, what, this.log);
+    // After a privilege drop `sealtun reload`/`set` (root) does this instead (daemon.ts).
+    if (process.getuid?.() !== 0) return result;
     const now = this.tunnel.peerConfigs();
     try {
       await refreshHost(this.config, now, this.log);

@@ -176,6 +176,26 @@ export async function updateKillSwitchEndpoints(config: TunnelConfig, peers: Tun
   log.info(`kill switch: endpoints now ${endpoints.map(endpointText).join(', ') || 'none'}`);
 }
 
+/**
+ * The same from a running daemon's status (where each peer is sought now,
+ * and what its Endpoint name resolved to), for `sealtun reload` and `set`
+ * run as root beside a daemon that dropped root and cannot change the
+ * table itself. Does nothing without a kill switch in the ledger.
+ */
+export async function followKillSwitch(name: string, status: { transport: string; peers: ReadonlyArray<{ endpoint: string | null; endpointResolved?: string | null }> }): Promise<void> {
+  if (readLedger(name)[SECTION] === undefined) return;
+  const protos: Array<'udp' | 'tcp'> = status.transport === 'tcp' ? ['tcp'] : status.transport === 'udp' ? ['udp'] : ['udp', 'tcp'];
+  const endpoints: AllowedEndpoint[] = [];
+  for (const p of status.peers) {
+    for (const text of [p.endpoint, p.endpointResolved]) {
+      const m = text ? /^(?:\[([^\]%]+)(?:%[^\]]*)?\]|([\d.]+)):(\d+)$/.exec(text) : null;
+      if (!m) continue;
+      for (const proto of protos) endpoints.push({ family: m[1] ? 6 : 4, address: m[1] ?? m[2]!, proto, port: Number(m[3]) });
+    }
+  }
+  await nft(endpointsScript(name, endpoints));
+}
+
 function endpointText(e: AllowedEndpoint): string {
   return `${e.family === 6 ? `[${e.address}]` : e.address}:${e.port}/${e.proto}`;
 }

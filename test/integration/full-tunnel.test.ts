@@ -116,9 +116,9 @@ describe('full tunnel (AllowedIPs = 0.0.0.0/0, ::/0)', function () {
     });
   });
 
-  describe('a daemon that dropped root (--user nobody)', () => {
-    withHosts({ transport: 'udp' }, (get) => {
-      it('cannot undo its rules itself; down does', async () => {
+  describe('a daemon that dropped root (--user nobody), with a kill switch', () => {
+    withHosts({ transport: 'udp', extraClient: 'KillSwitch = on' }, (get) => {
+      it('cannot undo its rules nor change its kill switch itself; set (as root) and down do', async () => {
         const h = get();
         const before = await h.snapshot();
         const up = await h.upClient('--user', 'nobody');
@@ -127,6 +127,12 @@ describe('full tunnel (AllowedIPs = 0.0.0.0/0, ::/0)', function () {
         const onServerTun = await h.capture(h.server, h.serverName, ['host', h.internetAddr]);
         await reachesInternet(h);
         expect((await onServerTun.stop()).length, 'through the tunnel').to.be.greaterThan(0);
+        const serverKey = readFileSync(join(h.dir, 's.pub'), 'utf8').trim();
+        const set = await h.cli(h.client, ['set', h.name, 'peer', serverKey, 'endpoint', `[${h.serverAddr6}]:${h.port}`]);
+        expect(set.code, set.stderr).to.equal(0);
+        const moved = await h.net.run(h.client, ['nft', 'list', 'set', 'inet', `sealtun-${h.name}`, 'endpoints6']);
+        expect(moved.stdout).to.include(`${h.serverAddr6} . udp . ${h.port}`);
+        await reachesInternet(h);
         const down = await h.downClient();
         expect(down.code, down.stderr).to.equal(0);
         expectSameRouting(await h.snapshot(), before);
