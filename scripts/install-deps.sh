@@ -9,6 +9,7 @@ packages+=(systemd) # systemd-analyze: test/packaging verifies the unit as `make
 # resolvconf package would turn it into a symlink to /run/resolvconf).
 packages+=(openresolv)
 missing=()
+packages+=(nftables) # nft: the kill switch (src/host/kill-switch.ts) and its tests
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
