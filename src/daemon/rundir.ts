@@ -17,12 +17,16 @@ import { join } from 'node:path';
 /** Where `ip netns add` leaves its named namespaces (iproute2's NETNS_RUN_DIR). */
 const NETNS_NAMES = '/run/netns';
 
-/** Computed once: a daemon that drops root can no longer read /proc/1 but must still find its own files. */
-let cached: string | undefined;
+/**
+ * The namespace part is computed once: a daemon that drops root can no
+ * longer read /proc/1 but must still find its own files. The base is read
+ * each time, so a test may give its process a private one.
+ */
+let subdir: string | undefined;
 
 export function runDir(): string {
-  cached ??= join(process.env['SEALTUN_RUN_DIR'] ?? '/run/sealtun', namespaceSubdir());
-  return cached;
+  subdir ??= namespaceSubdir();
+  return join(process.env['SEALTUN_RUN_DIR'] ?? '/run/sealtun', subdir);
 }
 
 /**

@@ -1,6 +1,5 @@
 // A private run directory for unit tests that write ledgers in this process
-// (src/host/ledger.ts): rundir.ts computes the directory once per process, so
-// the first caller sets it for all; removed when the process exits.
+// (src/host/ledger.ts); removed when the process exits.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
