@@ -12,6 +12,7 @@ packages+=(openresolv)
 # without it (e.g. after a bare `npm install -g`) sealtun seals with sodium-native.
 packages+=(libsodium23)
 missing=()
+packages+=(nftables) # nft: the kill switch (src/host/kill-switch.ts) and its tests
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done

@@ -7,6 +7,8 @@ import { effectiveSettings, type EffectiveSettings } from '../tunnel/effective-s
 import { dnsPlan, type DnsPlan } from '../host/dns.js';
 import { expandedHooks } from '../host/hooks.js';
 import type { Hooks } from '../config/config.js';
+import { describePlan, routingPlan } from '../host/policy-routing.js';
+import { describeKillSwitch } from '../host/kill-switch.js';
 
 /** What `check` prints: the tunnel's settings, plus what `up` would set on the host for DNS and run as hooks. */
 type CheckReport = EffectiveSettings & { dns: DnsPlan; hooks: Hooks };
@@ -18,6 +20,11 @@ export async function runCheck(configPath: string, json: boolean): Promise<numbe
   const dns = dnsPlan(config);
   const settings: CheckReport = { ...effectiveSettings(config), dns, hooks: expandedHooks(config) };
   if (dns.problem) settings.problems.push(dns.problem);
+  // Routes as Table places them, and the rules, mark and kill switch `up` adds (src/host/setup.ts).
+  const plan = routingPlan(config);
+  const table = typeof plan.routeTable === 'number' ? { table: plan.routeTable } : {};
+  settings.routes = plan.routes.map((destination) => ({ destination, device: config.iface.name, ...table }));
+  settings.host = [...describePlan(plan, config.iface.name), ...describeKillSwitch(config)];
   config.iface.privateKey.fill(0);
   for (const p of config.peers) p.presharedKey?.fill(0);
   if (json) console.log(JSON.stringify(settings, null, 2));
@@ -56,7 +63,9 @@ export function formatCheck(s: CheckReport): string {
       `  persistent keepalive: ${p.persistentKeepalive === null ? 'off' : `every ${p.persistentKeepalive} s`}`,
     ]),
     'routes to be added:',
-    ...s.routes.map((r) => `  ${r.destination} dev ${r.device}`),
+    ...(s.routes.length === 0 ? ['  (none)'] : s.routes.map((r) => `  ${r.destination} dev ${r.device}${r.table === undefined ? '' : ` table ${r.table}`}`)),
+    'host changes (removed by sealtun down):',
+    ...(s.host ?? []).map((l) => `  ${l}`),
   ];
   lines.push(...dnsAndHookLines(s));
   for (const w of s.warnings) lines.push(`warning: ${w}`);

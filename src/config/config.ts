@@ -49,7 +49,18 @@ export interface InterfaceConfig {
   dns: DnsSettings;
   /** PreUp/PostUp/PreDown/PostDown: shell commands, each list in file order (src/host/hooks.ts). */
   hooks: Hooks;
+  /** Table: where AllowedIPs routes go (src/host/policy-routing.ts); 'auto' by default. */
+  table: RouteTable;
+  /** FwMark: the mark on the tunnel's own sockets; absent: the default (a mark only when a full tunnel needs one). */
+  fwMark?: number | 'off';
+  /** KillSwitch (src/host/kill-switch.ts): off by default. */
+  killSwitch: boolean;
+  /** KillSwitchAllowLan: with the kill switch, DHCP and the local networks still reachable outside the tunnel. */
+  killSwitchAllowLan: boolean;
 }
+
+/** Table = auto | off | NUMBER, as in wg-quick. */
+export type RouteTable = 'auto' | 'off' | number;
 
 /** DNS = IP[, IP…][, search-domain…], split: the addresses (canonical), then the search domains, each in file order. */
 export interface DnsSettings {
@@ -145,6 +156,10 @@ interface InterfaceValues {
   PostUp: string[];
   PreDown: string[];
   PostDown: string[];
+  Table: RouteTable;
+  FwMark: number | 'off';
+  KillSwitch: boolean;
+  KillSwitchAllowLan: boolean;
 }
 interface PeerValues {
   PublicKey: Uint8Array;
@@ -197,6 +212,10 @@ const INTERFACE_PARSERS: Parsers<InterfaceValues> = {
   PostUp: parseHook,
   PreDown: parseHook,
   PostDown: parseHook,
+  Table: parseTable,
+  FwMark: parseFwMark,
+  KillSwitch: (v) => parseOnOff(v),
+  KillSwitchAllowLan: (v) => parseOnOff(v),
 };
 const PEER_PARSERS: Parsers<PeerValues> = {
   PublicKey: parsePeerPublicKey,
@@ -372,6 +391,7 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
     return { section, settings, publicKey, allowedIPs };
   });
   const { ListenPort: listenPort, ListenAddress: listenAddress, Transport: transport, MTU: mtu, User: user, KeepWarm: keepWarm, MetricsListen: metricsListen } = iface;
+  refuseHostRoutingMismatch(iface, peers, fail);
 
   if (listenAddress && !listenPort) {
     fail(listenAddress.line, 'ListenAddress', 'is set but ListenPort is not; add ListenPort, or remove ListenAddress');
@@ -411,7 +431,11 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
       preDown: iface.PreDown?.value ?? [],
       postDown: iface.PostDown?.value ?? [],
     },
+    table: iface.Table?.value ?? 'auto',
+    killSwitch: iface.KillSwitch?.value ?? false,
+    killSwitchAllowLan: iface.KillSwitchAllowLan?.value ?? false,
   };
+  if (iface.FwMark) ifaceConfig.fwMark = iface.FwMark.value;
   if (listenPort) ifaceConfig.listenPort = listenPort.value;
   if (listenAddress) ifaceConfig.listenAddress = listenAddress.value;
   if (mtu) ifaceConfig.mtu = mtu.value;
@@ -436,6 +460,33 @@ export function parseConfig(text: string, file: string, options: ParseOptions = 
 }
 
 type Fail = (line: number, key: string, detail: string, cause?: unknown) => never;
+
+/**
+ * Settings of the full tunnel and kill switch that contradict each other:
+ * a default route under Table = auto needs a mark to keep the tunnel's own
+ * packets out of the tunnel (src/host/policy-routing.ts), and
+ * KillSwitchAllowLan only loosens a kill switch that is on.
+ */
+function refuseHostRoutingMismatch(
+  iface: Settings<InterfaceValues>,
+  peers: ReadonlyArray<{ allowedIPs: Setting<Cidr[]> }>,
+  fail: Fail,
+): void {
+  const { Table: table, FwMark: fwMark, KillSwitch: killSwitch, KillSwitchAllowLan: allowLan } = iface;
+  const fullTunnel = peers.some((p) => p.allowedIPs.value.some((c) => c.prefix === 0));
+  if (fwMark?.value === 'off' && fullTunnel && (table?.value ?? 'auto') === 'auto') {
+    fail(fwMark.line, 'FwMark', 'is off, but AllowedIPs holds a default route (0.0.0.0/0 or ::/0) and Table = auto routes it by the mark; remove FwMark, or set Table = off');
+  }
+  const transport = iface.Transport?.value ?? 'udp';
+  // Under auto the UDP socket is marked before the drop; only its TCP fallback would fail (check warns).
+  if (iface.User && fullTunnel && (table?.value ?? 'auto') === 'auto' && transport === 'tcp') {
+    fail(iface.User.line, 'User',
+      'a full tunnel over Transport = tcp marks each new TCP connection (SO_MARK needs CAP_NET_ADMIN), which a daemon that dropped to User cannot; use Transport = udp, or remove User');
+  }
+  if (allowLan?.value && !killSwitch?.value) {
+    fail(allowLan.line, 'KillSwitchAllowLan', 'is on but KillSwitch is not; add KillSwitch = on, or remove KillSwitchAllowLan');
+  }
+}
 
 /**
  * The peer's PublicKey must not be our own public key (we would talk to
@@ -637,6 +688,34 @@ function parseKeepalive(value: string): number | undefined {
 function parseKeepWarm(value: string): number {
   if (value.toLowerCase() === 'off') return 0;
   return parseInteger(value, 0, MAX_KEEP_WARM_MS, 'a number of milliseconds or "off"');
+}
+
+function parseOnOff(value: string): boolean {
+  const v = value.toLowerCase();
+  if (v === 'on' || v === 'true' || v === 'yes') return true;
+  if (v === 'off' || v === 'false' || v === 'no') return false;
+  throw new BadValue(`${shown(value)} is not on or off`);
+}
+
+/** Routing table numbers the kernel reserves: 0 (unspec), 253 (default), 255 (local). main (254) is allowed, as in ip-route. */
+const RESERVED_TABLES: ReadonlySet<number> = new Set([0, 253, 255]);
+
+function parseTable(value: string): RouteTable {
+  const v = value.toLowerCase();
+  if (v === 'auto' || v === 'off') return v;
+  if (v === 'main') return 254;
+  const n = parseInteger(value, 1, 0xffffffff, 'auto, off, main or a routing table number');
+  if (RESERVED_TABLES.has(n)) throw new BadValue(`${n} is a table the kernel reserves (253 default, 255 local); pick another number`);
+  return n;
+}
+
+/** A 32-bit mark, decimal or 0x hex as wg-quick takes it; 0 or "off" is no mark. */
+function parseFwMark(value: string): number | 'off' {
+  const v = value.toLowerCase();
+  if (v === 'off') return 'off';
+  const n = /^0x[0-9a-f]{1,8}$/.test(v) ? parseInt(v.slice(2), 16) : /^\d{1,10}$/.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n > 0xffffffff) throw new BadValue(`${shown(value)} is not a mark; expected a number 1-4294967295 (or 0x hex), or off`);
+  return n === 0 ? 'off' : n;
 }
 
 function parseTransport(value: string): TransportKind {

@@ -12,6 +12,8 @@ import { interfaceExists } from '../tun/netconfig.js';
 import { queryControl, type ControlRequest } from './control.js';
 import { createLogger, type Level, type Logger } from '../log.js';
 import { beforeInterfaceGoes, undoHost } from '../host/setup.js';
+import { followKillSwitch } from '../host/kill-switch.js';
+import { routingPlan } from '../host/policy-routing.js';
 import { parsePidFile, PinnedProcess, startTimeOf, type ProcessIdentity } from './process-identity.js';
 import { openFreshLog } from './log-file.js';
 import { dropUser, runsAsRoot } from './privileges.js';
@@ -43,6 +45,10 @@ export async function runForeground(configPath: string, level: Level, user?: str
   const systemd = SystemdNotifier.fromEnv();
   const config = loadConfig(configPath);
   await refuseRunning(config.iface.name);
+  if (user !== undefined && config.iface.transport === 'tcp' && routingPlan(config).policy) {
+    // As config.ts refuses User = with it: no TCP connection made after the drop could be marked.
+    throw new UserError(`${config.iface.name}: --user: a full tunnel over Transport = tcp marks each new TCP connection (SO_MARK needs CAP_NET_ADMIN), which a daemon that dropped root cannot; use Transport = udp`);
+  }
   const log = createLogger(`sealtun[${config.iface.name}]`, level);
   // What a dead daemon of this Name left (rules, ...) goes first; its kill
   // switch stays until the new one replaces it in one transaction (kill-switch.ts).
@@ -305,7 +311,9 @@ export async function reloadTunnel(configOrName: string): Promise<{ name: string
   const view = isFile(configOrName) ? viewForReload(configOrName, readKeyFile) : undefined;
   const name = view?.name ?? checkedName(configOrName);
   const reply = await askDaemon(name, view ? { cmd: 'reload', view } : { cmd: 'reload' }, '`reload`', 30_000);
-  return { name, notes: changeNotes(name, reply, 'reload') };
+  const notes = changeNotes(name, reply, 'reload');
+  await followKillSwitch(name, await tunnelStatus(name));
+  return { name, notes };
 }
 
 /**
@@ -326,7 +334,10 @@ export async function setPeer(name: string, args: SetArgs): Promise<string[]> {
   }
   parseSetView(view).presharedKey?.fill(0); // the values' errors, before the daemon is asked
   const reply = await askDaemon(checked, { cmd: 'set', peer: view }, '`set`', 30_000);
-  return changeNotes(checked, reply, 'set');
+  const notes = changeNotes(checked, reply, 'set');
+  // A daemon that dropped root cannot change its kill switch's endpoints: root, here, does.
+  await followKillSwitch(checked, await tunnelStatus(checked));
+  return notes;
 }
 
 /** The notes of a daemon's reply to reload or set; its error, or a reply that cannot be read, as a UserError. */

@@ -37,6 +37,8 @@ export interface InterfaceView {
   metricsListen: string | null;
   /** DNS and the four hook lists as one JSON text: applied and run at start (src/host/), compared only. */
   dnsAndHooks: string;
+  /** Table, FwMark, KillSwitch and KillSwitchAllowLan as one text (hostRoutingText): installed at start, compared only. */
+  hostRouting: string;
 }
 
 /** One [Peer] as a reload request carries it. */
@@ -72,7 +74,14 @@ export function interfaceView(iface: InterfaceConfig): InterfaceView {
     keepWarmMs: iface.keepWarmMs,
     metricsListen: iface.metricsListen ? listenAddressText(iface.metricsListen) : null,
     dnsAndHooks: JSON.stringify({ dns: iface.dns, hooks: iface.hooks }),
+    hostRouting: hostRoutingText(iface),
   };
+}
+
+/** The full-tunnel and kill-switch settings as a config would write them, for a reload to compare. */
+function hostRoutingText(iface: InterfaceConfig): string {
+  const onOff = (b: boolean) => (b ? 'on' : 'off');
+  return `Table = ${iface.table}, FwMark = ${iface.fwMark ?? 'default'}, KillSwitch = ${onOff(iface.killSwitch)}, KillSwitchAllowLan = ${onOff(iface.killSwitchAllowLan)}`;
 }
 
 export function peerView(peer: PeerConfig): PeerView {
@@ -160,6 +169,7 @@ export function parseReloadView(x: unknown): ReloadConfig {
     keepWarmMs: checked('KeepWarm', v.keepWarmMs),
     metricsListen: v.metricsListen === null ? null : listenAddressText(checked('MetricsListen', v.metricsListen)),
     dnsAndHooks: v.dnsAndHooks,
+    hostRouting: v.hostRouting,
   };
   if (v.peers.length === 0) throw new Error('malformed reload request: no peers (a config has at least one [Peer])');
   const peers: PeerConfig[] = [];
@@ -241,6 +251,7 @@ function shapeChecked(x: unknown): ReloadView {
     has(v, 'listenPort', 'number', true) && has(v, 'listenAddress', 'string', true) && has(v, 'transport', 'string') &&
     has(v, 'mtu', 'number', true) && has(v, 'user', 'string', true) && has(v, 'keepWarmMs', 'number') && has(v, 'metricsListen', 'string', true) &&
     has(v, 'dnsAndHooks', 'string') &&
+    has(v, 'hostRouting', 'string') &&
     Array.isArray(v?.['peers']) && (v['peers'] as unknown[]).every(peerShaped);
   if (!ok) throw new Error('malformed reload request');
   return v as unknown as ReloadView;
@@ -271,6 +282,8 @@ const RESTART_KEYS: ReadonlyArray<readonly [configKey: string, field: keyof Inte
   ['MetricsListen', 'metricsListen'],
   // Set and run at start, as root (src/host/dns.ts, hooks.ts).
   ['DNS or a hook', 'dnsAndHooks'],
+  // Rules, marks and the kill switch are installed once at start, as root (src/host/setup.ts).
+  ['Table, FwMark, KillSwitch or KillSwitchAllowLan', 'hostRouting'],
 ];
 
 /** The [Interface] settings that differ: each takes a restart. */

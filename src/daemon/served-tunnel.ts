@@ -24,7 +24,8 @@ import { controlSocket, endpointFile, pidFile, runDir } from './rundir.js';
 import { TIMERS } from '../tunnel/timers.js';
 import { endpointProblem } from '../tunnel/link/endpoint-name.js';
 import { Tunnel } from '../tunnel/tunnel.js';
-import { applyHost, beforeInterfaceGoes, prepareHost, undoHost } from '../host/setup.js';
+import { applyHost, beforeInterfaceGoes, prepareHost, refreshHost, undoHost } from '../host/setup.js';
+import { routingPlan } from '../host/policy-routing.js';
 
 /**
  * Empty changes for the peers that stay with the same host-name Endpoint
@@ -80,7 +81,10 @@ export class ServedTunnel {
     mkdirSync(runDir(), { recursive: true, mode: 0o700 });
     // Before the interface exists: PreUp (and a DNS setting this host cannot apply is refused).
     await prepareHost(config, log);
+    const plan = routingPlan(config);
     const tunnel = await Tunnel.start(config, log, {
+      routes: { table: plan.routeTable, skipDefault: plan.policy !== null },
+      ...(plan.socketMark !== null ? { socketMark: plan.socketMark } : {}),
       endpointMemoryFile: endpointFile(config.iface.name),
       // The tunnel has stopped itself; the run files go, and so does the process.
       onFailure: () => void (served?.stop() ?? Promise.resolve()).then(() => process.exit(1)),
@@ -222,7 +226,18 @@ export class ServedTunnel {
       const problem = await endpointProblem(what === 'reload' ? this.config.file : 'endpoint', endpoint, 'reload');
       if (problem) return this.refused(`${what}: ${problem.message}`);
     }
-    return applySteps(this.tunnel, steps, what, this.log);
+    const result = await applySteps(this.tunnel, steps, what, this.log);
+    // After a privilege drop `sealtun reload`/`set` (root) does this instead (daemon.ts).
+    if (process.getuid?.() !== 0) return result;
+    const now = this.tunnel.peerConfigs();
+    try {
+      await refreshHost(this.config, now, this.log);
+    } catch (err) {
+      this.log.error(`${what}: ${(err as Error).message}`);
+    } finally {
+      zeroKeys(now);
+    }
+    return result;
   }
 
   /** A refused reload or set: logged, and the tunnel runs on as it was. */

@@ -5,14 +5,14 @@
 // step records what it changes in the ledger (ledger.ts) before changing it,
 // and its undo works from the ledger alone, so any root process can undo
 // what a dead daemon left. One flat list of steps per direction: each
-// concern's module (dns.ts, hooks.ts, ...) adds its line.
-//
-// This branch (dns-hooks) holds the DNS and hook steps only; the routing and
-// kill-switch steps of the full-tunnel branch go into the same lists.
+// concern's module (policy-routing.ts, kill-switch.ts, dns.ts, hooks.ts)
+// adds its line.
 import type { TunnelConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { applyDns, dnsMethodFor, restoreDns } from './dns.js';
 import { runPostDown, runPostUp, runPreDown, runPreUp } from './hooks.js';
+import { installKillSwitch, removeKillSwitch, updateKillSwitchEndpoints } from './kill-switch.js';
+import { applyPolicyRouting, undoPolicyRouting } from './policy-routing.js';
 
 /** Before the interface exists: refuses what this host cannot apply (DNS without a tool), then PreUp. */
 export async function prepareHost(config: TunnelConfig, log: Logger): Promise<void> {
@@ -22,6 +22,8 @@ export async function prepareHost(config: TunnelConfig, log: Logger): Promise<vo
 
 /** Called once the interface is configured (addresses, routes); on failure the caller undoes with undoHost. */
 export async function applyHost(config: TunnelConfig, log: Logger): Promise<void> {
+  await applyPolicyRouting(config, log);
+  await installKillSwitch(config, log);
   await applyDns(config, log);
   await runPostUp(config, log);
 }
@@ -47,10 +49,16 @@ export interface UndoOptions {
  * a daemon that dropped privileges leaves this to `sealtun down`.
  */
 export async function undoHost(name: string, log: Logger, opts: UndoOptions): Promise<string[]> {
-  void opts;
   const undone: string[] = [];
   undone.push(...(await beforeInterfaceGoes(name, log)));
+  undone.push(...(await undoPolicyRouting(name, log)));
+  if (!opts.keepKillSwitch) undone.push(...(await removeKillSwitch(name)));
   undone.push(...(await runPostDown(name, log)));
   for (const u of undone) log.info(`removed ${u}`);
   return undone;
+}
+
+/** After a reload or `set` changed the peers: what depends on their endpoints follows. */
+export async function refreshHost(config: TunnelConfig, peers: TunnelConfig['peers'], log: Logger): Promise<void> {
+  await updateKillSwitchEndpoints(config, peers, log);
 }

@@ -5,7 +5,7 @@
 // descriptors are handed to the data-path workers.
 import * as libc from '../sys/libc.js';
 import { decodeSockaddr, SOCKADDR_IN6_BYTES, type SocketAddress } from './sockaddr.js';
-import { listenOn, openBoundSocket, peerSockaddr, setNoDelay, setSendTimeout, setTcpUserTimeout, SocketError, type BindSpec } from './socket.js';
+import { listenOn, openBoundSocket, peerSockaddr, setMark, setNoDelay, setSendTimeout, setTcpUserTimeout, SocketError, type BindSpec } from './socket.js';
 
 export interface TcpConnection {
   fd: number;
@@ -18,11 +18,21 @@ export interface PendingConnect {
   done: Promise<TcpConnection>;
 }
 
-/** Connects to `peer`, failing after `timeoutMs`. Resolves with a TCP_NODELAY descriptor. */
-export function connectTcp(peer: SocketAddress, timeoutMs: number): PendingConnect {
+/**
+ * Connects to `peer`, failing after `timeoutMs`. Resolves with a TCP_NODELAY
+ * descriptor. `mark`: SO_MARK, set before the SYN (FwMark).
+ */
+export function connectTcp(peer: SocketAddress, timeoutMs: number, mark?: number): PendingConnect {
   const family: 4 | 6 = peer.family;
   const fd = libc.socket(family === 6 ? libc.AF_INET6 : libc.AF_INET, libc.SOCK_STREAM | libc.SOCK_CLOEXEC, 0);
   if (fd < 0) return { fd, done: Promise.reject(new SocketError(`socket: ${libc.errnoName(libc.errno())}`)) };
+  if (mark !== undefined) {
+    try {
+      setMark(fd, mark);
+    } catch (err) {
+      return { fd: -1, done: Promise.reject(err as Error) };
+    }
+  }
   const { bytes, len } = peerSockaddr(peer, family);
   // SO_SNDTIMEO bounds a blocking connect() on Linux.
   setSendTimeout(fd, timeoutMs);

@@ -16,6 +16,8 @@ export interface InterfaceSettings {
   addresses: string[];
   /** CIDRs routed into the tunnel: "10.77.0.2/32" */
   routes: string[];
+  /** The routing table they go into (Table = NUMBER); absent: main. */
+  table?: number | 'main';
   /** Length of the kernel's queue in front of the TUN reader. */
   txqueuelen?: number;
   /** Largest GSO super-packet the kernel builds for this device (with offloads on). */
@@ -26,7 +28,8 @@ export class NetConfigError extends Error {
   override readonly name = 'NetConfigError';
 }
 
-async function ip(args: string[]): Promise<void> {
+/** Runs `ip ARGS`; a failure is a NetConfigError quoting the command and ip's own message. */
+export async function ip(args: string[]): Promise<void> {
   try {
     await run('ip', args, { timeout: 10_000 });
   } catch (err) {
@@ -43,7 +46,29 @@ export async function configureInterface(s: InterfaceSettings): Promise<void> {
   for (const a of s.addresses) await ip(['address', 'add', a, 'dev', s.name]);
   await ip(['link', 'set', 'dev', s.name, 'up']);
   await fairQueue(s.name);
-  await addRoutes(s.routes, s.name);
+  await addRoutes(s.routes, s.name, s.table);
+}
+
+/**
+ * Where the interface's AllowedIPs routes go, as Table says
+ * (src/host/policy-routing.ts works it out): into `table` (null: none at
+ * all, Table = off), the default routes left out when policy rules route
+ * them (a full tunnel).
+ */
+export interface RoutePlacement {
+  table: number | 'main' | null;
+  skipDefault: boolean;
+}
+
+/** The prefixes of `cidrs` that get a route of their own under `p`. */
+export function routedPrefixes(cidrs: ReadonlyArray<{ text: string; prefix: number }>, p: RoutePlacement = { table: 'main', skipDefault: false }): string[] {
+  if (p.table === null) return [];
+  return cidrs.filter((c) => !(p.skipDefault && c.prefix === 0)).map((c) => c.text);
+}
+
+/** `table T` for ip route, nothing for main. */
+function tableArgs(table: number | 'main' | undefined): string[] {
+  return table === undefined || table === 'main' ? [] : ['table', String(table)];
 }
 
 /** Above this many, routes go in one `ip -batch` (a server with thousands of peers): one process, not one each. */
@@ -54,13 +79,13 @@ const BATCH_ROUTES = 8;
  * each that failed again on its own (addRoute), which tells a route already
  * ours from another device's.
  */
-export async function addRoutes(cidrs: readonly string[], dev: string): Promise<void> {
+export async function addRoutes(cidrs: readonly string[], dev: string, table?: number | 'main'): Promise<void> {
   if (cidrs.length <= BATCH_ROUTES) {
-    for (const r of cidrs) await addRoute(r, dev);
+    for (const r of cidrs) await addRoute(r, dev, table);
     return;
   }
-  const failedLines = await ipBatch(cidrs.map((r) => `route add ${r} dev ${dev}`));
-  for (const line of failedLines) await addRoute(cidrs[line - 1]!, dev);
+  const failedLines = await ipBatch(cidrs.map((r) => ['route', 'add', r, 'dev', dev, ...tableArgs(table)].join(' ')));
+  for (const line of failedLines) await addRoute(cidrs[line - 1]!, dev, table);
 }
 
 /** Runs commands with `ip -force -batch -`; returns the (1-based) lines that failed. */
@@ -96,11 +121,11 @@ async function fairQueue(dev: string): Promise<void> {
  * theirs, and a silently hijacked (then, on `down`, deleted) route is worse
  * than a clear error. One the kernel already made for our own address is fine.
  */
-async function addRoute(cidr: string, dev: string): Promise<void> {
+async function addRoute(cidr: string, dev: string, table?: number | 'main'): Promise<void> {
   try {
-    await ip(['route', 'add', cidr, 'dev', dev]);
+    await ip(['route', 'add', cidr, 'dev', dev, ...tableArgs(table)]);
   } catch (err) {
-    const { stdout } = await run('ip', ['route', 'show', 'exact', cidr], { timeout: 10_000 });
+    const { stdout } = await run('ip', ['route', 'show', 'exact', cidr, ...tableArgs(table)], { timeout: 10_000 });
     if (new RegExp(`\\bdev ${dev}\\b`).test(stdout)) return;
     if (stdout.trim()) throw new NetConfigError(`AllowedIPs ${cidr}: a route for it already exists (${stdout.trim()}); remove it or narrow AllowedIPs`);
     throw err;
@@ -114,14 +139,14 @@ async function addRoute(cidr: string, dev: string): Promise<void> {
  * named in the result and the rest go ahead (the packet checks follow the
  * config either way). Returns what failed, one line each.
  */
-export async function changeRoutes(dev: string, before: readonly string[], after: readonly string[]): Promise<string[]> {
+export async function changeRoutes(dev: string, before: readonly string[], after: readonly string[], table?: number | 'main'): Promise<string[]> {
   const failed: string[] = [];
   for (const r of after.filter((c) => !before.includes(c))) {
-    await addRoute(r, dev).catch((err: Error) => failed.push(err.message));
+    await addRoute(r, dev, table).catch((err: Error) => failed.push(err.message));
   }
   for (const r of before.filter((c) => !after.includes(c))) {
     // None through our device (one that could not be added): nothing to remove.
-    await ip(['route', 'del', r, 'dev', dev]).catch((err: Error) => /No such process/.test(err.message) || failed.push(err.message));
+    await ip(['route', 'del', r, 'dev', dev, ...tableArgs(table)]).catch((err: Error) => /No such process/.test(err.message) || failed.push(err.message));
   }
   return failed;
 }

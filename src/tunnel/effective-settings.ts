@@ -56,8 +56,10 @@ export interface EffectiveSettings {
     /** Whether a pre-shared key is configured (never its value). */
     presharedKey: boolean;
   }>;
-  /** Routes `up` adds, one per AllowedIPs prefix of every peer, through the interface. */
-  routes: Array<{ destination: string; device: string }>;
+  /** Routes `up` adds, one per AllowedIPs prefix of every peer, through the interface (in `table` with Table = NUMBER). */
+  routes: Array<{ destination: string; device: string; table?: number }>;
+  /** What `up` changes on the host beyond the interface (policy rules, mark, kill switch), as check prints it (src/host/). */
+  host?: string[];
   /** Things that will work but are probably not what was meant. */
   warnings: string[];
   /** Things that make `up` refuse this config. */
@@ -85,13 +87,19 @@ export function effectiveSettings(config: TunnelConfig): EffectiveSettings {
   for (const peer of peers) {
     if (peer.endpoint?.family !== undefined) {
       const host = peer.endpoint.host.split('%')[0]!;
-      const inside = peer.allowedIPs.find((c) => contains(c, host));
+      // Only a route in the main table catches the sealed packets: a full tunnel's default route under
+      // Table = auto lets them out by their mark (src/host/policy-routing.ts), Table = NUMBER or off routes nothing in main.
+      const inMain = (prefix: number) => iface.table === 254 || (iface.table === 'auto' && prefix > 0);
+      const inside = peer.allowedIPs.find((c) => contains(c, host) && inMain(c.prefix));
       if (inside) {
         warnings.push(
           `the Endpoint ${host} is inside AllowedIPs ${inside.text}: the sealed packets to the peer would be routed into the tunnel itself; ` +
             'narrow AllowedIPs or add a more specific route to the endpoint via the underlay',
         );
       }
+    }
+    if (iface.user !== undefined && iface.transport === 'auto' && iface.table === 'auto' && peer.allowedIPs.some((c) => c.prefix === 0)) {
+      warnings.push('a full tunnel under Transport = auto with User: the TCP fallback cannot mark its connections (SO_MARK) after the privilege drop, so only UDP will work');
     }
     if (peer.endpoint === undefined && peer.persistentKeepalive !== undefined) {
       warnings.push('PersistentKeepalive has no effect until the peer has connected (this side has no Endpoint)');

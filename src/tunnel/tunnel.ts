@@ -13,7 +13,7 @@ import { encodeKey, publicKeyOf } from '../crypto/keys.js';
 import { initSodium } from '../crypto/sodium.js';
 import { DATA_OVERHEAD } from '../crypto/data-packet.js';
 import { openTun, setOffloads, TSO_OFFLOADS, VNET_HDR_BYTES, type TunDevice } from '../tun/device.js';
-import { changeRoutes, configureInterface } from '../tun/netconfig.js';
+import { changeRoutes, configureInterface, routedPrefixes, type RoutePlacement } from '../tun/netconfig.js';
 import { isHostName } from '../transport/resolve.js';
 import { formatAddress } from '../transport/sockaddr.js';
 import * as libc from '../sys/libc.js';
@@ -102,6 +102,10 @@ export interface TunnelOptions {
   endpointMemoryFile?: string;
   /** The data path died: called once the tunnel has stopped itself. */
   onFailure(): void;
+  /** Where AllowedIPs routes go (Table; src/host/policy-routing.ts); absent: each prefix into main. */
+  routes?: RoutePlacement;
+  /** SO_MARK on the tunnel's UDP and TCP sockets (FwMark); absent: none. */
+  socketMark?: number;
 }
 
 /** One peer as the tunnel holds it: its config as last applied, and its sessions. */
@@ -183,13 +187,15 @@ export class Tunnel {
         name: tun.name,
         mtu,
         addresses: iface.addresses.map((a) => a.text),
-        routes: peers.flatMap((p) => p.allowedIPs.map((c) => c.text)),
+        routes: routedPrefixes(peers.flatMap((p) => p.allowedIPs), options.routes),
+        ...(options.routes?.table ? { table: options.routes.table } : {}),
         ...(superPackets ? { gsoMaxSize: GSO_MAX_SIZE } : {}),
       });
       const listenAddress: SocketAddress | null = iface.listenAddress
         ? { family: iface.listenAddress.includes(':') ? 6 : 4, address: iface.listenAddress, port: iface.listenPort ?? 0 }
         : null;
       const bind: BindSpec = { address: listenAddress, port: iface.listenPort ?? 0 };
+      if (options.socketMark !== undefined) bind.mark = options.socketMark;
       const families = new Set(peers.flatMap((p) => (p.endpoint?.family ? [p.endpoint.family] : [])));
       // Every Endpoint of one IP version (a client): a socket of that version; otherwise dual-stack.
       if (!listenAddress && families.size === 1) bind.family = [...families][0]!;
@@ -206,7 +212,7 @@ export class Tunnel {
       if (transport !== 'udp') {
         // TCP and auto: a listener with ListenPort; auto binds it to the UDP socket's port.
         const port = socket?.port ?? bind.port;
-        conns = new TcpConns(iface.listenPort ? { ...bind, port } : null, log);
+        conns = new TcpConns(iface.listenPort ? { ...bind, port } : null, log, options.socketMark);
         conns.bind();
         const c = conns;
         undo.push(() => c.close());
@@ -338,14 +344,26 @@ export class Tunnel {
     this.checkPrefixes(key, config.allowedIPs);
     const problem = await endpointProblem(this.config.file, config.endpoint, 'reload');
     if (problem) throw problem;
-    const failed = await changeRoutes(this.tun.name, [], config.allowedIPs.map((c) => c.text));
+    const failed = await this.changeRoutes([], config.allowedIPs);
     try {
       await this.startPeer(config);
     } catch (err) {
-      await changeRoutes(this.tun.name, config.allowedIPs.map((c) => c.text), []);
+      await this.changeRoutes(config.allowedIPs, []);
       throw err;
     }
     return this.note([`peer ${key}: added`, ...failed.map((f) => `peer ${key}: route: ${f}`)]);
+  }
+
+  /**
+   * The routes for a peer's AllowedIPs going from `before` to `after`, in
+   * the table Table says. A default route added at run time under a full
+   * tunnel's policy routing gets no route (its rules are set up at start:
+   * adding one takes a restart).
+   */
+  private changeRoutes(before: readonly Cidr[], after: readonly Cidr[]): Promise<string[]> {
+    const p = this.options.routes;
+    const table = p?.table === null ? undefined : p?.table;
+    return changeRoutes(this.tun.name, routedPrefixes(before, p), routedPrefixes(after, p), table);
   }
 
   /** Ends a peer's sessions and removes its routes and its slot: nothing of its gets through after. */
@@ -355,8 +373,7 @@ export class Tunnel {
     if (!entry) throw new Error(`peer ${key} is not a peer of ${this.tun.name}`);
     const { peer, config } = entry;
     await this.forget(key, publicKey, peer);
-    const routed = config.allowedIPs.map((c) => c.text);
-    const failed = await changeRoutes(this.tun.name, routed, []);
+    const failed = await this.changeRoutes(config.allowedIPs, []);
     config.presharedKey?.fill(0);
     return this.note([`peer ${key}: removed`, ...failed.map((f) => `peer ${key}: route: ${f}`)]);
   }
@@ -402,10 +419,8 @@ export class Tunnel {
     }
     if ('persistentKeepalive' in change) notes.push(`peer ${key}: persistent keepalive ${persistentKeepalive ?? 0} s`);
     if (change.allowedIPs) {
-      const before = config.allowedIPs.map((c) => c.text);
-      const after = change.allowedIPs.map((c) => c.text);
       // Routes for added prefixes come before removed ones go (netconfig.ts changeRoutes); then both directions route by the new set.
-      const failed = await changeRoutes(this.tun.name, before, after);
+      const failed = await this.changeRoutes(config.allowedIPs, change.allowedIPs);
       this.datapath.toBoth({ t: 'allowed-ips', peer: peer.slot, allowedIPs: routeSpecs(change.allowedIPs) });
       notes.push(`peer ${key}: allowed IPs now ${change.allowedIPs.map((c) => c.text).join(', ') || '(none)'}`, ...failed.map((f) => `peer ${key}: route: ${f}`));
       for (const c of config.allowedIPs) if (this.owners.get(c.text) === key) this.owners.delete(c.text);

@@ -135,11 +135,43 @@ describe('sealtun check', function () {
 
   it('warns about an Endpoint inside AllowedIPs and an MTU above the default', async () => {
     const path = join(dir, 'warn.conf');
-    writeFileSync(path, '[Interface]\nName = stc0\nPrivateKey = a.key\nAddress = 10.77.0.1/24\nMTU = 1500\n\n[Peer]\nPublicKey = b.pub\nEndpoint = 192.0.2.2:51820\nAllowedIPs = 0.0.0.0/0\n', { mode: 0o600 });
+    writeFileSync(path, '[Interface]\nName = stc0\nPrivateKey = a.key\nAddress = 10.77.0.1/24\nMTU = 1500\n\n[Peer]\nPublicKey = b.pub\nEndpoint = 192.0.2.2:51820\nAllowedIPs = 192.0.0.0/8\n', { mode: 0o600 });
     const r = await sealtun(['check', path]);
     expect(r.code, 'warnings do not fail the check').to.equal(0);
-    expect(r.stdout).to.match(/warning: the Endpoint 192\.0\.2\.2 is inside AllowedIPs 0\.0\.0\.0\/0/);
+    expect(r.stdout).to.match(/warning: the Endpoint 192\.0\.2\.2 is inside AllowedIPs 192\.0\.0\.0\/8/);
     expect(r.stdout).to.match(/warning: MTU 1500 is above the 1420/);
+  });
+
+  it('shows a full tunnel\'s rules, mark and kill switch, and no endpoint warning for its default route', async () => {
+    const path = config('full.conf', 'Address = 10.77.0.1/24, fd77::1/64\nFwMark = 0x1234\nKillSwitch = on\nKillSwitchAllowLan = on',
+      'Endpoint = 192.0.2.2:51820\nAllowedIPs = 0.0.0.0/0, ::/0, 10.9.0.0/16');
+    const r = await sealtun(['check', path]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/routes to be added:\n {2}10\.9\.0\.0\/16 dev stc0\nhost changes/);
+    for (const line of [
+      'ip -4 route add default dev stc0 table 4660',
+      'ip -4 rule add not fwmark 4660 table 4660',
+      'ip -4 rule add table main suppress_prefixlength 0',
+      'ip -6 route add default dev stc0 table 4660',
+      'ip -6 rule add not fwmark 4660 table 4660',
+      'ip -6 rule add table main suppress_prefixlength 0',
+      'sysctl net.ipv4.conf.all.src_valid_mark=1',
+      "socket mark: 4660 (0x1234) on the tunnel's UDP and TCP sockets",
+      'table inet sealtun-stc0 {',
+      'elements = { 192.0.2.2 . udp . 51820 }',
+      'oifname "stc0" accept',
+      'udp sport 68 udp dport 67 accept',
+    ]) expect(r.stdout).to.include(line);
+    expect(r.stdout).to.not.match(/warning: the Endpoint/);
+    const json = JSON.parse((await sealtun(['check', '--json', path])).stdout) as EffectiveSettings;
+    expect(json.routes).to.deep.equal([{ destination: '10.9.0.0/16', device: 'stc0' }]);
+    expect(json.host).to.include('ip -4 rule add not fwmark 4660 table 4660');
+
+    const numbered = config('table.conf', 'Address = 10.77.0.1/24\nTable = 1000', 'Endpoint = 192.0.2.2:51820\nAllowedIPs = 0.0.0.0/0');
+    const t = await sealtun(['check', numbered]);
+    expect(t.stdout).to.match(/routes to be added:\n {2}0\.0\.0\.0\/0 dev stc0 table 1000\n/).and.include('socket mark: none').and.include('kill switch: off');
+    const off = config('off.conf', 'Address = 10.77.0.1/24\nTable = off', 'Endpoint = 192.0.2.2:51820\nAllowedIPs = 0.0.0.0/0');
+    expect((await sealtun(['check', off])).stdout).to.match(/routes to be added:\n {2}\(none\)\nhost changes[^\n]*\n {2}no routes \(Table = off\)/);
   });
 
   it('never prints a private key given as PublicKey; refuses our own key as the peer', async () => {

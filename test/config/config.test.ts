@@ -289,6 +289,55 @@ describe('config', () => {
     });
   });
 
+  describe('Table, FwMark, KillSwitch, KillSwitchAllowLan', () => {
+    const iface = (lines: string[]) => parseConfig(text({ 11: lines.join('\n') }), file).iface;
+    const fullTunnel = { 16: 'AllowedIPs = 0.0.0.0/0, ::/0', 10: '', 8: 'Transport = udp' };
+
+    it('defaults: Table = auto, no FwMark, kill switch off', () => {
+      const i = parseConfig(text(), file).iface;
+      expect([i.table, i.fwMark, i.killSwitch, i.killSwitchAllowLan]).to.deep.equal(['auto', undefined, false, false]);
+    });
+
+    it('takes wg-quick\'s values: Table auto, off, main or a number; FwMark decimal, 0x hex, 0 or off', () => {
+      expect(iface(['Table = off']).table).to.equal('off');
+      expect(iface(['table = AUTO']).table).to.equal('auto');
+      expect(iface(['Table = main']).table).to.equal(254);
+      expect(iface(['Table = 1234']).table).to.equal(1234);
+      expect(iface(['Table = 4294967295']).table).to.equal(4294967295);
+      expect(iface(['FwMark = 51820']).fwMark).to.equal(51820);
+      expect(iface(['FwMark = 0xCA6C']).fwMark).to.equal(51820);
+      expect(iface(['FwMark = 0xffffffff']).fwMark).to.equal(0xffffffff);
+      expect(iface(['FwMark = 0']).fwMark).to.equal('off');
+      expect(iface(['FwMark = off']).fwMark).to.equal('off');
+      expect(iface(['KillSwitch = on', 'KillSwitchAllowLan = on'])).to.include({ killSwitch: true, killSwitchAllowLan: true });
+      expect(iface(['KillSwitch = off']).killSwitch).to.equal(false);
+      expect(parseConfig(text(fullTunnel), file).peers[0]!.allowedIPs.map((c) => c.text)).to.deep.equal(['0.0.0.0/0', '::/0']);
+    });
+
+    it('errors name the file, line and key', () => {
+      const cases: Array<[string, string]> = [
+        ['Table = 0', 'Table: 0 is out of range; expected 1-4294967295'],
+        ['Table = 253', 'Table: 253 is a table the kernel reserves (253 default, 255 local); pick another number'],
+        ['Table = 255', 'Table: 255 is a table the kernel reserves (253 default, 255 local); pick another number'],
+        ['Table = 4294967296', 'Table: 4294967296 is out of range; expected 1-4294967295'],
+        ['Table = local', 'Table: "local" is not auto, off, main or a routing table number; expected a whole number 1-4294967295'],
+        ['FwMark = 0x1ffffffff', 'FwMark: "0x1ffffffff" is not a mark; expected a number 1-4294967295 (or 0x hex), or off'],
+        ['FwMark = 4294967296', 'FwMark: "4294967296" is not a mark; expected a number 1-4294967295 (or 0x hex), or off'],
+        ['FwMark = -1', 'FwMark: "-1" is not a mark; expected a number 1-4294967295 (or 0x hex), or off'],
+        ['KillSwitch = maybe', 'KillSwitch: "maybe" is not on or off'],
+        ['KillSwitchAllowLan = on', 'KillSwitchAllowLan: is on but KillSwitch is not; add KillSwitch = on, or remove KillSwitchAllowLan'],
+      ];
+      for (const [line, message] of cases) expectError(text({ 11: line }), `${file}:11: ${message}`);
+      expectError(text({ ...fullTunnel, 11: 'FwMark = off' }),
+        `${file}:11: FwMark: is off, but AllowedIPs holds a default route (0.0.0.0/0 or ::/0) and Table = auto routes it by the mark; remove FwMark, or set Table = off`);
+      expectError(text({ 16: 'AllowedIPs = 0.0.0.0/0', 8: 'Transport = tcp' }),
+        `${file}:10: User: a full tunnel over Transport = tcp marks each new TCP connection (SO_MARK needs CAP_NET_ADMIN), which a daemon that dropped to User cannot; use Transport = udp, or remove User`);
+      expectError(text({ 11: 'Table = 100' }, ['Table = off']), `${file}:18: Table: belongs in [Interface], not [Peer]`);
+      // Table = off with FwMark = off is fine: nothing is routed by the mark.
+      expect(parseConfig(text({ ...fullTunnel, 11: 'FwMark = off' }, []).replace('[Peer]', 'Table = off\n[Peer]'), file).iface.table).to.equal('off');
+    });
+  });
+
   describe('many peers', () => {
     /** The reference config (peer at line 12) and a second [Peer] at line 18 with these lines. */
     const twoPeers = (second: string[], edits: Record<number, string> = {}) => text(edits, ['[Peer]', ...second]);
@@ -355,7 +404,7 @@ describe('config', () => {
   });
 
   describe('errors: FILE:LINE: Key: what is wrong', () => {
-    const ifaceKeys = 'Name, PrivateKey, Address, ListenPort, ListenAddress, Transport, MTU, User, KeepWarm, MetricsListen, DNS, PreUp, PostUp, PreDown, PostDown';
+    const ifaceKeys = 'Name, PrivateKey, Address, ListenPort, ListenAddress, Transport, MTU, User, KeepWarm, MetricsListen, DNS, PreUp, PostUp, PreDown, PostDown, Table, FwMark, KillSwitch, KillSwitchAllowLan';
 
     it('syntax errors', () => {
       expectError(text({ 10: 'User nobody' }), `${file}:10: syntax: not a "Key = Value" line, a [Section] header or a comment`);

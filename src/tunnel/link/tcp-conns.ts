@@ -78,10 +78,15 @@ export class TcpConns implements Ingress {
    */
   peerCount: () => number = () => 1;
 
-  /** `listen`: null when this side accepts no connections (TCP without ListenPort). */
+  /**
+   * `listen`: null when this side accepts no connections (TCP without
+   * ListenPort). `mark`: SO_MARK on our outgoing connections (FwMark); the
+   * listener's is in `listen`, and accepted connections inherit it.
+   */
   constructor(
     private readonly listen: BindSpec | null,
     private readonly log: Logger,
+    readonly mark?: number,
   ) {}
 
   /** Opens the listener at once, so a bind error surfaces before the daemon reports ready. */

@@ -112,7 +112,7 @@ export class TcpLink extends EventEmitter<LinkEvents> implements Link, ConnOwner
       const peer = await this.name.resolve(this.endpoint);
       // disconnect() may have come while the name was resolving.
       if (this.closed || !this.wanted) return;
-      const attempt = connectTcp(peer, TIMERS.tcpConnectTimeoutMs);
+      const attempt = connectTcp(peer, TIMERS.tcpConnectTimeoutMs, this.conns.mark);
       this.connecting = attempt.fd;
       const c = await attempt.done;
       if (this.closed || !this.wanted || this.conns.isClosed) {
