@@ -26,6 +26,7 @@ import { endpointProblem } from '../tunnel/link/endpoint-name.js';
 import { Tunnel } from '../tunnel/tunnel.js';
 import { applyHost, beforeInterfaceGoes, prepareHost, refreshHost, undoHost } from '../host/setup.js';
 import { routingPlan } from '../host/policy-routing.js';
+import { killSwitchPresent, removeKillSwitch } from '../host/kill-switch.js';
 
 /**
  * Empty changes for the peers that stay with the same host-name Endpoint
@@ -91,6 +92,9 @@ export class ServedTunnel {
     });
     served = new ServedTunnel(tunnel, config, log);
     const name = tunnel.tun.name;
+    // A kill switch a crashed run left keeps guarding through a failed
+    // restart (Restart=on-failure); one this start adds goes with it.
+    const guarded = await killSwitchPresent(name);
     try {
       await applyHost(config, log);
       served.control = await serveControl(controlSocket(name), (req) => served!.onControl(req));
@@ -102,6 +106,7 @@ export class ServedTunnel {
       writeFileSync(pidFile(name), pidFileText(ownIdentity()));
     } catch (err) {
       await served.stop();
+      if (!guarded) await removeKillSwitch(name).catch((e: Error) => log.error(e.message));
       throw err;
     }
     return served;

@@ -31,7 +31,7 @@ function ledgerOf(pair: TunnelPair): string {
 
 async function hostState(pair: TunnelPair): Promise<string> {
   const parts = [];
-  for (const cmd of [['ip', 'link', 'show'], ['ip', 'route', 'show', 'table', 'all'], ['ip', '-6', 'route', 'show', 'table', 'all'], ['ip', 'rule'], ['ip', '-6', 'rule']]) {
+  for (const cmd of [['ip', 'link', 'show'], ['ip', 'route', 'show', 'table', 'all'], ['ip', '-6', 'route', 'show', 'table', 'all'], ['ip', 'rule'], ['ip', '-6', 'rule'], ['nft', 'list', 'ruleset']]) {
     parts.push((await pair.net.run(pair.net.a, cmd)).stdout.replace(/^\d+: /gm, ''));
   }
   return parts.join('\n');
@@ -120,8 +120,8 @@ PostDown = ip link show %i >/dev/null 2>&1 || echo "post-down %i $(id -u): %i go
     }
   });
 
-  it('a failing PostUp stops `up` with its output, and leaves no interface, DNS, ledger, route or rule behind', async () => {
-    const { pair, resolver } = setUp((dir) => `${DNS}\nPostUp = touch ${dir}/first-ran\nPostUp = echo "cannot reach the intranet"; exit 3\nPostUp = touch ${dir}/third-ran\nPreDown = touch ${dir}/pre-down-ran`);
+  it('a failing PostUp stops `up` with its output, and leaves no interface, DNS, ledger, route, rule or kill switch behind', async () => {
+    const { pair, resolver } = setUp((dir) => `${DNS}\nKillSwitch = on\nPostUp = touch ${dir}/first-ran\nPostUp = echo "cannot reach the intranet"; exit 3\nPostUp = touch ${dir}/third-ran\nPreDown = touch ${dir}/pre-down-ran`);
     current = pair;
     await pair.keygen();
     await pair.up(pair.net.b, pair.configB());
