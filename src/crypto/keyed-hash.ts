@@ -13,7 +13,8 @@ import { sodium } from './sodium.js';
 export type KeyedHash = (out: Uint8Array, input: Uint8Array, key: Uint8Array) => void;
 
 interface SodiumNativeGenericHash {
-  crypto_generichash(out: Uint8Array, input: Uint8Array, key: Uint8Array): void;
+  /** `key` omitted: unkeyed. An empty key is refused (assertion), unlike libsodium's keylen 0. */
+  crypto_generichash(out: Uint8Array, input: Uint8Array, key?: Uint8Array): void;
 }
 
 /** The keyed hash of the library behind `aead` (which is loaded, and for libsodium-wrappers initialised, already). */
@@ -29,7 +30,8 @@ export function keyedHashFor(aead: Aead): KeyedHash {
   }
   if (aead.name === 'sodium-native') {
     const binding = createRequire(import.meta.url)('sodium-native') as SodiumNativeGenericHash;
-    return (out, input, key) => binding.crypto_generichash(out, input, key);
+    // keylen 0 means unkeyed in libsodium; sodium-native wants the key left out for that.
+    return (out, input, key) => binding.crypto_generichash(out, input, key.length === 0 ? undefined : key);
   }
   const s = sodium();
   return (out, input, key) => out.set(s.crypto_generichash(out.length, input, key));

@@ -102,18 +102,27 @@ const MAX_NONCE_BYTES = Uint8Array.of(0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 
 
 /** §4.2 ENCRYPT(k, n, ad, plaintext): ciphertext ‖ 16-byte tag. */
 export function encrypt(k: Uint8Array, n: number, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
-  return encryptWithNonce(k, nonceBytes(n), ad, plaintext);
-}
-
-function encryptWithNonce(k: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
-  expectLength('cipher key', k, KEYLEN);
-  return sodium().crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, k);
+  return sealChaChaPoly(k, nonceBytes(n), ad, plaintext);
 }
 
 /** §4.2 DECRYPT(k, n, ad, ciphertext); throws NoiseError('decrypt-failed') if authentication fails. */
 export function decrypt(k: Uint8Array, n: number, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
-  expectLength('cipher key', k, KEYLEN);
-  const nonce = nonceBytes(n);
+  return openChaChaPoly(k, nonceBytes(n), ad, ciphertext);
+}
+
+/**
+ * The AEAD under ENCRYPT (RFC 8439 §2.8, libsodium's "IETF" ChaCha20-Poly1305)
+ * with the 12-byte nonce given whole: ciphertext ‖ 16-byte tag. Exported so the
+ * Wycheproof vectors, whose nonces are not all of Noise's form, reach this code.
+ */
+export function sealChaChaPoly(k: Uint8Array, nonce: Uint8Array, ad: Uint8Array, plaintext: Uint8Array): Uint8Array {
+  checkChaChaPolyArguments(k, nonce);
+  return sodium().crypto_aead_chacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, k);
+}
+
+/** sealChaChaPoly's inverse; throws NoiseError('decrypt-failed') if authentication fails. */
+export function openChaChaPoly(k: Uint8Array, nonce: Uint8Array, ad: Uint8Array, ciphertext: Uint8Array): Uint8Array {
+  checkChaChaPolyArguments(k, nonce);
   if (ciphertext.length < TAGLEN) throw new NoiseError('decrypt-failed', 'ciphertext shorter than the tag');
   try {
     return sodium().crypto_aead_chacha20poly1305_ietf_decrypt(null, ciphertext, ad, nonce, k);
@@ -122,10 +131,18 @@ export function decrypt(k: Uint8Array, n: number, ad: Uint8Array, ciphertext: Ui
   }
 }
 
+/** The caller's arguments (not the peer's): a wrong size is a bug, so a RangeError like aead.ts's. */
+function checkChaChaPolyArguments(k: Uint8Array, nonce: Uint8Array): void {
+  expectLength('cipher key', k, KEYLEN);
+  if (nonce.length !== NONCE_BYTES) {
+    throw new RangeError(`ChaCha20-Poly1305 nonce must be ${NONCE_BYTES} bytes, got ${nonce.length}`);
+  }
+}
+
 /** §4.2 REKEY(k): the first 32 bytes of ENCRYPT(k, maxnonce, zerolen, zeros). */
 export function rekey(k: Uint8Array): Uint8Array {
   const zeros = new Uint8Array(KEYLEN);
-  const sealed = encryptWithNonce(k, MAX_NONCE_BYTES, new Uint8Array(0), zeros);
+  const sealed = sealChaChaPoly(k, MAX_NONCE_BYTES, new Uint8Array(0), zeros);
   const next = sealed.slice(0, KEYLEN);
   sealed.fill(0);
   return next;
