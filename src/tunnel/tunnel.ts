@@ -179,6 +179,9 @@ export class Tunnel {
     try {
       const tun = openTun(iface.name, { vnetHdr: true });
       undo.push(() => tun.close());
+      // UDP and auto: the data path reads TCP super-packets and splits them
+      // itself (tso-split.ts); peers still get MTU-sized packets.
+      if (!superPackets) setOffloads(tun, TSO_OFFLOADS);
       await configureInterface({
         name: tun.name,
         mtu,
