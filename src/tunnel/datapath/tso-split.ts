@@ -54,8 +54,8 @@ export class TsoSplitter {
 
   /**
    * Takes a read of `got` bytes (virtio_net_hdr ‖ packet); returns how many
-   * packets it stands for (0: nothing to send — malformed, or a segment would
-   * not fit the tunnel MTU, which the kernel's MSS never makes).
+   * packets it stands for (0: nothing to send — malformed, or a packet
+   * without GSO larger than the tunnel MTU).
    */
   load(got: number): number {
     const b = this.input;
@@ -87,8 +87,10 @@ export class TsoSplitter {
     if (v6 ? csumStart < 40 || (csumStart & 7) !== 0 : csumStart !== (b[ip]! & 0x0f) * 4 || csumStart < 20) return 0;
     if (csumStart + 20 > len || b[ip + (v6 ? 6 : 9)] !== IPPROTO_TCP && !(v6 && csumStart > 40)) return 0;
     const hdrLen = csumStart + (b[ip + csumStart + 12]! >> 4) * 4;
-    const segSize = b.readUInt16LE(4);
-    if (hdrLen < csumStart + 20 || hdrLen >= len || segSize === 0 || hdrLen + segSize > this.maxPacket) return 0;
+    // Segments larger than the slots (an MTU raised by hand beyond the
+    // tunnel's) are cut smaller: TCP takes segments below its MSS as they come.
+    const segSize = Math.min(b.readUInt16LE(4), this.maxPacket - hdrLen);
+    if (hdrLen < csumStart + 20 || hdrLen >= len || segSize <= 0) return 0;
     this.gso = true;
     this.v6 = v6;
     this.l4 = csumStart;

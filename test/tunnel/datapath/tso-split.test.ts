@@ -159,11 +159,24 @@ describe('TSO super-packet splitting (tso-split.ts)', () => {
     expect(Buffer.from(p!).equals(input.subarray(VNET))).to.equal(true);
   });
 
-  it('refuses what it cannot split: segments larger than the MTU, bad offsets, unknown GSO types', () => {
+  it('cuts segments the kernel made larger than the tunnel MTU (a raised interface MTU) to fit it', () => {
+    const input = superPacket(false, 5000, 1500);
+    const segs = split(input);
+    expect(segs.map((s) => s.length)).to.deep.equal([1420, 1420, 1420, 52 + 5000 - 3 * 1368]);
+    let seq = 0xfffff000;
+    for (const s of segs) {
+      expect(new DataView(s.buffer, s.byteOffset).getUint32(24), 'sequence').to.equal(seq >>> 0);
+      seq += s.length - 52;
+      expect(tcpChecksumValid(s, s.length)).to.equal(true);
+    }
+  });
+
+  it('refuses what it cannot split: a packet over the MTU without GSO, bad offsets, unknown GSO types', () => {
     const s = new TsoSplitter(1420);
-    const big = superPacket(false, 5000, 1500);
+    const big = superPacket(false, 1500, 0);
+    big[1] = 0; // GSO none
     big.copy(s.input);
-    expect(s.load(big.length), 'segment over the MTU').to.equal(0);
+    expect(s.load(big.length), 'packet over the MTU').to.equal(0);
     const bad = superPacket(false, 5000, 1000);
     bad.writeUInt16LE(24, 6); // csum_start not the IPv4 header length
     bad.copy(s.input);
