@@ -9,7 +9,7 @@
 // if the kernel had segmented it. A packet that is not a super-packet may
 // still carry NEEDS_CSUM (a checksum left partial); that one is completed too.
 import { VNET_HDR_BYTES } from '../../tun/device.js';
-import * as libc from '../../sys/libc.js';
+import type * as libc from '../../sys/libc.js';
 import { type ChecksumMemory, pseudoHeaderSum, setIpv4HeaderChecksum } from './inet-checksum.js';
 
 const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
@@ -23,13 +23,21 @@ const TCP_CWR = 0x80;
 /** The largest packet the TUN hands over: the device's default gso_max_size (64 KiB). */
 const MAX_SUPER_PACKET = 65_536;
 
+function le16(b: Uint8Array, at: number): number {
+  return b[at]! | (b[at + 1]! << 8);
+}
+
+function be32(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
 /** Splits one TUN read at a time into the packets it stands for, written where the caller says. */
 export class TsoSplitter {
-  /** Where the next read() goes (native memory): virtio_net_hdr ‖ packet. */
-  readonly readPtr: libc.Pointer;
-  readonly readBytes = VNET_HDR_BYTES + MAX_SUPER_PACKET;
-  /** The same memory as readPtr. */
-  readonly input: Buffer;
+  /** Bytes the read buffer needs: virtio_net_hdr ‖ the largest packet. */
+  static readonly INPUT_BYTES = VNET_HDR_BYTES + MAX_SUPER_PACKET;
+  readonly readBytes = TsoSplitter.INPUT_BYTES;
+  /** The read buffer (mem.u8 from `inputAt` on): virtio_net_hdr ‖ packet. */
+  readonly input: Uint8Array;
   /** Packets of the current read still to hand out. */
   remaining = 0;
   /** Packet bytes of the current read (after the virtio_net_hdr). */
@@ -44,12 +52,22 @@ export class TsoSplitter {
   private firstId = 0;
   /** NEEDS_CSUM on a single packet: where its checksum field is (-1: none to finish). */
   private csumAt = -1;
+  /** Where the packet starts in mem (after the virtio_net_hdr). */
+  private readonly packetAt: number;
 
-  /** `maxPacket`: the largest packet the caller's slots hold (the tunnel MTU). */
-  constructor(private readonly maxPacket: number) {
-    const { ptr, view } = libc.allocNative(this.readBytes);
-    this.readPtr = ptr;
-    this.input = view;
+  /**
+   * `maxPacket`: the largest packet the caller's slots hold (the tunnel MTU).
+   * The read buffer is mem's bytes [inputAt, inputAt + INPUT_BYTES), whose
+   * address `readPtr` is, so packets are copied within one ArrayBuffer.
+   */
+  constructor(
+    private readonly maxPacket: number,
+    private readonly mem: ChecksumMemory,
+    inputAt: number,
+    readonly readPtr: libc.Pointer,
+  ) {
+    this.input = mem.u8.subarray(inputAt, inputAt + TsoSplitter.INPUT_BYTES);
+    this.packetAt = inputAt + VNET_HDR_BYTES;
   }
 
   /**
@@ -67,8 +85,8 @@ export class TsoSplitter {
     this.length = len;
     const flags = b[0]!;
     const gsoType = b[1]!;
-    const csumStart = b.readUInt16LE(6);
-    const csumOffset = b.readUInt16LE(8);
+    const csumStart = le16(b, 6);
+    const csumOffset = le16(b, 8);
     if (gsoType === VIRTIO_NET_HDR_GSO_NONE) {
       if (len > this.maxPacket) return 0;
       this.gso = false;
@@ -89,15 +107,15 @@ export class TsoSplitter {
     const hdrLen = csumStart + (b[ip + csumStart + 12]! >> 4) * 4;
     // Segments larger than the slots (an MTU raised by hand beyond the
     // tunnel's) are cut smaller: TCP takes segments below its MSS as they come.
-    const segSize = Math.min(b.readUInt16LE(4), this.maxPacket - hdrLen);
+    const segSize = Math.min(le16(b, 4), this.maxPacket - hdrLen);
     if (hdrLen < csumStart + 20 || hdrLen >= len || segSize <= 0) return 0;
     this.gso = true;
     this.v6 = v6;
     this.l4 = csumStart;
     this.hdrLen = hdrLen;
     this.segSize = segSize;
-    this.firstSeq = b.readUInt32BE(ip + csumStart + 4);
-    this.firstId = v6 ? 0 : b.readUInt16BE(ip + 4);
+    this.firstSeq = be32(b, ip + csumStart + 4);
+    this.firstId = v6 ? 0 : (b[ip + 4]! << 8) | b[ip + 5]!;
     return (this.remaining = Math.ceil((len - hdrLen) / segSize));
   }
 
@@ -105,13 +123,13 @@ export class TsoSplitter {
    * Writes the next packet of the current read at mem.u8[at ..) with every
    * checksum complete; returns its length. Call only while `remaining` > 0.
    */
-  next(mem: ChecksumMemory, at: number): number {
+  next(at: number): number {
     this.remaining--;
-    const b = this.input;
-    const ip = VNET_HDR_BYTES;
+    const mem = this.mem;
+    const p = this.packetAt;
     if (!this.gso) {
       const len = this.length;
-      b.copy(mem.u8, at, ip, ip + len);
+      mem.u8.copyWithin(at, p, p + len);
       if (this.csumAt >= 0) {
         // The field holds the pseudo-header sum; the rest is summed over it.
         mem.store(at + this.csumAt, mem.sum(at + this.l4, at + len, 0));
@@ -123,8 +141,8 @@ export class TsoSplitter {
     const from = hdrLen + i * this.segSize;
     const payload = Math.min(this.segSize, this.length - from);
     const len = hdrLen + payload;
-    b.copy(mem.u8, at, ip, ip + hdrLen);
-    b.copy(mem.u8, at + hdrLen, ip + from, ip + from + payload);
+    mem.u8.copyWithin(at, p, p + hdrLen);
+    mem.u8.copyWithin(at + hdrLen, p + from, p + from + payload);
     const u8 = mem.u8;
     const l4 = this.l4;
     if (this.v6) {

@@ -139,8 +139,6 @@ export class TxLoop implements SteppedLoop {
    * slots (tso-split.ts); null over TCP, whose wire carries super-packets whole.
    */
   private readonly split: TsoSplitter | null = null;
-  /** The batch's memory, for the splitter's copies and checksums. */
-  private readonly slotMemory: ChecksumMemory | null = null;
   /** Where each slot's IP packet starts in the batch's memory. */
   private readonly packetAt: number[] = [];
 
@@ -148,14 +146,15 @@ export class TxLoop implements SteppedLoop {
     private readonly init: DatapathInit,
     readonly aead: Aead,
   ) {
-    this.batch = new PacketBatch(MSG_OFFSET + init.maxMessage);
     this.stripped = init.tunVnetHdr && !init.wireVnetHdr ? VNET_HDR_BYTES : 0;
+    // The splitter's read buffer after the slots: its copies stay in one ArrayBuffer.
+    this.batch = new PacketBatch(MSG_OFFSET + init.maxMessage, undefined, this.stripped > 0 ? TsoSplitter.INPUT_BYTES : 0);
     this.payloadPtrs = this.batch.slotPtrs.map((p) => p + BigInt(MSG_OFFSET + DATA_HEADER_BYTES - this.stripped));
     this.maxPayload = init.maxPlaintext + this.stripped;
     this.ipOffset = DATA_HEADER_BYTES + (init.wireVnetHdr ? VNET_HDR_BYTES : 0);
     if (this.stripped > 0) {
-      this.split = new TsoSplitter(init.maxPlaintext);
-      this.slotMemory = new ChecksumMemory(this.batch.memory.buffer);
+      const memory = new ChecksumMemory(this.batch.memory.buffer);
+      this.split = new TsoSplitter(init.maxPlaintext, memory, this.batch.tailAt, this.batch.tailPtr);
       this.packetAt = this.batch.messages.map((m) => m.byteOffset + DATA_HEADER_BYTES);
     }
     if (init.transport !== 'tcp') {
@@ -420,7 +419,7 @@ export class TxLoop implements SteppedLoop {
     const split = this.split;
     while (count < size) {
       let n: number;
-      if (split !== null && split.remaining > 0) n = split.next(this.slotMemory!, this.packetAt[count]!);
+      if (split !== null && split.remaining > 0) n = split.next(this.packetAt[count]!);
       else {
         if (!read) break;
         const got = split !== null ? libc.read(tunFd, split.readPtr, split.readBytes) : libc.read(tunFd, this.payloadPtrs[count]!, this.maxPayload);
@@ -433,7 +432,7 @@ export class TxLoop implements SteppedLoop {
         }
         if (split !== null) {
           if (split.load(got) === 0) continue;
-          n = split.next(this.slotMemory!, this.packetAt[count]!);
+          n = split.next(this.packetAt[count]!);
         } else {
           if (got <= this.stripped) continue;
           n = got - this.stripped;
