@@ -17,6 +17,12 @@ const UDP_GRO = 104;
 const GRO_BUFFERS = 8;
 /** A coalesced run is at most 64 KB of UDP payload (its length is 16 bits). */
 const GRO_BUFFER_BYTES = 65_536;
+/**
+ * The receive buffers, which UdpGroReceiver expects after its batch's slots
+ * (PacketBatch tailBytes): cutting a run into slots is then a copyWithin
+ * inside one ArrayBuffer, with no view made per datagram.
+ */
+export const GRO_RECEIVE_BYTES = GRO_BUFFERS * GRO_BUFFER_BYTES;
 /** Room for two cmsgs of CMSG_SPACE(4) = 24 bytes: UDP_GRO's segment size and SO_RXQ_OVFL's drop count. */
 const CONTROL_BYTES = 48;
 const CMSG_HEADER = 16; // cmsg_len u64 @0, level i32 @8, type i32 @12
@@ -64,12 +70,16 @@ export function enableUdpGro(fd: number): boolean {
 export class UdpGroReceiver {
   private readonly vec: { ptr: libc.Pointer; view: Buffer };
   private readonly iov: { ptr: libc.Pointer; view: Buffer };
-  private readonly data: { ptr: libc.Pointer; view: Buffer };
+  /** mem[dataAt ..): the receive buffers, after the batch's slots. */
+  private readonly mem: Uint8Array;
+  private readonly dataAt: number;
   private readonly names: { ptr: libc.Pointer; view: Buffer };
   private readonly controls: { ptr: libc.Pointer; view: Buffer };
   private readonly nameOf: Buffer[] = [];
   /** sources[i]: the sockaddr of the sender of message i. */
   readonly sources: Buffer[] = [];
+  /** Where each slot's message starts in mem. */
+  private readonly messageAt: number[];
   kernelDrops = 0;
   private lastDropStamp = 0;
   private readonly control: ReceivedControl = { segment: 0, drops: -1 };
@@ -89,14 +99,16 @@ export class UdpGroReceiver {
   ) {
     this.vec = libc.allocNative(GRO_BUFFERS * libc.SIZEOF_MMSGHDR);
     this.iov = libc.allocNative(GRO_BUFFERS * libc.SIZEOF_IOVEC);
-    this.data = libc.allocNative(GRO_BUFFERS * GRO_BUFFER_BYTES);
+    if (batch.memory.length - batch.tailAt < GRO_RECEIVE_BYTES) throw new RangeError('the batch needs GRO_RECEIVE_BYTES of tail room');
+    this.mem = new Uint8Array(batch.memory.buffer, batch.memory.byteOffset, batch.memory.length);
+    this.dataAt = batch.tailAt;
     this.names = libc.allocNative(GRO_BUFFERS * libc.SIZEOF_SOCKADDR_STORAGE);
     this.controls = libc.allocNative(GRO_BUFFERS * CONTROL_BYTES);
     const v = this.vec.view;
     for (let i = 0; i < GRO_BUFFERS; i++) {
       const m = i * libc.SIZEOF_MMSGHDR;
       const iov = i * libc.SIZEOF_IOVEC;
-      this.iov.view.writeBigUInt64LE(this.data.ptr + BigInt(i * GRO_BUFFER_BYTES), iov);
+      this.iov.view.writeBigUInt64LE(batch.tailPtr + BigInt(i * GRO_BUFFER_BYTES), iov);
       this.iov.view.writeBigUInt64LE(BigInt(GRO_BUFFER_BYTES), iov + 8);
       v.writeBigUInt64LE(this.names.ptr + BigInt(i * libc.SIZEOF_SOCKADDR_STORAGE), m + MSGHDR_NAME);
       v.writeBigUInt64LE(this.iov.ptr + BigInt(iov), m + MSGHDR_IOV);
@@ -107,6 +119,7 @@ export class UdpGroReceiver {
       this.nameOf.push(this.names.view.subarray(off, off + libc.SIZEOF_SOCKADDR_STORAGE));
     }
     for (let i = 0; i < batch.size; i++) this.sources.push(this.nameOf[0]!);
+    this.messageAt = batch.messages.map((m) => m.byteOffset - batch.memory.byteOffset);
   }
 
   /** Segments received but not yet handed out: call receive() again before waiting. */
@@ -122,17 +135,17 @@ export class UdpGroReceiver {
   receive(): number {
     if (this.at >= this.count && !this.read()) return 0;
     const batch = this.batch;
-    const data = this.data.view;
+    const mem = this.mem;
     let n = 0;
     while (n < batch.size && this.at < this.count) {
       const b = this.at;
       const len = this.lens[b]!;
       const seg = this.segments[b]!;
       const size = Math.min(seg, len - this.offset);
-      const from = b * GRO_BUFFER_BYTES + this.offset;
+      const from = this.dataAt + b * GRO_BUFFER_BYTES + this.offset;
       const room = batch.slotBytes - MSG_OFFSET;
       // A datagram longer than a slot is no message of ours; it is cut, and then fails to open.
-      data.copy(batch.messages[n]!, 0, from, from + Math.min(size, room));
+      mem.copyWithin(this.messageAt[n]!, from, from + Math.min(size, room));
       batch.lens[n] = Math.min(size, room);
       this.sources[n] = this.nameOf[b]!;
       n++;

@@ -3,7 +3,7 @@ import * as libc from '../../src/sys/libc.js';
 import { MSG_OFFSET, PacketBatch } from '../../src/transport/batch.js';
 import { openBoundSocket, peerSockaddr } from '../../src/transport/socket.js';
 import { UdpBatchSender } from '../../src/transport/udp-batch.js';
-import { enableUdpGro, parseControl, UdpGroReceiver, type ReceivedControl } from '../../src/transport/udp-gro.js';
+import { enableUdpGro, GRO_RECEIVE_BYTES, parseControl, UdpGroReceiver, type ReceivedControl } from '../../src/transport/udp-gro.js';
 
 /** A cmsg as the kernel writes it on x86-64: cmsg_len u64, level, type, data, padded to 8. */
 function cmsg(level: number, type: number, value: number): Buffer {
@@ -69,7 +69,7 @@ describe('UDP_GRO receive on loopback (udp-gro.ts with udp-batch.ts sending)', (
       }
       expect(sender.send(40)).to.equal(40);
     }
-    const batch = new PacketBatch(MSG_OFFSET + 1452);
+    const batch = new PacketBatch(MSG_OFFSET + 1452, undefined, GRO_RECEIVE_BYTES);
     const receiver = new UdpGroReceiver(rx.fd, batch);
     const got: number[] = [];
     const tags: number[] = [];

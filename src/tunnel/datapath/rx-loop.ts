@@ -14,7 +14,7 @@ import { checkFrameBound } from '../../transport/framing.js';
 import { TcpStreamReceiver } from '../../transport/tcp-stream.js';
 import type { TransportKind } from '../../transport/transport.js';
 import { UdpBatchReceiver } from '../../transport/udp-batch.js';
-import { enableUdpGro, UdpGroReceiver } from '../../transport/udp-gro.js';
+import { enableUdpGro, GRO_RECEIVE_BYTES, UdpGroReceiver } from '../../transport/udp-gro.js';
 import { RoutingTable } from '../routing-table.js';
 import { HandshakeFilter } from './handshake-filter.js';
 import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE } from '../messages.js';
@@ -128,12 +128,13 @@ export class RxLoop implements SteppedLoop {
     }
     this.auto = init.transport === 'auto';
     if (init.transport !== 'tcp') {
-      this.batch = new PacketBatch(MSG_OFFSET + init.maxMessage);
+      const gro = enableUdpGro(init.udpFd);
+      this.batch = new PacketBatch(MSG_OFFSET + init.maxMessage, undefined, gro ? GRO_RECEIVE_BYTES : 0);
       // Where a packet is written from: a zeroed virtio_net_hdr goes in the
       // (by then unused) data header room just before it.
       const front = init.tunVnetHdr && !init.wireVnetHdr ? VNET_HDR_BYTES : 0;
       this.tunPtrs = this.batch.slotPtrs.map((p) => p + BigInt(MSG_OFFSET + DATA_HEADER_BYTES - front));
-      this.udp = enableUdpGro(init.udpFd) ? new UdpGroReceiver(init.udpFd, this.batch) : new UdpBatchReceiver(init.udpFd, this.batch);
+      this.udp = gro ? new UdpGroReceiver(init.udpFd, this.batch) : new UdpBatchReceiver(init.udpFd, this.batch);
     }
     // Each TCP connection's decoder takes this bound: refused here, at start, rather than on the first connection.
     if (init.transport !== 'udp') checkFrameBound(init.maxMessage);

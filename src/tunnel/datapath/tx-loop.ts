@@ -154,7 +154,7 @@ export class TxLoop implements SteppedLoop {
     this.ipOffset = DATA_HEADER_BYTES + (init.wireVnetHdr ? VNET_HDR_BYTES : 0);
     if (this.stripped > 0) {
       const memory = new ChecksumMemory(this.batch.memory.buffer);
-      this.split = new TsoSplitter(init.maxPlaintext, memory, this.batch.tailAt, this.batch.tailPtr);
+      this.split = new TsoSplitter(init.maxPlaintext, memory, this.batch.memory.byteOffset + this.batch.tailAt, this.batch.tailPtr);
       this.packetAt = this.batch.messages.map((m) => m.byteOffset + DATA_HEADER_BYTES);
     }
     if (init.transport !== 'tcp') {
