@@ -259,10 +259,18 @@ export class RxLoop implements SteppedLoop {
     this.poller.set([...this.fixedPollEntries(), ...this.conns.keys()]);
   }
 
-  receiveUdp(): void {
+  /** Datagrams already read (a UDP_GRO run longer than a batch) and not yet handled: poll will not report them. */
+  get udpPending(): boolean {
+    return this.udp !== null && this.udp.pending;
+  }
+
+  /**
+   * Handles what the UDP socket has. `all` false: one batch only, the rest
+   * left pending (udp-loop.ts lets the TUN have its turn in between).
+   */
+  receiveUdp(all = true): void {
     const batch = this.batch!;
     const udp = this.udp!;
-    // Over UDP_GRO one read may bring more than a batch: the rest follows at once (poll would not report it).
     do {
       const n = udp.receive();
       this.now = Date.now();
@@ -271,7 +279,7 @@ export class RxLoop implements SteppedLoop {
         this.handle(batch.messages[i]!, batch.lens[i]!, i, udp.sources[i]!, -1);
       }
       this.coalescer?.flush();
-    } while (udp.pending);
+    } while (all && udp.pending);
   }
 
   /** Reads the connections poll found ready, or (`all`) every one. */
