@@ -23,14 +23,24 @@ export class PacketBatch {
   readonly slotPtrs: Pointer[] = [];
   /** Length of the wire message in each slot. */
   readonly lens: Int32Array;
+  /** Where `tailBytes` more of the same memory start, after the slots (an offset into `memory`, and its address). */
+  readonly tailAt: number;
+  readonly tailPtr: Pointer;
 
+  /**
+   * `tailBytes`: room after the slots for a buffer that is copied into them,
+   * so those copies stay inside one ArrayBuffer (copyWithin: no view made per copy).
+   */
   constructor(
     readonly slotBytes: number,
     readonly size: number = BATCH_SIZE,
+    tailBytes = 0,
   ) {
     // Round slots to 64 bytes so each starts on its own cache line.
     const stride = Math.ceil(slotBytes / 64) * 64;
-    const { ptr, view } = allocNative(stride * size);
+    const { ptr, view } = allocNative(stride * size + tailBytes);
+    this.tailAt = stride * size;
+    this.tailPtr = ptr + BigInt(this.tailAt);
     this.ptr = ptr;
     this.memory = view;
     this.lens = new Int32Array(size);

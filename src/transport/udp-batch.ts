@@ -7,17 +7,18 @@
 import * as libc from '../sys/libc.js';
 import { MSG_OFFSET, type PacketBatch } from './batch.js';
 
-const MSGHDR_NAME = 0;
-const MSGHDR_NAMELEN = 8;
-const MSGHDR_IOV = 16;
-const MSGHDR_IOVLEN = 24;
-const MSGHDR_CONTROL = 32;
-const MSGHDR_CONTROLLEN = 40;
-const MMSG_LEN = 56;
+/** struct msghdr field offsets (x86-64), and mmsghdr's msg_len after it. */
+export const MSGHDR_NAME = 0;
+export const MSGHDR_NAMELEN = 8;
+export const MSGHDR_IOV = 16;
+export const MSGHDR_IOVLEN = 24;
+export const MSGHDR_CONTROL = 32;
+export const MSGHDR_CONTROLLEN = 40;
+export const MMSG_LEN = 56;
 const IOV_BASE = 0;
 const IOV_LEN = 8;
 /** ICMP-reported errors that the kernel hands to the next socket call. */
-const SOFT_ERRORS = new Set([111 /* ECONNREFUSED */, 113 /* EHOSTUNREACH */, 101 /* ENETUNREACH */, 90 /* EMSGSIZE */]);
+export const SOFT_ERRORS = new Set([111 /* ECONNREFUSED */, 113 /* EHOSTUNREACH */, 101 /* ENETUNREACH */, 90 /* EMSGSIZE */]);
 
 /** An mmsghdr vector in native memory, one entry (and one iovec) per slot. */
 class MessageVector {
@@ -245,6 +246,9 @@ export class UdpBatchReceiver {
       this.sources.push(this.names.view.subarray(off, off + libc.SIZEOF_SOCKADDR_STORAGE));
     }
   }
+
+  /** Never anything left over: each read is at most a batch (see UdpGroReceiver). */
+  readonly pending = false;
 
   /**
    * Reads what is queued, without blocking; fills batch.lens and sources.

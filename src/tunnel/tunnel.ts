@@ -183,6 +183,16 @@ export class Tunnel {
     try {
       const tun = openTun(iface.name, { vnetHdr: true });
       undo.push(() => tun.close());
+      // UDP and auto: the data path reads TCP super-packets and splits them
+      // itself (tso-split.ts); peers still get MTU-sized packets. Without
+      // the offloads (a kernel that refuses them) it reads plain packets.
+      if (!superPackets) {
+        try {
+          setOffloads(tun, TSO_OFFLOADS);
+        } catch (err) {
+          log.warn(`${tun.name}: reading packets one by one: ${(err as Error).message}`);
+        }
+      }
       await configureInterface({
         name: tun.name,
         mtu,

@@ -14,6 +14,7 @@ import { checkFrameBound } from '../../transport/framing.js';
 import { TcpStreamReceiver } from '../../transport/tcp-stream.js';
 import type { TransportKind } from '../../transport/transport.js';
 import { UdpBatchReceiver } from '../../transport/udp-batch.js';
+import { enableUdpGro, GRO_RECEIVE_BYTES, UdpGroReceiver } from '../../transport/udp-gro.js';
 import { RoutingTable } from '../routing-table.js';
 import { HandshakeFilter } from './handshake-filter.js';
 import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE } from '../messages.js';
@@ -102,7 +103,8 @@ export class RxLoop implements SteppedLoop {
   private readonly tunPtrs: libc.Pointer[] = [];
   /** Time of the current batch, read once per batch rather than per packet. */
   private now = 0;
-  private readonly udp: UdpBatchReceiver | null = null;
+  /** With UDP_GRO where the kernel has it: a peer's run of datagrams comes in one piece (udp-gro.ts). */
+  private readonly udp: UdpBatchReceiver | UdpGroReceiver | null = null;
   // TCP
   private readonly conns = new Map<number, TcpStreamReceiver>();
   /** Poll entries before the TCP connections': the wake eventfd, and the UDP socket if any. */
@@ -126,12 +128,13 @@ export class RxLoop implements SteppedLoop {
     }
     this.auto = init.transport === 'auto';
     if (init.transport !== 'tcp') {
-      this.batch = new PacketBatch(MSG_OFFSET + init.maxMessage);
+      const gro = enableUdpGro(init.udpFd);
+      this.batch = new PacketBatch(MSG_OFFSET + init.maxMessage, undefined, gro ? GRO_RECEIVE_BYTES : 0);
       // Where a packet is written from: a zeroed virtio_net_hdr goes in the
       // (by then unused) data header room just before it.
       const front = init.tunVnetHdr && !init.wireVnetHdr ? VNET_HDR_BYTES : 0;
       this.tunPtrs = this.batch.slotPtrs.map((p) => p + BigInt(MSG_OFFSET + DATA_HEADER_BYTES - front));
-      this.udp = new UdpBatchReceiver(init.udpFd, this.batch);
+      this.udp = gro ? new UdpGroReceiver(init.udpFd, this.batch) : new UdpBatchReceiver(init.udpFd, this.batch);
     }
     // Each TCP connection's decoder takes this bound: refused here, at start, rather than on the first connection.
     if (init.transport !== 'udp') checkFrameBound(init.maxMessage);
@@ -256,15 +259,27 @@ export class RxLoop implements SteppedLoop {
     this.poller.set([...this.fixedPollEntries(), ...this.conns.keys()]);
   }
 
-  receiveUdp(): void {
+  /** Datagrams already read (a UDP_GRO run longer than a batch) and not yet handled: poll will not report them. */
+  get udpPending(): boolean {
+    return this.udp !== null && this.udp.pending;
+  }
+
+  /**
+   * Handles what the UDP socket has. `all` false: one batch only, the rest
+   * left pending (udp-loop.ts lets the TUN have its turn in between).
+   */
+  receiveUdp(all = true): void {
     const batch = this.batch!;
-    const n = this.udp!.receive();
-    this.now = Date.now();
-    this.stats[RX.dropSocketOverflow] = this.udp!.kernelDrops;
-    for (let i = 0; i < n; i++) {
-      this.handle(batch.messages[i]!, batch.lens[i]!, i, this.udp!.sources[i]!, -1);
-    }
-    this.coalescer?.flush();
+    const udp = this.udp!;
+    do {
+      const n = udp.receive();
+      this.now = Date.now();
+      this.stats[RX.dropSocketOverflow] = udp.kernelDrops;
+      for (let i = 0; i < n; i++) {
+        this.handle(batch.messages[i]!, batch.lens[i]!, i, udp.sources[i]!, -1);
+      }
+      this.coalescer?.flush();
+    } while (all && udp.pending);
   }
 
   /** Reads the connections poll found ready, or (`all`) every one. */

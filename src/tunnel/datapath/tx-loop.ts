@@ -17,6 +17,8 @@ import { RoutingTable } from '../routing-table.js';
 import { MESSAGE_INITIATION_BYTES } from '../messages.js';
 import { MssClamp } from './mss-clamp.js';
 import { PollSet } from './poll-set.js';
+import { ChecksumMemory } from './inet-checksum.js';
+import { TsoSplitter } from './tso-split.js';
 import { runKeptWarm, type SteppedLoop, type WarmSpell } from './warm-spell.js';
 import { clearPeerFields, PEER, PEER_SLOTS, peerCounters, wrapStats, TX } from '../stats.js';
 import type { DatapathInit, ToTx } from './worker-messages.js';
@@ -131,16 +133,30 @@ export class TxLoop implements SteppedLoop {
   private readonly udpDestFor: [TxPeer | null, TxPeer | null] = [null, null];
   /** The last drain found at most one packet: the next one is sent on its own, at once. */
   private quiet = true;
+  /**
+   * UDP (and auto): what the TUN hands over (a TCP super-packet, or a packet
+   * whose checksum the kernel left open) becomes ordinary packets in the
+   * slots (tso-split.ts); null over TCP, whose wire carries super-packets whole.
+   */
+  private readonly split: TsoSplitter | null = null;
+  /** Where each slot's IP packet starts in the batch's memory. */
+  private readonly packetAt: number[] = [];
 
   constructor(
     private readonly init: DatapathInit,
     readonly aead: Aead,
   ) {
-    this.batch = new PacketBatch(MSG_OFFSET + init.maxMessage);
     this.stripped = init.tunVnetHdr && !init.wireVnetHdr ? VNET_HDR_BYTES : 0;
+    // The splitter's read buffer after the slots: its copies stay in one ArrayBuffer.
+    this.batch = new PacketBatch(MSG_OFFSET + init.maxMessage, undefined, this.stripped > 0 ? TsoSplitter.INPUT_BYTES : 0);
     this.payloadPtrs = this.batch.slotPtrs.map((p) => p + BigInt(MSG_OFFSET + DATA_HEADER_BYTES - this.stripped));
     this.maxPayload = init.maxPlaintext + this.stripped;
     this.ipOffset = DATA_HEADER_BYTES + (init.wireVnetHdr ? VNET_HDR_BYTES : 0);
+    if (this.stripped > 0) {
+      const memory = new ChecksumMemory(this.batch.memory.buffer);
+      this.split = new TsoSplitter(init.maxPlaintext, memory, this.batch.memory.byteOffset + this.batch.tailAt, this.batch.tailPtr);
+      this.packetAt = this.batch.messages.map((m) => m.byteOffset + DATA_HEADER_BYTES);
+    }
     if (init.transport !== 'tcp') {
       this.udp = [new UdpBatchSender(init.udpFd, this.batch), new UdpBatchSender(init.udpFd, this.control.udp)];
       this.paths.udp = { data: new UdpSender(this.udp[0]), ctl: new UdpSender(this.udp[1]) };
@@ -176,6 +192,8 @@ export class TxLoop implements SteppedLoop {
     if (!poller.ready(1)) return true;
     if (!this.waitingForSocket) return this.drainTun();
     this.resumeTcp();
+    // What is left of a super-packet is not on the TUN for poll to report.
+    if (!this.waitingForSocket && this.split !== null && this.split.remaining > 0) return this.drainTun(false);
     return true;
   }
 
@@ -383,8 +401,9 @@ export class TxLoop implements SteppedLoop {
    * Reads up to a batch of packets from the TUN, seals each for the peer its
    * destination routes to, and sends each run of packets for one peer
    * together. False when the TUN failed for good (e.g. the interface was deleted).
+   * `read` false: only send what is left of a super-packet read before.
    */
-  drainTun(): boolean {
+  drainTun(read = true): boolean {
     if (this.carry && !this.sendCarry()) return true;
     const { messages, size } = this.batch;
     const tunFd = this.init.tunFd;
@@ -397,17 +416,28 @@ export class TxLoop implements SteppedLoop {
     // After a quiet spell the first packet leaves as soon as it is sealed,
     // before the read that finds the TUN empty (a ping through an idle tunnel).
     let sendFirst = this.quiet;
+    const split = this.split;
     while (count < size) {
-      const got = libc.read(tunFd, this.payloadPtrs[count]!, this.maxPayload);
-      if (got < 0) {
-        const e = libc.errno();
-        if (e === libc.EINTR) continue;
-        if (e === libc.EAGAIN) break;
-        post({ t: 'error', message: `TUN read failed: ${libc.errnoName(e)}` });
-        return false;
+      let n: number;
+      if (split !== null && split.remaining > 0) n = split.next(this.packetAt[count]!);
+      else {
+        if (!read) break;
+        const got = split !== null ? libc.read(tunFd, split.readPtr, split.readBytes) : libc.read(tunFd, this.payloadPtrs[count]!, this.maxPayload);
+        if (got < 0) {
+          const e = libc.errno();
+          if (e === libc.EINTR) continue;
+          if (e === libc.EAGAIN) break;
+          post({ t: 'error', message: `TUN read failed: ${libc.errnoName(e)}` });
+          return false;
+        }
+        if (split !== null) {
+          if (split.load(got) === 0) continue;
+          n = split.next(this.packetAt[count]!);
+        } else {
+          if (got <= this.stripped) continue;
+          n = got - this.stripped;
+        }
       }
-      if (got <= this.stripped) continue;
-      const n = got - this.stripped;
       const msg = messages[count]!;
       const ipLen = n + DATA_HEADER_BYTES - this.ipOffset;
       const slot = this.routes.lookupDestination(msg, this.ipOffset, ipLen);
@@ -455,6 +485,8 @@ export class TxLoop implements SteppedLoop {
     if (runPeer && count > runStart && !this.waitingForSocket) {
       this.finish(this.sendVia(runPeer.path, 'data', runPeer, runStart, count - runStart), this.batch, runStart, count - runStart, runPeer.path, runPeer);
     }
+    // The rest of a super-packet that did not fit this batch goes in the next one now: poll would not report it.
+    if (split !== null && split.remaining > 0 && !this.waitingForSocket) return this.drainTun(false);
     return true;
   }
 

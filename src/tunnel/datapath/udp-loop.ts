@@ -37,11 +37,15 @@ export class UdpLoop implements SteppedLoop {
    */
   step(timeoutMs: number, warm?: WarmSpell): boolean {
     const poller = this.poller;
-    if (poller.wait(timeoutMs) === 0) return this.touch(warm);
+    // Datagrams of a UDP_GRO read not yet handled: look, but do not wait.
+    const pending = this.rx.udpPending;
+    if (poller.wait(pending ? 0 : timeoutMs) === 0 && !pending) return this.touch(warm);
     if (poller.ready(0) && !takeMessages(this.init.wakeFd, (m: ToTx | ToRx) => this.apply(m))) return false;
-    if (poller.ready(2)) {
-      this.rx.receiveUdp();
-      // A reply to what was just written is often on the TUN already.
+    if (pending || poller.ready(2)) {
+      // One batch, then the TUN: a reply to what was just written is often
+      // there already, and leaves before the next batch is opened (a UDP_GRO
+      // read can bring 8 runs of up to 64 datagrams).
+      this.rx.receiveUdp(false);
       return this.tx.drainTun();
     }
     return poller.ready(1) ? this.tx.drainTun() : true;
