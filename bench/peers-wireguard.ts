@@ -7,7 +7,8 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { defer } from './cleanup.js';
-import { mustRun, Proc, run, waitFor } from './exec.js';
+import { mustRun, Proc, waitFor } from './exec.js';
+import { wireguardGoVersion } from './tunnels/wireguard.js';
 import { timed } from './peers-sealtun.js';
 
 const UAPI_DIR = '/var/run/wireguard';
@@ -47,7 +48,7 @@ export class WireguardGoServer {
   }
 
   static async version(): Promise<string> {
-    return (await run(['wireguard-go', '--version'])).stdout.split('\n')[0]!.trim();
+    return (await wireguardGoVersion()).text;
   }
 
   async down(): Promise<void> {
