@@ -7,6 +7,7 @@ import type { TunnelInfo } from './tunnels/types.js';
 import type { MachineInfo } from './machine.js';
 import type { Plan } from './matrix.js';
 import type { LightPlan, LightRecord } from './light.js';
+import type { PeersCase, PeersPlan } from './peers-case.js';
 
 export interface IperfRecord {
   tunnel: string;
@@ -42,6 +43,8 @@ export interface BenchSettings extends Pick<Plan, 'lossRates' | 'streams' | 'rou
   outerCongestionControl?: string;
   /** The light-traffic case as run (absent: it did not run). */
   light?: LightPlan;
+  /** The several-peers case as run (absent: it did not run). */
+  peers?: PeersPlan;
 }
 
 export interface BenchResult {
@@ -61,6 +64,8 @@ export interface BenchResult {
   pings: PingRecord[];
   /** The light-traffic case (bench/light.ts); absent in older results. */
   light?: LightRecord[];
+  /** The several-peers case (bench/peers-case.ts); absent in older results. */
+  peers?: PeersCase;
   notes: string[];
   /** Log tails of tunnels that failed or died, by tunnel id. */
   logs: Record<string, string>;

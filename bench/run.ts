@@ -4,9 +4,10 @@
 // for what runs, and the report's Method section for how.
 //
 //   node dist/bench/run.js [--quick] [--rounds N] [--seconds S] [--tunnels a,b]
-//                          [--cc cubic] [--delay-ms 10] [--out DIR] [--cases matrix,light]
-// Cases: `matrix` (throughput, RTT and CPU per GB at each loss rate) and
-// `light` (CPU of light interactive traffic, bench/light.ts).
+//                          [--cc cubic] [--delay-ms 10] [--out DIR] [--cases matrix,light,peers]
+// Cases: `matrix` (throughput, RTT and CPU per GB at each loss rate),
+// `light` (CPU of light interactive traffic, bench/light.ts) and `peers`
+// (4 clients through one server at once, bench/peers-case.ts).
 //   node dist/bench/run.js --render bench/results/X.json   (re-render md + svg)
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -19,6 +20,8 @@ import { machineInfo } from './machine.js';
 import { ALL_TUNNELS, describePlan, estimateSeconds, formatDuration, fullPlan, quickPlan, setupSeconds, steps, type Plan, type TunnelId } from './matrix.js';
 import { hostCpuSeconds, processCpuSeconds } from './measure/cpu.js';
 import { iperf, type IperfResult } from './measure/iperf.js';
+import { peersCase, peersSeconds, type PeersCase, type PeersPlan } from './peers-case.js';
+import type { StarSoftware } from './peers-throughput.js';
 import { LIGHT_PLAN, lightCase, lightSeconds, type LightPlan, type LightRecord } from './light.js';
 import { ping, type PingSamples } from './measure/ping.js';
 import { Underlay } from './netns.js';
@@ -34,7 +37,7 @@ import type { Tunnel, TunnelContext, TunnelInfo } from './tunnels/types.js';
 import { WireguardGoTunnel } from './tunnels/wireguard.js';
 
 const USAGE = `usage: node dist/bench/run.js [--quick] [--rounds N] [--seconds S] [--tunnels ${ALL_TUNNELS.join(',')}]
-                               [--loss 0,0.5,2] [--cc cubic] [--delay-ms 10] [--out DIR] [--cases matrix,light]
+                               [--loss 0,0.5,2] [--cc cubic] [--delay-ms 10] [--out DIR] [--cases matrix,light,peers]
        node dist/bench/run.js --render RESULT.json`;
 
 const { values: args } = parseArgs({
@@ -48,7 +51,7 @@ const { values: args } = parseArgs({
     'delay-ms': { type: 'string', default: '10' },
     out: { type: 'string', default: RESULTS_DIR },
     render: { type: 'string' },
-    cases: { type: 'string', default: 'matrix,light' },
+    cases: { type: 'string', default: 'matrix,light,peers' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -65,7 +68,7 @@ function positive(name: string, value: string | undefined, fallback: number): nu
   return n;
 }
 
-const CASES = ['matrix', 'light'] as const;
+const CASES = ['matrix', 'light', 'peers'] as const;
 type Case = (typeof CASES)[number];
 
 function buildCases(): Set<Case> {
@@ -77,6 +80,11 @@ function buildCases(): Set<Case> {
 /** The light-traffic case: one round in a quick run. */
 function buildLightPlan(plan: Plan): LightPlan {
   return { ...LIGHT_PLAN, rounds: plan.mode === 'quick' ? 1 : LIGHT_PLAN.rounds };
+}
+
+/** The several-peers case: 4 clients, as `make bench-peers`; 2 rounds (1 in a quick run), as long as the matrix's runs. */
+function buildPeersPlan(plan: Plan): PeersPlan {
+  return { clients: 4, rounds: plan.mode === 'quick' ? 1 : 2, seconds: plan.seconds };
 }
 
 /** The tunnels the light case compares, in order: sealtun UDP (defaults, then KeepWarm off), OpenVPN UDP, wireguard-go. */
@@ -151,6 +159,7 @@ async function bench(): Promise<void> {
   const plan = buildPlan();
   const cases = buildCases();
   const lightPlan = buildLightPlan(plan);
+  const peersPlan = buildPeersPlan(plan);
   if (!cases.has('matrix')) {
     // Only what the light case measures, at one loss rate.
     plan.tunnels = plan.tunnels.filter((t) => LIGHT_TUNNELS.includes(t));
@@ -176,9 +185,17 @@ async function bench(): Promise<void> {
   const startedAt = new Date().toISOString();
   const t0 = Date.now();
   const lightCount = plan.tunnels.filter((t) => LIGHT_TUNNELS.includes(t)).length + (plan.tunnels.includes('sealtun-udp') ? 1 : 0);
-  const estimate = (cases.has('matrix') ? estimateSeconds(plan) : setupSeconds(plan)) + (cases.has('light') ? lightSeconds(lightPlan, lightCount) : 0);
+  // The several-peers case: sealtun over UDP, and wireguard-go when it is installed and in the plan.
+  const starSoftwares: StarSoftware[] = [];
+  if (cases.has('peers') && plan.tunnels.includes('sealtun-udp')) starSoftwares.push('sealtun');
+  if (cases.has('peers') && plan.tunnels.includes('wireguard-go')) starSoftwares.push('wireguard-go');
+  const estimate =
+    (cases.has('matrix') ? estimateSeconds(plan) : setupSeconds(plan)) +
+    (cases.has('light') ? lightSeconds(lightPlan, lightCount) : 0) +
+    (starSoftwares.length ? peersSeconds(peersPlan, starSoftwares.length) : 0);
   if (cases.has('matrix')) console.log(`bench: ${describePlan(plan)}`);
   if (cases.has('light')) console.log(`bench: light traffic: ${lightCount} tunnels × ${lightPlan.rounds} round(s) × ${lightPlan.seconds} s`);
+  if (starSoftwares.length) console.log(`bench: several peers: ${starSoftwares.join(', ')} × ${peersPlan.clients} clients × ${peersPlan.rounds} round(s) × ${peersPlan.seconds} s`);
   console.log(`bench: estimated ${formatDuration(estimate)} (min:s) on a 2-core VM; progress below`);
 
   installCleanupHandlers();
@@ -326,6 +343,10 @@ async function bench(): Promise<void> {
     if (!t.alive() && !logs[t.id]) logs[t.id] = t.logTail();
     await t.down().catch(() => undefined);
   }
+
+  // In namespaces of its own (a star of client namespaces around a server), with the tunnels above down.
+  let peers: PeersCase | undefined;
+  if (starSoftwares.length) peers = await peersCase(starSoftwares, peersPlan, { dir, tag, congestion: args.cc }, (line) => console.log(`bench: ${line}`));
   undoAll();
   await assertCleanedUp(net);
 
@@ -354,6 +375,7 @@ async function bench(): Promise<void> {
       congestionControl: `inner TCP (iperf3 -C) ${args.cc}; outer TCP of the TCP transports ${outerCc} (the namespaces inherit the host's default and may not select a restricted algorithm)`,
       outerCongestionControl: outerCc,
       ...(light ? { light: lightPlan } : {}),
+      ...(peers ? { peers: peersPlan } : {}),
     },
     tunnels: infos,
     skipped,
@@ -361,6 +383,7 @@ async function bench(): Promise<void> {
     iperf: iperfRecords,
     pings: pingRecords,
     ...(light ? { light } : {}),
+    ...(peers ? { peers } : {}),
     notes,
     logs,
   };

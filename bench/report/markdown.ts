@@ -6,6 +6,7 @@ import type { BenchResult } from '../results.js';
 import { fmtLoss } from './format.js';
 import type { Row } from './summary.js';
 import { lightSection } from './light.js';
+import { severalPeersSection } from './several-peers.js';
 import { lossHeading, lossTable } from './table.js';
 import { verdict } from './verdict.js';
 
@@ -18,6 +19,8 @@ export function resultsSection(result: BenchResult, rows: readonly Row[], headin
   }
   const light = lightSection(result, headingLevel);
   if (light) parts.push(light);
+  const peers = severalPeersSection(result, headingLevel);
+  if (peers) parts.push(peers);
   return parts.join('\n\n');
 }
 
