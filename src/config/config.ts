@@ -228,7 +228,7 @@ const MAX_CONFIG_BYTES = 1 << 20;
  * cold caches; a spell starts once traffic has come back within that time.
  * 50 ms covers streams of 20 packets a second and more (games, voice,
  * request/response chatter) and not human-paced traffic like a keystroke
- * every 200 ms, where ticking through every pause cost 40× OpenVPN's CPU
+ * every 200 ms, where ticking through every pause cost 40–60× OpenVPN's CPU
  * (docs/performance.md). "off" or 0 saves that CPU where latency matters less.
  */
 const DEFAULT_KEEP_WARM_MS = 50;

@@ -19,7 +19,7 @@
 // (docs/performance.md): worth it for a stream that comes back in tens of
 // milliseconds (a game, a voice call, request/response chatter), not for a
 // keystroke every 200 ms, which cost 1.1 CPU-seconds per 20 s with the old
-// design's 1 s linger, 40× OpenVPN. So the first packets after a pause
+// design's 1 s linger, 40–60× OpenVPN. So the first packets after a pause
 // longer than KeepWarm are cold, and the path is warm from the second
 // closely following burst on.
 //
