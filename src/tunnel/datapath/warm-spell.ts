@@ -19,9 +19,9 @@
 // (docs/performance.md): worth it for a stream that comes back in tens of
 // milliseconds (a game, a voice call, request/response chatter), not for a
 // keystroke every 200 ms, which cost 1.1 CPU-seconds per 20 s with the old
-// design's 1 s linger, 40–60× OpenVPN. So the first packets after a pause
-// longer than KeepWarm are cold, and the path is warm from the second
-// closely following burst on.
+// design's 1 s linger, 40–60× OpenVPN. So after a pause longer than
+// KeepWarm the first two bursts run cold: the second starts the spell, and
+// the third finds the path warm.
 //
 // This is the trade kernels offer with busy polling (net.core.busy_poll),
 // at a far lower rate: at most 1000 short wake-ups a second, only while
