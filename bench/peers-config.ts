@@ -8,7 +8,7 @@ import { initSodium } from '../src/crypto/sodium.js';
 
 /** The server's inner address; peers are numbered from .2 on. */
 export const SERVER_INNER = '10.80.0.1';
-const SERVER_PREFIX = 15;
+export const SERVER_PREFIX = 15;
 /** 10.80.0.0/15 less the network, the server and the broadcast address. */
 export const MAX_PEERS = 2 ** (32 - SERVER_PREFIX) - 3;
 
@@ -87,6 +87,11 @@ export function wgServerConfig(set: PeerSet, listenPort: number): string {
   const out = [`[Interface]\nPrivateKey = ${set.server.privateKey}\nListenPort = ${listenPort}\n`];
   set.peers.forEach((p, i) => out.push(`[Peer]\nPublicKey = ${p.publicKey}\nAllowedIPs = ${allowed(p, i, undefined)}\n`));
   return out.join('\n');
+}
+
+/** Client `i` for `wg setconf`: the server as its one peer, reached at `endpoint`. */
+export function wgClientConfig(set: PeerSet, i: number, endpoint: string): string {
+  return `[Interface]\nPrivateKey = ${set.peers[i]!.privateKey}\n\n[Peer]\nPublicKey = ${set.server.publicKey}\nEndpoint = ${endpoint}\nAllowedIPs = ${SERVER_INNER}/32\n`;
 }
 
 /** Writes a file holding private keys: 0600, as sealtun requires of a config with inline secrets. */

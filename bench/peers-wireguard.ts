@@ -7,7 +7,8 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { defer } from './cleanup.js';
-import { mustRun, Proc, run, waitFor } from './exec.js';
+import { mustRun, Proc, waitFor } from './exec.js';
+import { wgCommand, wireguardGoVersion } from './tunnels/wireguard.js';
 import { timed } from './peers-sealtun.js';
 
 const UAPI_DIR = '/var/run/wireguard';
@@ -25,8 +26,12 @@ export class WireguardGoServer {
     return this.proc?.pid ?? NaN;
   }
 
-  /** Starts the daemon, applies `configPath` with `wg setconf`, sets the link up; returns the setconf's wall time in seconds. */
-  async up(configPath: string): Promise<number> {
+  /**
+   * Starts the daemon, applies `configPath` with `wg setconf`, gives the
+   * interface the address `cidr` if asked, sets the link up; returns the
+   * setconf's wall time in seconds.
+   */
+  async up(configPath: string, cidr?: string): Promise<number> {
     const sock = join(UAPI_DIR, `${this.dev}.sock`);
     defer(`remove ${sock}`, () => rmSync(sock, { force: true }));
     this.proc = new Proc(`wireguard-go ${this.dev}`, ['wireguard-go', this.dev], {
@@ -35,7 +40,8 @@ export class WireguardGoServer {
       log: join(this.logDir, `wireguard-go-${this.dev}.log`),
     });
     await waitFor(`wireguard-go ${this.dev} UAPI socket`, () => existsSync(sock), 10_000, 50);
-    const seconds = await timed(() => mustRun(['wg', 'setconf', this.dev, configPath], { ns: this.ns, timeoutMs: 600_000 }));
+    const seconds = await timed(() => wgCommand(['setconf', this.dev, configPath], { ns: this.ns, timeoutMs: 600_000 }));
+    if (cidr) await mustRun(['ip', 'address', 'add', cidr, 'dev', this.dev], { ns: this.ns });
     await mustRun(['ip', 'link', 'set', this.dev, 'up'], { ns: this.ns });
     return seconds;
   }
@@ -47,7 +53,7 @@ export class WireguardGoServer {
   }
 
   static async version(): Promise<string> {
-    return (await run(['wireguard-go', '--version'])).stdout.split('\n')[0]!.trim();
+    return (await wireguardGoVersion()).text;
   }
 
   async down(): Promise<void> {

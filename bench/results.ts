@@ -6,6 +6,8 @@ import type { LossObservation } from './netns.js';
 import type { TunnelInfo } from './tunnels/types.js';
 import type { MachineInfo } from './machine.js';
 import type { Plan } from './matrix.js';
+import type { LightPlan, LightRecord } from './light.js';
+import type { PeersCase, PeersPlan } from './peers-case.js';
 
 export interface IperfRecord {
   tunnel: string;
@@ -39,6 +41,10 @@ export interface BenchSettings extends Pick<Plan, 'lossRates' | 'streams' | 'rou
   congestionControl: string;
   /** The namespaces' default, used by the outer TCP connection of TCP transports. */
   outerCongestionControl?: string;
+  /** The light-traffic case as run (absent: it did not run). */
+  light?: LightPlan;
+  /** The several-peers case as run (absent: it did not run). */
+  peers?: PeersPlan;
 }
 
 export interface BenchResult {
@@ -56,6 +62,10 @@ export interface BenchResult {
   lossObserved: LossObservation[];
   iperf: IperfRecord[];
   pings: PingRecord[];
+  /** The light-traffic case (bench/light.ts); absent in older results. */
+  light?: LightRecord[];
+  /** The several-peers case (bench/peers-case.ts); absent in older results. */
+  peers?: PeersCase;
   notes: string[];
   /** Log tails of tunnels that failed or died, by tunnel id. */
   logs: Record<string, string>;

@@ -4,7 +4,10 @@
 // for what runs, and the report's Method section for how.
 //
 //   node dist/bench/run.js [--quick] [--rounds N] [--seconds S] [--tunnels a,b]
-//                          [--cc cubic] [--delay-ms 10] [--out DIR]
+//                          [--cc cubic] [--delay-ms 10] [--out DIR] [--cases matrix,light,peers]
+// Cases: `matrix` (throughput, RTT and CPU per GB at each loss rate),
+// `light` (CPU of light interactive traffic, bench/light.ts) and `peers`
+// (4 clients through one server at once, bench/peers-case.ts).
 //   node dist/bench/run.js --render bench/results/X.json   (re-render md + svg)
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,6 +20,9 @@ import { machineInfo } from './machine.js';
 import { ALL_TUNNELS, describePlan, estimateSeconds, formatDuration, fullPlan, quickPlan, setupSeconds, steps, type Plan, type TunnelId } from './matrix.js';
 import { hostCpuSeconds, processCpuSeconds } from './measure/cpu.js';
 import { iperf, type IperfResult } from './measure/iperf.js';
+import { peersCase, peersSeconds, type PeersCase, type PeersPlan } from './peers-case.js';
+import type { StarSoftware } from './peers-throughput.js';
+import { LIGHT_PLAN, lightCase, lightSeconds, type LightPlan, type LightRecord } from './light.js';
 import { ping, type PingSamples } from './measure/ping.js';
 import { Underlay } from './netns.js';
 import { REPO, RESULTS_DIR } from './paths.js';
@@ -26,12 +32,12 @@ import { resultStem, writeResults } from './report/write.js';
 import type { BenchResult, IperfRecord, PingRecord } from './results.js';
 import { BareUnderlay } from './tunnels/bare.js';
 import { OpenVpnTunnel } from './tunnels/openvpn.js';
-import { SealtunTunnel } from './tunnels/sealtun.js';
+import { KEEPWARM_OFF, SealtunTunnel } from './tunnels/sealtun.js';
 import type { Tunnel, TunnelContext, TunnelInfo } from './tunnels/types.js';
 import { WireguardGoTunnel } from './tunnels/wireguard.js';
 
 const USAGE = `usage: node dist/bench/run.js [--quick] [--rounds N] [--seconds S] [--tunnels ${ALL_TUNNELS.join(',')}]
-                               [--loss 0,0.5,2] [--cc cubic] [--delay-ms 10] [--out DIR]
+                               [--loss 0,0.5,2] [--cc cubic] [--delay-ms 10] [--out DIR] [--cases matrix,light,peers]
        node dist/bench/run.js --render RESULT.json`;
 
 const { values: args } = parseArgs({
@@ -45,6 +51,7 @@ const { values: args } = parseArgs({
     'delay-ms': { type: 'string', default: '10' },
     out: { type: 'string', default: RESULTS_DIR },
     render: { type: 'string' },
+    cases: { type: 'string', default: 'matrix,light,peers' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -60,6 +67,28 @@ function positive(name: string, value: string | undefined, fallback: number): nu
   if (!Number.isFinite(n) || n <= 0) fail(`--${name} must be a positive number, got ${value}`);
   return n;
 }
+
+const CASES = ['matrix', 'light', 'peers'] as const;
+type Case = (typeof CASES)[number];
+
+function buildCases(): Set<Case> {
+  const wanted = args.cases.split(',').map((c) => c.trim());
+  for (const c of wanted) if (!(CASES as readonly string[]).includes(c)) fail(`unknown case ${c}; known: ${CASES.join(', ')}`);
+  return new Set(wanted as Case[]);
+}
+
+/** The light-traffic case: one round in a quick run. */
+function buildLightPlan(plan: Plan): LightPlan {
+  return { ...LIGHT_PLAN, rounds: plan.mode === 'quick' ? 1 : LIGHT_PLAN.rounds };
+}
+
+/** The several-peers case: 4 clients, as `make bench-peers`; 2 rounds (1 in a quick run), as long as the matrix's runs. */
+function buildPeersPlan(plan: Plan): PeersPlan {
+  return { clients: 4, rounds: plan.mode === 'quick' ? 1 : 2, seconds: plan.seconds };
+}
+
+/** The tunnels the light case compares, in order: sealtun UDP (defaults, then KeepWarm off), OpenVPN UDP, wireguard-go. */
+const LIGHT_TUNNELS = ['sealtun-udp', `sealtun-udp-${KEEPWARM_OFF.id}`, 'openvpn-udp', 'wireguard-go'];
 
 function buildPlan(): Plan {
   const plan = args.quick ? quickPlan() : fullPlan();
@@ -128,6 +157,14 @@ function describePing(p: PingSamples): string {
 
 async function bench(): Promise<void> {
   const plan = buildPlan();
+  const cases = buildCases();
+  const lightPlan = buildLightPlan(plan);
+  const peersPlan = buildPeersPlan(plan);
+  if (!cases.has('matrix')) {
+    // Only what the light case measures, at one loss rate.
+    plan.tunnels = plan.tunnels.filter((t) => LIGHT_TUNNELS.includes(t));
+    plan.lossRates = [0];
+  }
   if (process.getuid?.() !== 0) fail('needs root (namespaces, TUN devices, iptables)');
   for (const tool of ['ip', 'iptables', 'iperf3', 'ping', 'ss', 'tc', 'sysctl']) {
     if (!(await have(tool))) fail(`${tool} is missing: run bash scripts/install-deps.sh && bash bench/install-deps.sh (or make bench)`);
@@ -147,8 +184,19 @@ async function bench(): Promise<void> {
 
   const startedAt = new Date().toISOString();
   const t0 = Date.now();
-  console.log(`bench: ${describePlan(plan)}`);
-  console.log(`bench: estimated ${formatDuration(estimateSeconds(plan))} (min:s) on a 2-core VM; progress below`);
+  const lightCount = plan.tunnels.filter((t) => LIGHT_TUNNELS.includes(t)).length + (plan.tunnels.includes('sealtun-udp') ? 1 : 0);
+  // The several-peers case: sealtun over UDP, and wireguard-go when it is installed and in the plan.
+  const starSoftwares: StarSoftware[] = [];
+  if (cases.has('peers') && plan.tunnels.includes('sealtun-udp')) starSoftwares.push('sealtun');
+  if (cases.has('peers') && plan.tunnels.includes('wireguard-go')) starSoftwares.push('wireguard-go');
+  const estimate =
+    (cases.has('matrix') ? estimateSeconds(plan) : setupSeconds(plan)) +
+    (cases.has('light') ? lightSeconds(lightPlan, lightCount) : 0) +
+    (starSoftwares.length ? peersSeconds(peersPlan, starSoftwares.length) : 0);
+  if (cases.has('matrix')) console.log(`bench: ${describePlan(plan)}`);
+  if (cases.has('light')) console.log(`bench: light traffic: ${lightCount} tunnels × ${lightPlan.rounds} round(s) × ${lightPlan.seconds} s`);
+  if (starSoftwares.length) console.log(`bench: several peers: ${starSoftwares.join(', ')} × ${peersPlan.clients} clients × ${peersPlan.rounds} round(s) × ${peersPlan.seconds} s`);
+  console.log(`bench: estimated ${formatDuration(estimate)} (min:s) on a 2-core VM; progress below`);
 
   installCleanupHandlers();
   const machine = await machineInfo();
@@ -184,8 +232,21 @@ async function bench(): Promise<void> {
   }
   plan.tunnels = plan.tunnels.filter((id) => tunnels.has(id));
   if (plan.tunnels.length === 0) throw new Error('no tunnel came up');
+  // The light case's extra: sealtun UDP with KeepWarm off, beside the defaults.
+  let keepWarmOff: Tunnel | null = null;
+  if (cases.has('light') && tunnels.has('sealtun-udp')) {
+    const t = new SealtunTunnel(ctx, 'udp', KEEPWARM_OFF);
+    try {
+      await t.up();
+      keepWarmOff = t;
+      infos.push(await t.info());
+    } catch (err) {
+      skipped.push({ id: t.id, reason: `failed to come up: ${(err as Error).message}` });
+      logs[t.id] = t.logTail();
+    }
+  }
 
-  const all = steps(plan);
+  const all = cases.has('matrix') ? steps(plan) : [];
   const progress = new Progress(plan, all, t0);
   const iperfRecords: IperfRecord[] = [];
   const pingRecords: PingRecord[] = [];
@@ -269,10 +330,23 @@ async function bench(): Promise<void> {
   }
   if (currentLoss !== null) lossObserved.push(await net.observeLoss(currentLoss));
 
-  for (const t of tunnels.values()) {
+  let light: LightRecord[] | undefined;
+  if (cases.has('light')) {
+    // At the clean link's settings, like the matrix's first loss rate.
+    await net.setImpairment(0, netem ? rttDelayMs : 0);
+    const order = LIGHT_TUNNELS.map((id) => (keepWarmOff?.id === id ? keepWarmOff : tunnels.get(id as TunnelId))).filter((t): t is Tunnel => t !== undefined);
+    light = await lightCase(order, net.a, lightPlan, (line) => console.log(`bench: ${line}`));
+    if (keepWarmOff && !keepWarmOff.alive()) logs[keepWarmOff.id] = keepWarmOff.logTail();
+  }
+
+  for (const t of [...tunnels.values(), ...(keepWarmOff ? [keepWarmOff] : [])]) {
     if (!t.alive() && !logs[t.id]) logs[t.id] = t.logTail();
     await t.down().catch(() => undefined);
   }
+
+  // In namespaces of its own (a star of client namespaces around a server), with the tunnels above down.
+  let peers: PeersCase | undefined;
+  if (starSoftwares.length) peers = await peersCase(starSoftwares, peersPlan, { dir, tag, congestion: args.cc }, (line) => console.log(`bench: ${line}`));
   undoAll();
   await assertCleanedUp(net);
 
@@ -300,19 +374,23 @@ async function bench(): Promise<void> {
       delay: netem ? `${rttDelayMs} ms round trip with netem (half each way)` : 'not applied (no netem in this kernel)',
       congestionControl: `inner TCP (iperf3 -C) ${args.cc}; outer TCP of the TCP transports ${outerCc} (the namespaces inherit the host's default and may not select a restricted algorithm)`,
       outerCongestionControl: outerCc,
+      ...(light ? { light: lightPlan } : {}),
+      ...(peers ? { peers: peersPlan } : {}),
     },
     tunnels: infos,
     skipped,
     lossObserved,
     iperf: iperfRecords,
     pings: pingRecords,
+    ...(light ? { light } : {}),
+    ...(peers ? { peers } : {}),
     notes,
     logs,
   };
   mkdirSync(args.out, { recursive: true });
   const written = await writeResults(result, resultStem(args.out, startedAt));
   console.log(`\n${written.markdown}`);
-  console.log(`bench: done in ${formatDuration(result.durationS)} (estimated ${formatDuration(estimateSeconds(plan))})`);
+  console.log(`bench: done in ${formatDuration(result.durationS)} (estimated ${formatDuration(estimate)})`);
   for (const f of [written.json, written.md, written.svg]) console.log(`bench: wrote ${relative(REPO, f)}`);
 }
 

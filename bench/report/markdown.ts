@@ -5,16 +5,22 @@ import { formatDuration } from '../matrix.js';
 import type { BenchResult } from '../results.js';
 import { fmtLoss } from './format.js';
 import type { Row } from './summary.js';
+import { lightSection } from './light.js';
+import { severalPeersSection } from './several-peers.js';
 import { lossHeading, lossTable } from './table.js';
 import { verdict } from './verdict.js';
 
 /** The verdict bullets and the per-loss tables: the part the README quotes. */
 export function resultsSection(result: BenchResult, rows: readonly Row[], headingLevel = '##'): string {
   const parts: string[] = [];
-  parts.push(`${headingLevel} Verdict\n\n${verdict(rows, result.settings.lossRates, result.settings.outerCongestionControl).map((v) => `- ${v}`).join('\n')}`);
-  for (const loss of result.settings.lossRates) {
+  if (result.iperf.length) parts.push(`${headingLevel} Verdict\n\n${verdict(rows, result.settings.lossRates, result.settings.outerCongestionControl).map((v) => `- ${v}`).join('\n')}`);
+  for (const loss of result.iperf.length ? result.settings.lossRates : []) {
     parts.push(`${headingLevel} ${lossHeading(loss)}\n\n${lossTable(rows, loss, result.settings.streams)}`);
   }
+  const light = lightSection(result, headingLevel);
+  if (light) parts.push(light);
+  const peers = severalPeersSection(result, headingLevel);
+  if (peers) parts.push(peers);
   return parts.join('\n\n');
 }
 

@@ -47,7 +47,7 @@ export function lossTable(rows: readonly Row[], lossRate: number, streams: reado
   const body = rows
     .filter((r) => r.lossRate === lossRate)
     .map((r) => [
-      SOFTWARE_NAME[r.tunnel.software],
+      SOFTWARE_NAME[r.tunnel.software] + (r.tunnel.tableNote ? ` (${r.tunnel.tableNote})` : ''),
       r.tunnel.transport === 'none' ? DASH : r.tunnel.transport.toUpperCase(),
       throughput(r.byStreams.find((f) => f.streams === 1)),
       throughput(r.byStreams.find((f) => f.streams === 4)),

@@ -12,6 +12,18 @@ import { waitReachable } from '../measure/ping.js';
 import { linkMtu, tail } from './common.js';
 import type { Tunnel, TunnelContext, TunnelInfo } from './types.js';
 
+/** Settings a variant of the UDP tunnel runs with, beside the defaults (the light-traffic case compares them). */
+export interface SealtunVariant {
+  /** Id suffix, e.g. "keepwarm-off". */
+  id: string;
+  /** For the report, e.g. "KeepWarm = off". */
+  label: string;
+  /** Extra [Interface] lines. */
+  lines: string;
+}
+
+export const KEEPWARM_OFF: SealtunVariant = { id: 'keepwarm-off', label: 'KeepWarm = off', lines: 'KeepWarm = off\n' };
+
 export class SealtunTunnel implements Tunnel {
   readonly id: string;
   readonly software = 'sealtun';
@@ -25,16 +37,19 @@ export class SealtunTunnel implements Tunnel {
   constructor(
     private readonly ctx: TunnelContext,
     readonly transport: 'udp' | 'tcp',
+    /** A variant with other settings (UDP only): its own id, subnet, port and interface names. */
+    private readonly variant?: SealtunVariant,
   ) {
-    const n = transport === 'udp' ? 1 : 2;
-    this.id = `sealtun-${transport}`;
-    this.label = `sealtun ${transport.toUpperCase()}`;
+    const n = variant ? 3 : transport === 'udp' ? 1 : 2;
+    this.id = `sealtun-${transport}${variant ? `-${variant.id}` : ''}`;
+    this.label = `sealtun ${transport.toUpperCase()}${variant ? `, ${variant.label}` : ''}`;
     this.source = `10.77.${n}.1`;
     this.target = `10.77.${n}.2`;
     this.port = 51819 + n;
+    const letter = variant ? 'v' : transport[0];
     this.sides = [
-      { ns: ctx.net.a, name: `st${ctx.tag}${transport[0]}a`, runDir: join(ctx.dir, `${this.id}-run-a`) },
-      { ns: ctx.net.b, name: `st${ctx.tag}${transport[0]}b`, runDir: join(ctx.dir, `${this.id}-run-b`) },
+      { ns: ctx.net.a, name: `st${ctx.tag}${letter}a`, runDir: join(ctx.dir, `${this.id}-run-a`) },
+      { ns: ctx.net.b, name: `st${ctx.tag}${letter}b`, runDir: join(ctx.dir, `${this.id}-run-b`) },
     ];
   }
 
@@ -50,14 +65,15 @@ export class SealtunTunnel implements Tunnel {
     const pubB = (await this.cli(a.ns, a.runDir, ['keygen', keyB])).trim();
     const confA = join(this.ctx.dir, `${this.id}-a.conf`);
     const confB = join(this.ctx.dir, `${this.id}-b.conf`);
+    const extra = this.variant?.lines ?? '';
     writeFileSync(
       confA,
-      `[Interface]\nName = ${a.name}\nPrivateKey = ${keyA}.key\nAddress = ${this.source}/24\nTransport = ${this.transport}\n\n` +
+      `[Interface]\nName = ${a.name}\nPrivateKey = ${keyA}.key\nAddress = ${this.source}/24\nTransport = ${this.transport}\n${extra}\n` +
         `[Peer]\nPublicKey = ${pubB}\nEndpoint = ${this.ctx.net.addrB}:${this.port}\nAllowedIPs = ${this.target}/32\n`,
     );
     writeFileSync(
       confB,
-      `[Interface]\nName = ${b.name}\nPrivateKey = ${keyB}.key\nAddress = ${this.target}/24\nListenPort = ${this.port}\nTransport = ${this.transport}\n\n` +
+      `[Interface]\nName = ${b.name}\nPrivateKey = ${keyB}.key\nAddress = ${this.target}/24\nListenPort = ${this.port}\nTransport = ${this.transport}\n${extra}\n` +
         `[Peer]\nPublicKey = ${pubA}\nAllowedIPs = ${this.source}/32\n`,
     );
     // The responder first, as in scripts/demo.sh, so the first handshake is answered.
@@ -101,7 +117,7 @@ export class SealtunTunnel implements Tunnel {
       label: this.label,
       version: commit ? `${version} (${commit})` : version,
       innerMtu: await linkMtu(this.sides[0]!.ns, this.sides[0]!.name),
-      config: `sealtun up --daemon, Transport = ${this.transport}, default MTU, XChaCha20-Poly1305${this.aeadInUse()}`,
+      config: `sealtun up --daemon, Transport = ${this.transport}, default MTU, XChaCha20-Poly1305${this.aeadInUse()}${this.variant ? `, ${this.variant.label}` : ''}`,
     };
   }
 

@@ -16,6 +16,8 @@ export interface TunnelInfo {
   innerMtu: number | null;
   /** How it was configured, in one line, for the report. */
   config: string;
+  /** Said beside the name in the result tables, e.g. that a reference build lacks what the targets assume. */
+  tableNote?: string;
 }
 
 export interface Tunnel {

@@ -53,7 +53,7 @@ export function formatCheck(s: CheckReport): string {
     `  listening: ${i.listen === null ? 'no (TCP without ListenPort)' : `${i.listen}${i.transport !== 'auto' ? '' : s.role === 'initiates' ? ' (UDP only)' : ' (UDP and TCP)'}`}`,
     `  role: ${ROLE_TEXT[s.role]}`,
     `  privileges: ${privileges}`,
-    `  keep warm: ${i.keepWarmMs === 0 ? 'off' : `for ${i.keepWarmMs} ms after traffic`}`,
+    `  keep warm: ${i.keepWarmMs === 0 ? 'off' : `across pauses up to ${i.keepWarmMs} ms`}`,
     `  metrics: ${i.metricsListen === null ? 'off' : `http://${i.metricsListen}/metrics (Prometheus text, no authentication)`}`,
     ...s.peers.flatMap((p) => [
       `peer: ${p.publicKey}`,

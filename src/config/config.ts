@@ -277,12 +277,16 @@ const EXAMPLES: Record<string, string> = {
 
 const MAX_CONFIG_BYTES = 1 << 20;
 /**
- * KeepWarm: how long after traffic the data path keeps itself warm with
- * cheap wake-ups every millisecond (src/tunnel/datapath/warm-spell.ts), so that a
- * lone packet after a pause is not slowed by cold caches. "off" or 0 saves
- * that CPU where latency matters less.
+ * KeepWarm: the longest pause between packets that the data path keeps
+ * itself warm across, with cheap wake-ups every millisecond
+ * (src/tunnel/datapath/warm-spell.ts), so that a packet after it is not slowed by
+ * cold caches; a spell starts once traffic has come back within that time.
+ * 50 ms covers streams of 20 packets a second and more (games, voice,
+ * request/response chatter) and not human-paced traffic like a keystroke
+ * every 200 ms, where ticking through every pause cost 40–60× OpenVPN's CPU
+ * (docs/performance.md). "off" or 0 saves that CPU where latency matters less.
  */
-const DEFAULT_KEEP_WARM_MS = 1000;
+const DEFAULT_KEEP_WARM_MS = 50;
 /** A minute: longer would keep an idle tunnel busy for no gain a user would see. */
 const MAX_KEEP_WARM_MS = 60_000;
 

@@ -42,8 +42,15 @@ export const TIMERS = {
   rekeyAfterMessages,
   /** The sealer never seals with a counter at or beyond this (nonce reuse is impossible by construction). */
   rejectAfterMessages: REJECT_AFTER_MESSAGES,
-  /** How often the main thread looks at the counters to drive the timers above. */
+  /** How often the main thread looks at the counters to drive the timers above while a handshake is outstanding. */
   tickMs: Math.max(50, s(0.25)),
+  /**
+   * How often otherwise: every timer left then (keepalive 10 s, new
+   * handshake 15 s, rekey 120 s) is seconds long, and each tick wakes the
+   * main thread (~100 µs here): 4 a second were a third of what light
+   * traffic costs both daemons (docs/performance.md, light traffic).
+   */
+  idleTickMs: Math.max(50, s(1)),
   /** Drops are summarised in the log this often (never per packet). */
   dropLogMs: s(60),
   /** A TCP connection must complete a handshake within this long or is closed. */

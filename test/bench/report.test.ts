@@ -17,6 +17,9 @@ import { verdict } from '../../bench/report/verdict.js';
 import type { BenchResult, IperfRecord, PingRecord } from '../../bench/results.js';
 import type { TunnelInfo } from '../../bench/tunnels/types.js';
 import { steps, quickPlan, fullPlan } from '../../bench/matrix.js';
+import { lightRows } from '../../bench/report/light.js';
+import { NO_OFFLOADS } from '../../bench/tunnels/wireguard.js';
+import { parseSchedstat, threadDeltasMs, threadTimes, totalMs } from '../../bench/measure/schedstat.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../test/bench/fixtures/', import.meta.url));
 const fixture = (name: string) => readFileSync(FIXTURES + name, 'utf8');
@@ -220,5 +223,68 @@ describe('bench: summary, table and verdict', () => {
     const svg = await renderChartSvg(sampleRows, 'test');
     expect(svg.startsWith('<svg')).to.equal(true);
     expect(svg).to.include('sealtun UDP');
+  });
+});
+
+describe('bench: light traffic, several peers, schedstat', () => {
+  const ok = (mbps: number): IperfResult => ({ ok: true, mbps, senderMbps: mbps, bytes: mbps * 1e6, seconds: 8, retransmits: 0, congestion: 'cubic' });
+  const pings = (rtt: number): PingSamples => ({ sent: 3, received: 3, rttsMs: [rtt, rtt, rtt] });
+  const base = syntheticResult();
+  const result: BenchResult = {
+    ...base,
+    tunnels: [...base.tunnels, info('sealtun-udp-keepwarm-off', 'sealtun', 'udp', 'sealtun UDP, KeepWarm = off')],
+    settings: { ...base.settings, light: { rounds: 2, seconds: 20, intervalS: 0.2, settleS: 2 }, peers: { clients: 4, rounds: 2, seconds: 5 } },
+    light: [
+      { tunnel: 'sealtun-udp', round: 1, cpuMs: 60, topThreads: [], samples: pings(0.4) },
+      { tunnel: 'openvpn-udp', round: 1, cpuMs: 20, topThreads: [], samples: pings(0.2) },
+      { tunnel: 'sealtun-udp', round: 2, cpuMs: 100, topThreads: [], samples: pings(0.6) },
+      { tunnel: 'openvpn-udp', round: 2, cpuMs: 25, topThreads: [], samples: pings(0.3) },
+      { tunnel: 'sealtun-udp-keepwarm-off', round: 1, cpuMs: 50, topThreads: [], samples: pings(1) },
+    ],
+    peers: {
+      records: [
+        { software: 'sealtun', round: 1, single: ok(800), together: [ok(200), ok(200), ok(200), ok(200)] },
+        { software: 'wireguard-go', round: 1, single: ok(1000), together: [ok(250), ok(250), ok(250), ok(250)] },
+        { software: 'sealtun', round: 2, single: ok(900), together: [ok(300), ok(300), ok(300), ok(300)] },
+        { software: 'wireguard-go', round: 2, single: ok(1000), together: [ok(200), ok(200), ok(200), ok(200)] },
+      ],
+      failed: [],
+    },
+  };
+
+  it('gives CPU per 20 s and RTT of light traffic with ratios to OpenVPN UDP taken round by round', () => {
+    const rows = lightRows(result);
+    const st = rows.find((r) => r.tunnel === 'sealtun-udp')!;
+    expect(st.cpuMs).to.deep.equal({ median: 80, min: 60, max: 100, n: 2 });
+    // Per round 60/20 = 3 and 100/25 = 4: median 3.5 (not 80/22.5).
+    expect(st.cpuRatio).to.be.closeTo(3.5, 1e-9);
+    expect(st.rttRatio).to.be.closeTo(2, 1e-9);
+    const md = renderMarkdown(result, summarize(result), 'x.svg');
+    expect(md).to.include('## Light interactive traffic');
+    expect(md).to.match(/\| sealtun UDP, KeepWarm = off +\| +50 \| +2\.50× \|/);
+  });
+
+  it('sums the clients of the several-peers case and compares with wireguard-go round by round', () => {
+    const md = renderMarkdown(result, summarize(result), 'x.svg');
+    expect(md).to.include('## Several peers at once');
+    // sealtun: sums 800 and 1200, per-round ratios 800/1000 and 1200/800: median 1.15.
+    expect(md).to.match(/\| sealtun UDP +\| +850 \(800–900\) \| +1000 \(800–1200\) \| +1\.15× \|/);
+  });
+
+  it("labels a reference build without offloads in the tables (Debian bookworm's own wireguard-go)", () => {
+    const old = { ...base, tunnels: base.tunnels.map((t) => (t.id === 'openvpn-udp' ? { ...t, tableNote: NO_OFFLOADS } : t)) };
+    expect(lossTable(summarize(old), 0, [1])).to.include(`OpenVPN (${NO_OFFLOADS})`);
+  });
+
+  it('reads on-CPU nanoseconds from schedstat and the threads that ran between two readings', () => {
+    expect(parseSchedstat('123456789 5000 42\n')).to.equal(123456789);
+    const before = new Map([['1/1 node', 1e6], ['1/2 node', 5e6]]);
+    const after = new Map([['1/1 node', 3e6], ['1/2 node', 5e6], ['1/3 node', 4e6]]);
+    const d = threadDeltasMs(before, after);
+    expect(d.map((x) => x.thread)).to.deep.equal(['1/3 node', '1/1 node', '1/2 node']);
+    expect(totalMs(d)).to.equal(6);
+    const own = threadTimes([process.pid]);
+    expect(own!.size).to.be.greaterThan(0);
+    expect(threadTimes([2 ** 22 + 7])).to.equal(null);
   });
 });

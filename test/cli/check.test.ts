@@ -73,7 +73,7 @@ describe('sealtun check', function () {
     expect(r.stdout).to.include('persistent keepalive: every 25 s');
     expect(r.stdout).to.match(/routes to be added:\n {2}10\.77\.0\.2\/32 dev stc0\n {2}fd77::2\/128 dev stc0/);
     expect(r.stdout).to.match(/privileges: kept/);
-    expect(r.stdout).to.include('keep warm: for 1000 ms after traffic');
+    expect(r.stdout).to.include('keep warm: across pauses up to 50 ms');
     expect(r.stdout).to.include('metrics: off');
     expect(r.stdout + r.stderr, 'the PSK never appears').to.not.include(psk);
   });

@@ -132,7 +132,7 @@ describe('config', () => {
       expect(hex(c.peers[0]!.publicKey)).to.equal(Buffer.from(PUB, 'base64').toString('hex'));
       expect(c.iface.addresses.map((a) => a.text)).to.deep.equal(['10.0.0.1/32']);
       expect(c.iface.transport).to.equal('udp');
-      expect(c.iface.keepWarmMs).to.equal(1000);
+      expect(c.iface.keepWarmMs).to.equal(50);
       for (const k of ['listenPort', 'listenAddress', 'mtu', 'user'] as const) expect(c.iface[k]).to.equal(undefined);
       expect(c.peers[0]!.presharedKey).to.equal(undefined);
       expect(c.peers[0]!.persistentKeepalive).to.equal(undefined);

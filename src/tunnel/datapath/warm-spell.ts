@@ -8,14 +8,25 @@
 // every TICK_MS even when nothing is ready, repeats the reads a packet would
 // take (they find nothing) and seals and opens one throwaway packet; the next
 // lone packet finds that path warm (0.43 -> 0.30 ms, docs/performance.md).
-// Once traffic has stopped for the linger time (KeepWarm, 1 s unless set)
+// Once traffic has stopped for the linger time (KeepWarm, 50 ms unless set)
 // the loop blocks without a timeout again: an idle tunnel costs no CPU.
+//
+// A spell only starts when traffic has shown that it comes back within the
+// linger time: a packet after a pause of at most KeepWarm since the last one
+// in the same direction (pauses under QUIET_MS are the same burst, not a
+// pause). Ticking through a pause costs about 25 µs of CPU per millisecond
+// at each end, and a cold wake-up costs a lone packet only ~0.1 ms more
+// (docs/performance.md): worth it for a stream that comes back in tens of
+// milliseconds (a game, a voice call, request/response chatter), not for a
+// keystroke every 200 ms, which cost 1.1 CPU-seconds per 20 s with the old
+// design's 1 s linger, 40–60× OpenVPN. So after a pause longer than
+// KeepWarm the first two bursts run cold: the second starts the spell, and
+// the third finds the path warm.
 //
 // This is the trade kernels offer with busy polling (net.core.busy_poll),
 // at a far lower rate: at most 1000 short wake-ups a second, only while
-// traffic is recent. While sparse traffic keeps it ticking it costs each end
-// about 5% of a core (measured in docs/performance.md); under load it costs
-// nothing, because poll() always finds work.
+// traffic keeps coming back. Under load it costs nothing, because poll()
+// always finds work.
 import { KEY_BYTES, type Aead } from '../../crypto/aead/aead.js';
 import { DataOpener, DataSealer, DATA_OVERHEAD } from '../../crypto/data-packet.js';
 import { MSG_OFFSET, PacketBatch } from '../../transport/batch.js';
@@ -24,6 +35,12 @@ import type { DatapathInit } from './worker-messages.js';
 
 /** Interval of the keep-warm wake-ups. */
 export const TICK_MS = 1;
+/**
+ * Packets of one direction closer together than this are one burst (a
+ * batch, a TCP window, a reply's segments): their gaps do not start a spell,
+ * only a pause between bursts does.
+ */
+export const QUIET_MS = 3;
 /** Size of the throwaway packet: a small one, like the lone packets this is for. */
 const SCRATCH_PAYLOAD = 64;
 /**
@@ -73,7 +90,10 @@ export class WarmUpSteps {
     aead: Aead,
     init: Pick<DatapathInit, 'keepWarmMs' | 'stats'>,
   ) {
-    this.spell = new WarmSpell(aead, init.keepWarmMs, wrapStats(init.stats).f64);
+    // Its packets come microseconds apart, never after a pause: with no
+    // quiet time every one of them starts a spell, so the branch the real
+    // loop takes after a pause is compiled too.
+    this.spell = new WarmSpell(aead, init.keepWarmMs, wrapStats(init.stats).f64, 0);
     this.ticking = init.keepWarmMs > 0;
   }
 
@@ -98,10 +118,14 @@ export class WarmUpSteps {
 }
 
 export class WarmSpell {
-  /** performance.now() until which the loop ticks; 0: not yet. */
-  private until = 0;
-  /** Packets counted by the last renew(). */
-  private seen = 0;
+  /** performance.now() until which the loop ticks (a double from the start, so its field never changes representation). */
+  private until = -Infinity;
+  /** Packets counted by the last renew(), each direction. */
+  private rxSeen = 0;
+  private txSeen = 0;
+  /** When each direction last moved a packet. */
+  private rxAt = -Infinity;
+  private txAt = -Infinity;
   /**
    * A key of its own, random and never shared: nothing sealed with it leaves
    * the process. Its counter moves on with every seal like any sealer's, so
@@ -117,14 +141,16 @@ export class WarmSpell {
   private readonly scratch = new PacketBatch(MSG_OFFSET + SCRATCH_PAYLOAD + DATA_OVERHEAD, 1).messages[0]!;
 
   /**
-   * `lingerMs`: how long after traffic to keep warm; 0 turns keeping warm
-   * off. `stats`: the tunnel's counters, whose packet counts say whether
-   * there was traffic.
+   * `lingerMs`: the longest pause kept warm across, and how long after
+   * traffic to keep warm; 0 turns keeping warm off. `stats`: the tunnel's
+   * counters, whose packet counts say whether there was traffic. `quietMs`:
+   * see QUIET_MS.
    */
   constructor(
     aead: Aead,
     private readonly lingerMs: number,
     private readonly stats: Float64Array,
+    private readonly quietMs = QUIET_MS,
   ) {
     const key = crypto.getRandomValues(new Uint8Array(KEY_BYTES));
     this.sealer = new DataSealer(aead, key, 0);
@@ -133,23 +159,41 @@ export class WarmSpell {
     for (let i = 0; i < FIRST_EXERCISES; i++) this.exercise();
   }
 
-  /** The poll timeout for now: a tick while traffic is recent, otherwise none (-1). */
-  timeout(): number {
-    return this.until !== 0 && performance.now() < this.until ? TICK_MS : -1;
+  /** The poll timeout for now: a tick during a spell, otherwise none (-1). */
+  timeout(now = performance.now()): number {
+    return now < this.until ? TICK_MS : -1;
   }
 
   /**
-   * After handling what was ready: keep warm for another `lingerMs` if that
-   * was traffic, i.e. authenticated packets in or data out (keepalives
-   * included). Garbage, handshake messages and control messages do not
+   * After handling what was ready, if that was traffic (authenticated
+   * packets in, data out, keepalives included): keep warm for another
+   * `lingerMs` if a spell is on, or if this packet came back within
+   * `lingerMs` of the last one in its direction after a pause (see the top
+   * of this file). Garbage, handshake messages and control messages do not
    * count, so a port scanner cannot keep an idle tunnel ticking.
    */
-  renew(): void {
+  renew(now = performance.now()): void {
     const s = this.stats;
-    const packets = s[RX.packets]! + s[TX.packets]!;
-    if (packets === this.seen || this.lingerMs === 0) return;
-    this.seen = packets;
-    this.until = performance.now() + this.lingerMs;
+    const rx = s[RX.packets]!;
+    const tx = s[TX.packets]!;
+    if ((rx === this.rxSeen && tx === this.txSeen) || this.lingerMs === 0) return;
+    let back = now < this.until;
+    if (rx !== this.rxSeen) {
+      back = this.cameBack(now - this.rxAt) || back;
+      this.rxSeen = rx;
+      this.rxAt = now;
+    }
+    if (tx !== this.txSeen) {
+      back = this.cameBack(now - this.txAt) || back;
+      this.txSeen = tx;
+      this.txAt = now;
+    }
+    if (back) this.until = now + this.lingerMs;
+  }
+
+  /** Whether a direction's packet after `gapMs` is traffic coming back after a pause that keeping warm would have bridged. */
+  private cameBack(gapMs: number): boolean {
+    return gapMs >= this.quietMs && gapMs <= this.lingerMs;
   }
 
   /** Seals and opens the throwaway packet, so the AEAD's code and tables stay in cache; true when it opened. */

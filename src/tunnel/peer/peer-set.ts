@@ -60,7 +60,8 @@ export class PeerSet implements PeerHost {
   private readonly limiter = new RateLimiter();
   /** Last time the handshake backlog was high; "under load" lasts TIMERS.underLoadMs after it. */
   private lastUnderLoad = -Infinity;
-  private readonly tick: NodeJS.Timeout;
+  private tick: NodeJS.Timeout;
+  private stopped = false;
   /** Handshake messages rejected, by reason. */
   readonly handshakeDrops = new Map<string, number>();
 
@@ -71,10 +72,7 @@ export class PeerSet implements PeerHost {
     private readonly log: Logger,
   ) {
     this.cookies = new CookieChecker(local.keyPair.publicKey);
-    this.tick = setInterval(() => {
-      const now = Date.now();
-      for (const p of this.byKey.values()) p.onTick(now);
-    }, TIMERS.tickMs);
+    this.tick = this.nextTick();
   }
 
   get size(): number {
@@ -234,9 +232,21 @@ export class PeerSet implements PeerHost {
     return true;
   }
 
+  /** The next tick of every peer's timers: soon while a handshake is outstanding (its retransmission), else TIMERS.idleTickMs. */
+  private nextTick(): NodeJS.Timeout {
+    let soon = false;
+    for (const p of this.byKey.values()) soon ||= p.awaitingHandshake;
+    return setTimeout(() => {
+      const now = Date.now();
+      for (const p of this.byKey.values()) p.onTick(now);
+      if (!this.stopped) this.tick = this.nextTick();
+    }, soon ? TIMERS.tickMs : TIMERS.idleTickMs);
+  }
+
   /** Stops every peer and the tick. */
   stop(): void {
-    clearInterval(this.tick);
+    this.stopped = true;
+    clearTimeout(this.tick);
     for (const p of this.byKey.values()) p.stop();
     this.cookies.destroy();
   }

@@ -314,7 +314,12 @@ export class Peer {
     this.datapath.toRx({ t: 'receive-key-remove', localIndex: kp.localIndex });
   }
 
-  /** The interface's tick (peer-set.ts), every TIMERS.tickMs. */
+  /** Whether an initiation of ours waits for its response (the interface then ticks every TIMERS.tickMs, for its retransmission). */
+  get awaitingHandshake(): boolean {
+    return this.pending !== null;
+  }
+
+  /** The interface's tick (peer-set.ts): every TIMERS.tickMs while a handshake is outstanding, else every TIMERS.idleTickMs. */
   onTick(now: number = Date.now()): void {
     if (this.stopped) return;
     // Retransmit an unanswered initiation; give up after rekeyAttemptMs.

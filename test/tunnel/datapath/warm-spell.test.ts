@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { loadAead } from '../../../src/crypto/aead/select.js';
 import type { Aead } from '../../../src/crypto/aead/aead.js';
 import { createStats, RX, TX } from '../../../src/tunnel/stats.js';
-import { runKeptWarm, TICK_MS, WarmSpell, WarmUpSteps, type SteppedLoop } from '../../../src/tunnel/datapath/warm-spell.js';
+import { QUIET_MS, runKeptWarm, TICK_MS, WarmSpell, WarmUpSteps, type SteppedLoop } from '../../../src/tunnel/datapath/warm-spell.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -14,18 +14,69 @@ describe('warm spell (KeepWarm)', () => {
     aead = await loadAead();
   });
 
-  it('blocks until the first traffic, ticks while it is recent, blocks again after the linger time', async () => {
+  it('ticks once traffic comes back within the linger time, while it keeps coming, and blocks after the linger time', () => {
     const stats = createStats().f64;
     const warm = new WarmSpell(aead, 30, stats);
     expect(warm.timeout()).to.equal(-1);
     stats[RX.packets]!++;
-    warm.renew();
-    expect(warm.timeout()).to.equal(TICK_MS);
-    await sleep(60);
-    expect(warm.timeout()).to.equal(-1);
+    warm.renew(1000);
+    expect(warm.timeout(1000), 'a first packet: nothing says more will come soon').to.equal(-1);
+    stats[RX.packets]!++;
+    warm.renew(1010);
+    expect(warm.timeout(1010), 'back after 10 ms, within 30').to.equal(TICK_MS);
+    stats[RX.packets]!++;
+    warm.renew(1011);
+    expect(warm.timeout(1040), 'a packet within the spell extends it').to.equal(TICK_MS);
+    expect(warm.timeout(1042)).to.equal(-1);
     stats[TX.packets]!++;
-    warm.renew();
-    expect(warm.timeout()).to.equal(TICK_MS);
+    warm.renew(1100);
+    expect(warm.timeout(1100), 'out after a pause longer than the linger time').to.equal(-1);
+    warm.destroy();
+  });
+
+  it('starts no spell for traffic sparser than the linger time (a keystroke every 200 ms), however long it goes on', () => {
+    const stats = createStats().f64;
+    const warm = new WarmSpell(aead, 50, stats);
+    let ticking = 0;
+    for (let t = 1000; t < 21_000; t += 200) {
+      // One exchange: our packet out, the reply in 0.3 ms later.
+      stats[TX.packets]!++;
+      warm.renew(t);
+      if (warm.timeout(t + 0.1) !== -1) ticking++;
+      stats[RX.packets]!++;
+      warm.renew(t + 0.3);
+      if (warm.timeout(t + 1) !== -1) ticking++;
+    }
+    expect(ticking).to.equal(0);
+    warm.destroy();
+  });
+
+  it('bridges the pauses of a stream that comes back within the linger time (a ping every 20 ms) from its second burst on', () => {
+    const stats = createStats().f64;
+    const warm = new WarmSpell(aead, 50, stats);
+    const warmAtArrival: boolean[] = [];
+    for (let t = 1000; t < 2000; t += 20) {
+      warmAtArrival.push(warm.timeout(t - 0.01) === TICK_MS);
+      stats[TX.packets]!++;
+      warm.renew(t);
+      stats[RX.packets]!++;
+      warm.renew(t + 0.3);
+    }
+    expect(warmAtArrival.slice(0, 2)).to.deep.equal([false, false]);
+    expect(warmAtArrival.slice(2).every(Boolean)).to.equal(true);
+    expect(warm.timeout(1980 + 0.3 + 49)).to.equal(TICK_MS);
+    expect(warm.timeout(1980 + 0.3 + 51), 'the linger time after the last packet').to.equal(-1);
+    warm.destroy();
+  });
+
+  it('takes packets closer than QUIET_MS for one burst, not for traffic coming back', () => {
+    const stats = createStats().f64;
+    const warm = new WarmSpell(aead, 50, stats);
+    for (let i = 0; i < 10; i++) {
+      stats[RX.packets]!++;
+      warm.renew(1000 + i * (QUIET_MS / 3));
+    }
+    expect(warm.timeout(1000 + 10 * (QUIET_MS / 3))).to.equal(-1);
     warm.destroy();
   });
 
@@ -35,6 +86,12 @@ describe('warm spell (KeepWarm)', () => {
     stats[RX.dropForged]! += 5;
     warm.renew();
     expect(warm.timeout(), 'nothing authenticated yet').to.equal(-1);
+    stats[RX.packets]!++;
+    warm.renew();
+    await sleep(10);
+    stats[RX.dropForged]! += 5;
+    warm.renew();
+    expect(warm.timeout(), 'garbage 10 ms after a packet is not traffic coming back').to.equal(-1);
     stats[RX.packets]!++;
     warm.renew();
     await sleep(60);
@@ -48,9 +105,11 @@ describe('warm spell (KeepWarm)', () => {
   it('never ticks when KeepWarm is off', () => {
     const stats = createStats().f64;
     const warm = new WarmSpell(aead, 0, stats);
-    stats[RX.packets]!++;
-    warm.renew();
-    expect(warm.timeout()).to.equal(-1);
+    for (let t = 1000; t < 1100; t += 5) {
+      stats[RX.packets]!++;
+      warm.renew(t);
+      expect(warm.timeout(t)).to.equal(-1);
+    }
     warm.destroy();
   });
 
@@ -73,12 +132,18 @@ describe('warm spell (KeepWarm)', () => {
       step(timeoutMs, warm) {
         timeouts.push(timeoutMs);
         expect(warm).to.be.instanceOf(WarmSpell);
-        if (timeouts.length === 2) stats.f64[RX.packets]!++; // traffic in the second turn
+        // Traffic in the second turn, and back QUIET_MS later in the third.
+        if (timeouts.length === 2) stats.f64[RX.packets]!++;
+        if (timeouts.length === 3) {
+          const until = performance.now() + QUIET_MS + 1;
+          while (performance.now() < until);
+          stats.f64[RX.packets]!++;
+        }
         return timeouts.length < 4;
       },
     };
     runKeptWarm(aead, { keepWarmMs: 10_000, stats: stats.sab }, loop);
-    expect(timeouts).to.deep.equal([-1, -1, TICK_MS, TICK_MS]);
+    expect(timeouts).to.deep.equal([-1, -1, -1, TICK_MS]);
   });
 
   it('warm-up steps never wait, renew their own spell and tick on request', () => {
