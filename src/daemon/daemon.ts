@@ -21,7 +21,7 @@ import { SystemdNotifier } from './sd-notify.js';
 import { controlSocket, logFile, pidFile, runDir } from './rundir.js';
 import { NO_KEY_FILE, parseSetView, type SetArgs, type SetView } from './peer-set.js';
 import { viewForReload } from './reload.js';
-import { ServedTunnel } from './served-tunnel.js';
+import { ServedTunnel, StartInterrupted } from './served-tunnel.js';
 import type { TunnelStatus } from '../tunnel/tunnel.js';
 
 /** A problem to report to the user in one line (the CLI exits 1). */
@@ -50,10 +50,19 @@ export async function runForeground(configPath: string, level: Level, user?: str
     throw new UserError(`${config.iface.name}: --user: a full tunnel over Transport = tcp marks each new TCP connection (SO_MARK needs CAP_NET_ADMIN), which a daemon that dropped root cannot; use Transport = udp`);
   }
   const log = createLogger(`sealtun[${config.iface.name}]`, level);
+  const signals = new StopSignals(log);
   // What a dead daemon of this Name left (rules, ...) goes first; its kill
   // switch stays until the new one replaces it in one transaction (kill-switch.ts).
   await undoHost(config.iface.name, log, { keepKillSwitch: true });
-  const tunnel = await ServedTunnel.start(config, log);
+  let tunnel: ServedTunnel;
+  try {
+    tunnel = await ServedTunnel.start(config, log, () => signals.received);
+  } catch (err) {
+    if (!(err instanceof StartInterrupted)) throw err;
+    log.info(err.message);
+    systemd.stopping();
+    return;
+  }
   const runAs = user ?? config.iface.user;
   if (runAs !== undefined) {
     try {
@@ -69,19 +78,50 @@ export async function runForeground(configPath: string, level: Level, user?: str
   const unnotified = systemd.ready();
   if (unnotified) log.warn(unnotified);
   await new Promise<void>((done) => {
-    const stop = (sig: string) => {
+    signals.whenUp((sig) => {
       log.info(`${sig}: stopping`);
       systemd.stopping();
       void tunnel.stop().then(done);
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    });
     process.removeListener('SIGHUP', ignoreHangup);
     process.on('SIGHUP', () => {
       log.info('SIGHUP: reloading the config');
       void tunnel.reloadFile();
     });
   });
+}
+
+/**
+ * SIGINT and SIGTERM, caught from before `up` changes anything: one that
+ * comes while the tunnel starts (a slow PostUp, `systemctl stop` while
+ * activating) must not kill the process midway, leaving rules, DNS and
+ * the ledger behind; it is noted, the start finishes and is undone
+ * (ServedTunnel.start). Once up, the first one stops the tunnel (whenUp).
+ */
+class StopSignals {
+  /** The first stop signal so far, or null. */
+  received: string | null = null;
+  private onStop: ((sig: string) => void) | null = null;
+
+  constructor(private readonly log: Logger) {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => this.take(sig));
+  }
+
+  private take(sig: string): void {
+    if (this.received !== null) {
+      this.log.info(`${sig}: already stopping`);
+      return;
+    }
+    this.received = sig;
+    if (this.onStop) this.onStop(sig);
+    else this.log.info(`${sig} while starting: the start finishes, then is undone`);
+  }
+
+  /** Once up: `stop` runs on the first signal (at once if one came since the start). */
+  whenUp(stop: (sig: string) => void): void {
+    this.onStop = stop;
+    if (this.received !== null) stop(this.received);
+  }
 }
 
 /** Until the tunnel is up, a SIGHUP (e.g. systemd's reload) must not end the process. */

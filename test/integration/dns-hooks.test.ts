@@ -2,7 +2,8 @@
 // namespace's resolver (openresolv, in a private mount: test/helpers/
 // private-resolver.ts) and runs PreUp/PostUp; `down`, SIGTERM, and `down`
 // after kill -9 put resolv.conf back byte for byte and run PreDown/PostDown
-// once; a failing PostUp leaves nothing behind.
+// once; a failing PostUp leaves nothing behind, nor does a SIGTERM that
+// comes while PostUp still runs.
 import { expect } from 'chai';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { namespaceRunDir } from '../../src/daemon/rundir.js';
 import { eventually, TestNet } from '../helpers/netns.js';
 import { privateResolver, requireOpenresolv, type PrivateResolver } from '../helpers/private-resolver.js';
 import { asUnitRuns, unitCommand } from '../helpers/systemd-unit.js';
-import { TunnelPair } from '../helpers/tunnel-pair.js';
+import { SEALTUN, TunnelPair } from '../helpers/tunnel-pair.js';
 
 const ORIGINAL = '# the namespace resolver before the tunnel\nnameserver 192.0.2.53\noptions edns0\n';
 const DNS = 'DNS = 198.51.100.53, 2001:db8:53::1, corp.example, example.test';
@@ -147,5 +148,34 @@ PostDown = ip link show %i >/dev/null 2>&1 || echo "post-down %i $(id -u): %i go
     expect(resolver.read()).to.equal(ORIGINAL);
     expect(existsSync(ledgerOf(pair))).to.equal(false);
     expect(await hostState(pair)).to.equal(before);
+  });
+  it('SIGTERM while PostUp still runs: the start finishes, then is undone, and the process exits leaving nothing behind', async () => {
+    const { pair, resolver } = setUp((dir) => `${DNS}\nKillSwitch = on\nPostUp = touch ${dir}/post-up-began; sleep 6\nPreDown = touch ${dir}/pre-down-ran`);
+    current = pair;
+    await pair.keygen();
+    await pair.up(pair.net.b, pair.configB());
+    const before = await hostState(pair);
+    // In the foreground, as systemd runs it: `systemctl stop` while the unit is still activating.
+    const daemon = pair.net.spawn(pair.net.a, [process.execPath, SEALTUN, 'up', pair.configA()], { env: pair.env });
+    let output = '';
+    daemon.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    daemon.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((r) => daemon.on('exit', (code, signal) => r({ code, signal })));
+    await eventually(async () => existsSync(join(pair.dir, 'post-up-began')), 30_000, 50);
+    await new Promise((r) => setTimeout(r, 2000));
+    const t0 = Date.now();
+    daemon.kill('SIGTERM');
+    const end = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 30_000))]);
+    const ms = Date.now() - t0;
+    process.stdout.write(`      (SIGTERM 2 s into a 6 s PostUp: exited ${JSON.stringify(end)} ${ms} ms later; log ends ${JSON.stringify(output.trim().split('\n').slice(-2))})\n`);
+    expect(end, `still running 30 s after SIGTERM:\n${output}`).to.not.equal(null);
+    expect(end!.signal, `killed by the signal midway:\n${output}`).to.equal(null);
+    expect(end!.code, output).to.equal(0);
+    expect(output).to.include('SIGTERM while starting');
+    expect(existsSync(join(pair.dir, 'pre-down-ran')), 'PostUp had passed: its down hooks undo it').to.equal(true);
+    expect(resolver.read()).to.equal(ORIGINAL);
+    expect(existsSync(ledgerOf(pair)), 'no ledger').to.equal(false);
+    expect(existsSync(pair.runFile(pair.nameA, 'pid')), 'no pid file').to.equal(false);
+    expect(await hostState(pair), 'no interface, route, rule or kill switch').to.equal(before);
   });
 });
