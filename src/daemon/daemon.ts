@@ -2,7 +2,7 @@
 // daemon (a detached child that reports when it is up), and finding a
 // running one again for `down` and `status`.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as libc from '../sys/libc.js';
@@ -16,6 +16,7 @@ import { followKillSwitch } from '../host/kill-switch.js';
 import { routingPlan } from '../host/policy-routing.js';
 import { parsePidFile, PinnedProcess, startTimeOf, type ProcessIdentity } from './process-identity.js';
 import { openFreshLog } from './log-file.js';
+import { lockHolder, NameLock, NameLockHeld } from './name-lock.js';
 import { dropUser, runsAsRoot } from './privileges.js';
 import { SystemdNotifier } from './sd-notify.js';
 import { controlSocket, logFile, pidFile, runDir } from './rundir.js';
@@ -44,6 +45,8 @@ export async function runForeground(configPath: string, level: Level, user?: str
   libc.mallopt(libc.M_ARENA_MAX, 2);
   const systemd = SystemdNotifier.fromEnv();
   const config = loadConfig(configPath);
+  // Held until this process ends: no second `up` of this Name meanwhile (name-lock.ts).
+  takeNameLock(config.iface.name);
   await refuseRunning(config.iface.name);
   if (user !== undefined && config.iface.transport === 'tcp' && routingPlan(config).policy) {
     // As config.ts refuses User = with it: no TCP connection made after the drop could be marked.
@@ -132,7 +135,7 @@ export async function runDaemon(configPath: string, level: Level, user?: string)
   const config = loadConfig(configPath); // report config errors here, not in a log file
   const name = config.iface.name;
   await refuseRunning(name);
-  mkdirSync(runDir(), { recursive: true, mode: 0o700 });
+  takeNameLock(name).release(); // the child takes it for good; refused here, the error is not in a log file
   const log = logFile(name);
   const out = openFreshLog(log);
   const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -229,6 +232,15 @@ function unreachable(name: string, sock: string, err: unknown, what: string): Us
   return new UserError(`${name}: ${(err as Error).message}; a daemon may be stuck there (pid file: ${readPid(name) ?? 'none'}), left untouched`);
 }
 
+function takeNameLock(name: string): NameLock {
+  try {
+    return NameLock.take(name);
+  } catch (err) {
+    if (err instanceof NameLockHeld) throw new UserError(err.message);
+    throw err;
+  }
+}
+
 /** `up` of a Name that already runs here would take over its run files: refused before anything changes. */
 async function refuseRunning(name: string): Promise<void> {
   const running = (await daemonOf(name, '`up`')) ?? daemonOfPidFile(name);
@@ -260,7 +272,8 @@ function checkedName(name: string): string {
  */
 export async function stopTunnel(configOrName: string, timeoutMs = 10_000): Promise<string> {
   const name = tunnelName(configOrName);
-  const who = (await daemonOf(name, '`down`')) ?? daemonOfPidFile(name);
+  // One still starting has no socket nor pid file yet; it holds the Name's lock, which says who it is.
+  const who = (await daemonOf(name, '`down`')) ?? daemonOfPidFile(name) ?? lockHolder(name);
   const daemon = who && PinnedProcess.open(who);
   if (who && !daemon && (await daemonOf(name, '`down`'))) {
     // It answers, yet its pid is not the process it names here: another pid namespace.

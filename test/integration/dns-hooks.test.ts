@@ -5,7 +5,7 @@
 // once; a failing PostUp leaves nothing behind, nor does a SIGTERM that
 // comes while PostUp still runs.
 import { expect } from 'chai';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { queryControl } from '../../src/daemon/control.js';
 import { namespaceRunDir } from '../../src/daemon/rundir.js';
@@ -177,5 +177,37 @@ PostDown = ip link show %i >/dev/null 2>&1 || echo "post-down %i $(id -u): %i go
     expect(existsSync(ledgerOf(pair)), 'no ledger').to.equal(false);
     expect(existsSync(pair.runFile(pair.nameA, 'pid')), 'no pid file').to.equal(false);
     expect(await hostState(pair), 'no interface, route, rule or kill switch').to.equal(before);
+  });
+  it('a second `up` of the same Name while the first still starts is refused and leaves the first one\'s DNS, hooks and rules alone; `down` stops one still starting', async () => {
+    const { pair, resolver } = setUp((dir) => `${DNS}\nPostUp = touch ${dir}/post-up-began; sleep 5\nPreDown = echo pre-down >> ${dir}/down-hooks`);
+    current = pair;
+    await pair.keygen();
+    await pair.up(pair.net.b, pair.configB());
+    const first = pair.cli(pair.net.a, ['up', '--daemon', pair.configA()]);
+    await eventually(async () => existsSync(join(pair.dir, 'post-up-began')), 30_000, 50);
+    const second = await pair.cli(pair.net.a, ['up', '--daemon', pair.configA()]);
+    process.stdout.write(`      (second up while the first's PostUp runs: exit ${second.code}, ${JSON.stringify(second.stderr.trim())})\n`);
+    expect(second.code).to.equal(1);
+    expect(second.stderr).to.match(/sta0: already starting or running \(pid \d+\); stop it first with: sealtun down sta0/);
+    const up = await first;
+    expect(up.code, up.stderr).to.equal(0);
+    const ledger = JSON.parse(readFileSync(ledgerOf(pair), 'utf8')) as Record<string, unknown>;
+    expect(Object.keys(ledger).sort(), 'the first tunnel\'s DNS and down hooks are still recorded').to.deep.equal(['dns', 'hooks']);
+    expect(resolver.read()).to.include('198.51.100.53');
+    await pair.waitConnected();
+    const down = await pair.down(pair.net.a, pair.nameA);
+    expect(down.code, down.stderr).to.equal(0);
+    expect(readFileSync(join(pair.dir, 'down-hooks'), 'utf8'), 'PreDown ran once').to.equal('pre-down\n');
+    expect(resolver.read()).to.equal(ORIGINAL);
+
+    // `down` while an `up` still starts: it signals the lock's holder, whose start is then undone.
+    const third = pair.cli(pair.net.a, ['up', '--daemon', pair.configA()]);
+    unlinkSync(join(pair.dir, 'post-up-began'));
+    await eventually(async () => existsSync(join(pair.dir, 'post-up-began')), 30_000, 50);
+    const early = await pair.cli(pair.net.a, ['down', pair.nameA], undefined);
+    process.stdout.write(`      (down while PostUp runs: exit ${early.code}; up said ${JSON.stringify((await third).stderr.trim().split('\n').slice(-1))})\n`);
+    expect(early.code, early.stderr).to.equal(0);
+    expect(resolver.read()).to.equal(ORIGINAL);
+    expect(existsSync(ledgerOf(pair))).to.equal(false);
   });
 });
