@@ -15,7 +15,7 @@ import { beforeInterfaceGoes, undoHost } from '../host/setup.js';
 import { followKillSwitch } from '../host/kill-switch.js';
 import { routingPlan } from '../host/policy-routing.js';
 import { parsePidFile, PinnedProcess, startTimeOf, type ProcessIdentity } from './process-identity.js';
-import { openFreshLog } from './log-file.js';
+import { capRunningLog, openFreshLog } from './log-file.js';
 import { lockHolder, NameLock, NameLockHeld } from './name-lock.js';
 import { dropUser, runsAsRoot } from './privileges.js';
 import { SystemdNotifier } from './sd-notify.js';
@@ -53,6 +53,8 @@ export async function runForeground(configPath: string, level: Level, user?: str
     throw new UserError(`${config.iface.name}: --user: a full tunnel over Transport = tcp marks each new TCP connection (SO_MARK needs CAP_NET_ADMIN), which a daemon that dropped root cannot; use Transport = udp`);
   }
   const log = createLogger(`sealtun[${config.iface.name}]`, level);
+  // `--daemon`'s child writes to NAME.log (runDaemon): kept under a size cap.
+  if (process.env[DAEMON_CHILD_ENV]) capRunningLog(logFile(config.iface.name));
   const signals = new StopSignals(log);
   // What a dead daemon of this Name left (rules, ...) goes first; its kill
   // switch stays until the new one replaces it in one transaction (kill-switch.ts).
