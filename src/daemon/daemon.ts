@@ -45,9 +45,9 @@ export async function runForeground(configPath: string, level: Level, user?: str
   libc.mallopt(libc.M_ARENA_MAX, 2);
   const systemd = SystemdNotifier.fromEnv();
   const config = loadConfig(configPath);
-  // Held until this process ends: no second `up` of this Name meanwhile (name-lock.ts).
-  takeNameLock(config.iface.name);
   await refuseRunning(config.iface.name);
+  // Held until this process ends: no second `up` of this Name meanwhile, even while this one starts (name-lock.ts).
+  takeNameLock(config.iface.name);
   if (user !== undefined && config.iface.transport === 'tcp' && routingPlan(config).policy) {
     // As config.ts refuses User = with it: no TCP connection made after the drop could be marked.
     throw new UserError(`${config.iface.name}: --user: a full tunnel over Transport = tcp marks each new TCP connection (SO_MARK needs CAP_NET_ADMIN), which a daemon that dropped root cannot; use Transport = udp`);
