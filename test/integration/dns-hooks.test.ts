@@ -149,7 +149,7 @@ PostDown = ip link show %i >/dev/null 2>&1 || echo "post-down %i $(id -u): %i go
     expect(existsSync(ledgerOf(pair))).to.equal(false);
     expect(await hostState(pair)).to.equal(before);
   });
-  it('SIGTERM while PostUp still runs: the start finishes, then is undone, and the process exits leaving nothing behind', async () => {
+  it('SIGTERM while starting: during PostUp the start finishes and is undone, during PreUp it stops there; the process exits leaving nothing behind', async () => {
     const { pair, resolver } = setUp((dir) => `${DNS}\nKillSwitch = on\nPostUp = touch ${dir}/post-up-began; sleep 6\nPreDown = touch ${dir}/pre-down-ran`);
     current = pair;
     await pair.keygen();
@@ -177,6 +177,22 @@ PostDown = ip link show %i >/dev/null 2>&1 || echo "post-down %i $(id -u): %i go
     expect(existsSync(ledgerOf(pair)), 'no ledger').to.equal(false);
     expect(existsSync(pair.runFile(pair.nameA, 'pid')), 'no pid file').to.equal(false);
     expect(await hostState(pair), 'no interface, route, rule or kill switch').to.equal(before);
+
+    // During PreUp: PreUp finishes, and nothing after it is done.
+    const conf = join(pair.dir, 'a.conf');
+    writeFileSync(conf, readFileSync(conf, 'utf8').replace('PostUp = touch', 'PreUp = touch'));
+    unlinkSync(join(pair.dir, 'post-up-began'));
+    const again = pair.net.spawn(pair.net.a, [process.execPath, SEALTUN, 'up', conf], { env: pair.env });
+    let said = '';
+    again.stderr!.on('data', (d: Buffer) => (said += d.toString()));
+    const gone = new Promise<{ code: number | null; signal: string | null }>((r) => again.on('exit', (code, signal) => r({ code, signal })));
+    await eventually(async () => existsSync(join(pair.dir, 'post-up-began')), 30_000, 50);
+    again.kill('SIGTERM');
+    expect(await gone, said).to.deep.equal({ code: 0, signal: null });
+    expect(said).to.include('SIGTERM while starting: stopped before the interface was created');
+    expect(resolver.read()).to.equal(ORIGINAL);
+    expect(existsSync(ledgerOf(pair))).to.equal(false);
+    expect(await hostState(pair)).to.equal(before);
   });
   it('a second `up` of the same Name while the first still starts is refused and leaves the first one\'s DNS, hooks and rules alone; `down` stops one still starting', async () => {
     const { pair, resolver } = setUp((dir) => `${DNS}\nPostUp = touch ${dir}/post-up-began; sleep 5\nPreDown = echo pre-down >> ${dir}/down-hooks`);
