@@ -2,7 +2,7 @@
 // daemon (a detached child that reports when it is up), and finding a
 // running one again for `down` and `status`.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as libc from '../sys/libc.js';
@@ -15,13 +15,14 @@ import { beforeInterfaceGoes, undoHost } from '../host/setup.js';
 import { followKillSwitch } from '../host/kill-switch.js';
 import { routingPlan } from '../host/policy-routing.js';
 import { parsePidFile, PinnedProcess, startTimeOf, type ProcessIdentity } from './process-identity.js';
-import { openFreshLog } from './log-file.js';
+import { capRunningLog, openFreshLog } from './log-file.js';
+import { lockHolder, NameLock, NameLockHeld } from './name-lock.js';
 import { dropUser, runsAsRoot } from './privileges.js';
 import { SystemdNotifier } from './sd-notify.js';
 import { controlSocket, logFile, pidFile, runDir } from './rundir.js';
 import { NO_KEY_FILE, parseSetView, type SetArgs, type SetView } from './peer-set.js';
 import { viewForReload } from './reload.js';
-import { ServedTunnel } from './served-tunnel.js';
+import { ServedTunnel, StartInterrupted } from './served-tunnel.js';
 import type { TunnelStatus } from '../tunnel/tunnel.js';
 
 /** A problem to report to the user in one line (the CLI exits 1). */
@@ -45,15 +46,28 @@ export async function runForeground(configPath: string, level: Level, user?: str
   const systemd = SystemdNotifier.fromEnv();
   const config = loadConfig(configPath);
   await refuseRunning(config.iface.name);
+  // Held until this process ends: no second `up` of this Name meanwhile, even while this one starts (name-lock.ts).
+  takeNameLock(config.iface.name);
   if (user !== undefined && config.iface.transport === 'tcp' && routingPlan(config).policy) {
     // As config.ts refuses User = with it: no TCP connection made after the drop could be marked.
     throw new UserError(`${config.iface.name}: --user: a full tunnel over Transport = tcp marks each new TCP connection (SO_MARK needs CAP_NET_ADMIN), which a daemon that dropped root cannot; use Transport = udp`);
   }
   const log = createLogger(`sealtun[${config.iface.name}]`, level);
+  // `--daemon`'s child writes to NAME.log (runDaemon): kept under a size cap.
+  if (process.env[DAEMON_CHILD_ENV]) capRunningLog(logFile(config.iface.name));
+  const signals = new StopSignals(log);
   // What a dead daemon of this Name left (rules, ...) goes first; its kill
   // switch stays until the new one replaces it in one transaction (kill-switch.ts).
   await undoHost(config.iface.name, log, { keepKillSwitch: true });
-  const tunnel = await ServedTunnel.start(config, log);
+  let tunnel: ServedTunnel;
+  try {
+    tunnel = await ServedTunnel.start(config, log, () => signals.received);
+  } catch (err) {
+    if (!(err instanceof StartInterrupted)) throw err;
+    log.info(err.message);
+    systemd.stopping();
+    return;
+  }
   const runAs = user ?? config.iface.user;
   if (runAs !== undefined) {
     try {
@@ -69,19 +83,50 @@ export async function runForeground(configPath: string, level: Level, user?: str
   const unnotified = systemd.ready();
   if (unnotified) log.warn(unnotified);
   await new Promise<void>((done) => {
-    const stop = (sig: string) => {
+    signals.whenUp((sig) => {
       log.info(`${sig}: stopping`);
       systemd.stopping();
       void tunnel.stop().then(done);
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    });
     process.removeListener('SIGHUP', ignoreHangup);
     process.on('SIGHUP', () => {
       log.info('SIGHUP: reloading the config');
       void tunnel.reloadFile();
     });
   });
+}
+
+/**
+ * SIGINT and SIGTERM, caught from before `up` changes anything: one that
+ * comes while the tunnel starts (a slow PostUp, `systemctl stop` while
+ * activating) must not kill the process midway, leaving rules, DNS and
+ * the ledger behind; it is noted, the start finishes and is undone
+ * (ServedTunnel.start). Once up, the first one stops the tunnel (whenUp).
+ */
+class StopSignals {
+  /** The first stop signal so far, or null. */
+  received: string | null = null;
+  private onStop: ((sig: string) => void) | null = null;
+
+  constructor(private readonly log: Logger) {
+    for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => this.take(sig));
+  }
+
+  private take(sig: string): void {
+    if (this.received !== null) {
+      this.log.info(`${sig}: already stopping`);
+      return;
+    }
+    this.received = sig;
+    if (this.onStop) this.onStop(sig);
+    else this.log.info(`${sig} while starting: the start finishes, then is undone`);
+  }
+
+  /** Once up: `stop` runs on the first signal (at once if one came since the start). */
+  whenUp(stop: (sig: string) => void): void {
+    this.onStop = stop;
+    if (this.received !== null) stop(this.received);
+  }
 }
 
 /** Until the tunnel is up, a SIGHUP (e.g. systemd's reload) must not end the process. */
@@ -92,7 +137,7 @@ export async function runDaemon(configPath: string, level: Level, user?: string)
   const config = loadConfig(configPath); // report config errors here, not in a log file
   const name = config.iface.name;
   await refuseRunning(name);
-  mkdirSync(runDir(), { recursive: true, mode: 0o700 });
+  takeNameLock(name).release(); // the child takes it for good; refused here, the error is not in a log file
   const log = logFile(name);
   const out = openFreshLog(log);
   const cli = fileURLToPath(new URL('../cli/main.js', import.meta.url));
@@ -189,6 +234,15 @@ function unreachable(name: string, sock: string, err: unknown, what: string): Us
   return new UserError(`${name}: ${(err as Error).message}; a daemon may be stuck there (pid file: ${readPid(name) ?? 'none'}), left untouched`);
 }
 
+function takeNameLock(name: string): NameLock {
+  try {
+    return NameLock.take(name);
+  } catch (err) {
+    if (err instanceof NameLockHeld) throw new UserError(err.message);
+    throw err;
+  }
+}
+
 /** `up` of a Name that already runs here would take over its run files: refused before anything changes. */
 async function refuseRunning(name: string): Promise<void> {
   const running = (await daemonOf(name, '`up`')) ?? daemonOfPidFile(name);
@@ -220,7 +274,8 @@ function checkedName(name: string): string {
  */
 export async function stopTunnel(configOrName: string, timeoutMs = 10_000): Promise<string> {
   const name = tunnelName(configOrName);
-  const who = (await daemonOf(name, '`down`')) ?? daemonOfPidFile(name);
+  // One still starting has no socket nor pid file yet; it holds the Name's lock, which says who it is.
+  const who = (await daemonOf(name, '`down`')) ?? daemonOfPidFile(name) ?? lockHolder(name);
   const daemon = who && PinnedProcess.open(who);
   if (who && !daemon && (await daemonOf(name, '`down`'))) {
     // It answers, yet its pid is not the process it names here: another pid namespace.

@@ -47,6 +47,11 @@ function nextEndpoint(step: Extract<PeerStep, { kind: 'change' }>, next: readonl
   return next.find((p) => Buffer.from(p.publicKey).equals(Buffer.from(step.publicKey)))?.endpoint;
 }
 
+/** The start was asked to stop (a signal) and has undone what it did. */
+export class StartInterrupted extends Error {
+  override readonly name = 'StartInterrupted';
+}
+
 export class ServedTunnel {
   private control: Server | null = null;
   private metrics: HttpServer | null = null;
@@ -76,12 +81,23 @@ export class ServedTunnel {
    * Brings the tunnel up, then its control socket, metrics server and pid
    * file; on failure nothing is left running. All bind before a privilege
    * drop (daemon.ts), so MetricsListen may name a port below 1024.
+   * `stopAsked` names a stop signal that came meanwhile: before the
+   * interface exists the start stops there; after, it finishes and is
+   * undone as a failed one is; either way it throws StartInterrupted.
    */
-  static async start(config: TunnelConfig, log: Logger): Promise<ServedTunnel> {
+  static async start(config: TunnelConfig, log: Logger, stopAsked: () => string | null = () => null): Promise<ServedTunnel> {
     let served: ServedTunnel | null = null;
     mkdirSync(runDir(), { recursive: true, mode: 0o700 });
+    // Asked to stop before the interface exists (during the clean-up before
+    // the start, or PreUp): nothing is created yet (PreUp has no undo, as in wg-quick).
+    const stopEarly = () => {
+      const sig = stopAsked();
+      if (sig !== null) throw new StartInterrupted(`${config.iface.name}: ${sig} while starting: stopped before the interface was created`);
+    };
+    stopEarly();
     // Before the interface exists: PreUp (and a DNS setting this host cannot apply is refused).
     await prepareHost(config, log);
+    stopEarly();
     const plan = routingPlan(config);
     const tunnel = await Tunnel.start(config, log, {
       routes: { table: plan.routeTable, skipDefault: plan.policy !== null },
@@ -104,6 +120,9 @@ export class ServedTunnel {
         log.info(`metrics at http://${listenAddressText(metricsListen)}/metrics`);
       }
       writeFileSync(pidFile(name), pidFileText(ownIdentity()));
+      // A SIGTERM/SIGINT that came while starting (daemon.ts) undoes it all, as a failure does.
+      const signal = stopAsked();
+      if (signal !== null) throw new StartInterrupted(`${name}: ${signal} while starting: everything this start did is undone`);
     } catch (err) {
       await served.stop();
       if (!guarded) await removeKillSwitch(name).catch((e: Error) => log.error(e.message));

@@ -138,7 +138,7 @@ export async function applyDns(config: TunnelConfig, log: Logger): Promise<void>
   const { dns, name } = config.iface;
   recordInLedger(name, SECTION, { tool: m.tool, target: m.target } satisfies DnsLedger);
   for (const { argv, input } of applyCommands(m, dns)) {
-    const r = await runCommand(argv, input);
+    const r = await runCommand(argv, { input });
     if (r.code !== 0) throw new DnsError(`${name}: DNS: ${argv.join(' ')} failed: ${r.startError ?? r.output.trim()}`);
   }
   log.info(`DNS ${[...dns.servers, ...dns.searchDomains].join(', ')} set with ${m.tool} for ${m.target}`);

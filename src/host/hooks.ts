@@ -64,7 +64,7 @@ async function runHooks(key: HookKey, commands: readonly string[], iface: string
     const lines = r.output.split('\n').filter((l, i, all) => l !== '' || i < all.length - 1);
     for (const l of lines) log.info(`${key}: | ${l}`);
     if (r.code === 0) continue;
-    const how = r.startError ? `could not start /bin/sh (${r.startError})` : r.signal ? `was killed by ${r.signal}` : `exited with code ${r.code}`;
+    const how = r.startError ? `could not start /bin/sh (${r.startError})` : r.timedOut ? 'ran too long and was killed (with every process it started)' : r.signal ? `was killed by ${r.signal}` : `exited with code ${r.code}`;
     const message = `${iface}: ${key} hook ${how}: ${command}`;
     if (onFailure === 'continue') {
       log.error(message);

@@ -27,6 +27,8 @@ export const fcntl = libc.func('int fcntl(int fd, int cmd, int arg)') as Fn<[num
 export const ioctlPtr = libc.func('int ioctl(int fd, unsigned long req, void *arg)') as Fn<[number, number, Mem], number>;
 export const ioctlInt = libc.func('int ioctl(int fd, unsigned long req, unsigned long arg)') as Fn<[number, number, number], number>;
 export const poll = libc.func('int poll(void *fds, unsigned long nfds, int timeout)') as Fn<[Mem, number, number], number>;
+export const dup2 = libc.func('int dup2(int oldfd, int newfd)') as Fn<[number, number], number>;
+export const flock = libc.func('int flock(int fd, int operation)') as Fn<[number, number], number>;
 export const mallopt = libc.func('int mallopt(int param, int value)') as Fn<[number, number], number>;
 export const eventfd = libc.func('int eventfd(unsigned int initval, int flags)') as Fn<[number, number], number>;
 
@@ -80,6 +82,10 @@ export function allocNative(bytes: number): { ptr: Pointer; view: Buffer } {
   view.fill(0);
   return { ptr, view };
 }
+
+/** flock(2) operations: exclusive, and fail (EWOULDBLOCK = EAGAIN) rather than wait. */
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
 
 /** mallopt(): most malloc arenas shared by all threads. */
 export const M_ARENA_MAX = -8;

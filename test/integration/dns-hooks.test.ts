@@ -2,16 +2,17 @@
 // namespace's resolver (openresolv, in a private mount: test/helpers/
 // private-resolver.ts) and runs PreUp/PostUp; `down`, SIGTERM, and `down`
 // after kill -9 put resolv.conf back byte for byte and run PreDown/PostDown
-// once; a failing PostUp leaves nothing behind.
+// once; a failing PostUp leaves nothing behind, nor does a SIGTERM that
+// comes while PostUp still runs.
 import { expect } from 'chai';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { queryControl } from '../../src/daemon/control.js';
 import { namespaceRunDir } from '../../src/daemon/rundir.js';
 import { eventually, TestNet } from '../helpers/netns.js';
 import { privateResolver, requireOpenresolv, type PrivateResolver } from '../helpers/private-resolver.js';
 import { asUnitRuns, unitCommand } from '../helpers/systemd-unit.js';
-import { TunnelPair } from '../helpers/tunnel-pair.js';
+import { SEALTUN, TunnelPair } from '../helpers/tunnel-pair.js';
 
 const ORIGINAL = '# the namespace resolver before the tunnel\nnameserver 192.0.2.53\noptions edns0\n';
 const DNS = 'DNS = 198.51.100.53, 2001:db8:53::1, corp.example, example.test';
@@ -147,5 +148,82 @@ PostDown = ip link show %i >/dev/null 2>&1 || echo "post-down %i $(id -u): %i go
     expect(resolver.read()).to.equal(ORIGINAL);
     expect(existsSync(ledgerOf(pair))).to.equal(false);
     expect(await hostState(pair)).to.equal(before);
+  });
+  it('SIGTERM while starting: during PostUp the start finishes and is undone, during PreUp it stops there; the process exits leaving nothing behind', async () => {
+    const { pair, resolver } = setUp((dir) => `${DNS}\nKillSwitch = on\nPostUp = touch ${dir}/post-up-began; sleep 6\nPreDown = touch ${dir}/pre-down-ran`);
+    current = pair;
+    await pair.keygen();
+    await pair.up(pair.net.b, pair.configB());
+    const before = await hostState(pair);
+    // In the foreground, as systemd runs it: `systemctl stop` while the unit is still activating.
+    const daemon = pair.net.spawn(pair.net.a, [process.execPath, SEALTUN, 'up', pair.configA()], { env: pair.env });
+    let output = '';
+    daemon.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    daemon.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<{ code: number | null; signal: string | null }>((r) => daemon.on('exit', (code, signal) => r({ code, signal })));
+    await eventually(async () => existsSync(join(pair.dir, 'post-up-began')), 30_000, 50);
+    await new Promise((r) => setTimeout(r, 2000));
+    const t0 = Date.now();
+    daemon.kill('SIGTERM');
+    const end = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), 30_000))]);
+    const ms = Date.now() - t0;
+    process.stdout.write(`      (SIGTERM 2 s into a 6 s PostUp: exited ${JSON.stringify(end)} ${ms} ms later; log ends ${JSON.stringify(output.trim().split('\n').slice(-2))})\n`);
+    expect(end, `still running 30 s after SIGTERM:\n${output}`).to.not.equal(null);
+    expect(end!.signal, `killed by the signal midway:\n${output}`).to.equal(null);
+    expect(end!.code, output).to.equal(0);
+    expect(output).to.include('SIGTERM while starting');
+    expect(existsSync(join(pair.dir, 'pre-down-ran')), 'PostUp had passed: its down hooks undo it').to.equal(true);
+    expect(resolver.read()).to.equal(ORIGINAL);
+    expect(existsSync(ledgerOf(pair)), 'no ledger').to.equal(false);
+    expect(existsSync(pair.runFile(pair.nameA, 'pid')), 'no pid file').to.equal(false);
+    expect(await hostState(pair), 'no interface, route, rule or kill switch').to.equal(before);
+
+    // During PreUp: PreUp finishes, and nothing after it is done.
+    const conf = join(pair.dir, 'a.conf');
+    writeFileSync(conf, readFileSync(conf, 'utf8').replace('PostUp = touch', 'PreUp = touch'));
+    unlinkSync(join(pair.dir, 'post-up-began'));
+    const again = pair.net.spawn(pair.net.a, [process.execPath, SEALTUN, 'up', conf], { env: pair.env });
+    let said = '';
+    again.stderr!.on('data', (d: Buffer) => (said += d.toString()));
+    const gone = new Promise<{ code: number | null; signal: string | null }>((r) => again.on('exit', (code, signal) => r({ code, signal })));
+    await eventually(async () => existsSync(join(pair.dir, 'post-up-began')), 30_000, 50);
+    again.kill('SIGTERM');
+    expect(await gone, said).to.deep.equal({ code: 0, signal: null });
+    expect(said).to.include('SIGTERM while starting: stopped before the interface was created');
+    expect(resolver.read()).to.equal(ORIGINAL);
+    expect(existsSync(ledgerOf(pair))).to.equal(false);
+    expect(await hostState(pair)).to.equal(before);
+  });
+  it('a second `up` of the same Name while the first still starts is refused and leaves the first one\'s DNS, hooks and rules alone; `down` stops one still starting', async () => {
+    const { pair, resolver } = setUp((dir) => `${DNS}\nPostUp = touch ${dir}/post-up-began; sleep 5\nPreDown = echo pre-down >> ${dir}/down-hooks`);
+    current = pair;
+    await pair.keygen();
+    await pair.up(pair.net.b, pair.configB());
+    const first = pair.cli(pair.net.a, ['up', '--daemon', pair.configA()]);
+    await eventually(async () => existsSync(join(pair.dir, 'post-up-began')), 30_000, 50);
+    const second = await pair.cli(pair.net.a, ['up', '--daemon', pair.configA()]);
+    process.stdout.write(`      (second up while the first's PostUp runs: exit ${second.code}, ${JSON.stringify(second.stderr.trim())})\n`);
+    expect(second.code).to.equal(1);
+    expect(second.stderr).to.match(/sta0: already starting or running \(pid \d+\); stop it first with: sealtun down sta0/);
+    const up = await first;
+    expect(up.code, up.stderr).to.equal(0);
+    const ledger = JSON.parse(readFileSync(ledgerOf(pair), 'utf8')) as Record<string, unknown>;
+    expect(Object.keys(ledger).sort(), 'the first tunnel\'s DNS and down hooks are still recorded').to.deep.equal(['dns', 'hooks']);
+    expect(resolver.read()).to.include('198.51.100.53');
+    await pair.waitConnected();
+    const down = await pair.down(pair.net.a, pair.nameA);
+    expect(down.code, down.stderr).to.equal(0);
+    expect(readFileSync(join(pair.dir, 'down-hooks'), 'utf8'), 'PreDown ran once').to.equal('pre-down\n');
+    expect(resolver.read()).to.equal(ORIGINAL);
+
+    // `down` while an `up` still starts: it signals the lock's holder, whose start is then undone.
+    const third = pair.cli(pair.net.a, ['up', '--daemon', pair.configA()]);
+    unlinkSync(join(pair.dir, 'post-up-began'));
+    await eventually(async () => existsSync(join(pair.dir, 'post-up-began')), 30_000, 50);
+    const early = await pair.cli(pair.net.a, ['down', pair.nameA], undefined);
+    process.stdout.write(`      (down while PostUp runs: exit ${early.code}; up said ${JSON.stringify((await third).stderr.trim().split('\n').slice(-1))})\n`);
+    expect(early.code, early.stderr).to.equal(0);
+    expect(resolver.read()).to.equal(ORIGINAL);
+    expect(existsSync(ledgerOf(pair))).to.equal(false);
   });
 });
