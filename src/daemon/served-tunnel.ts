@@ -86,6 +86,7 @@ export class ServedTunnel {
     const tunnel = await Tunnel.start(config, log, {
       routes: { table: plan.routeTable, skipDefault: plan.policy !== null },
       ...(plan.socketMark !== null ? { socketMark: plan.socketMark } : {}),
+      ...(plan.connectMark !== null ? { connectMark: plan.connectMark } : {}),
       endpointMemoryFile: endpointFile(config.iface.name),
       // The tunnel has stopped itself; the run files go, and so does the process.
       onFailure: () => void (served?.stop() ?? Promise.resolve()).then(() => process.exit(1)),

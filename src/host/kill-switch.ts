@@ -3,8 +3,18 @@
 // (forward) unless it
 //   - leaves through the tunnel interface (matched by name, so the rule
 //     holds while the interface is gone: a crashed daemon leaks nothing),
-//   - is the tunnel's own traffic: to a peer's endpoint (address, protocol,
-//     port: the set `endpoints4`/`endpoints6`), or from our ListenPort,
+//   - is the tunnel's own traffic (output only): it carries the tunnel's
+//     socket mark (SO_MARK, FwMark or 51820: routingPlan marks the sockets
+//     whenever KillSwitch is on), which covers a listener's replies to peers
+//     anywhere; or it goes to a peer's endpoint (address, protocol, port:
+//     the set `endpoints4`/`endpoints6`), which covers the TCP connections
+//     the tunnel makes unmarked (one made after a privilege drop cannot be
+//     marked) and the handshake of a restarted daemon. No rule looks at the
+//     source port: any process could send from the ListenPort (socat
+//     sourceport=) while the daemon is dead.
+//     Setting a mark needs CAP_NET_ADMIN: the kill switch guards against
+//     accidents (a dead tunnel, a route gone) and unprivileged processes,
+//     not against root, which can mark its packets or delete the table.
 //   - stays on this host (loopback), or is IPv6 neighbour discovery (without
 //     it no IPv6 next hop, the endpoint's included, could be found),
 //   - with KillSwitchAllowLan = on: is DHCP, or goes to a private, link-local
@@ -20,6 +30,7 @@ import type { Endpoint, TunnelConfig } from '../config/config.js';
 import { resolveEndpointAll } from '../transport/resolve.js';
 import type { Logger } from '../log.js';
 import { readLedger, recordInLedger } from './ledger.js';
+import { routingPlan } from './policy-routing.js';
 
 export class KillSwitchError extends Error {
   override readonly name = 'KillSwitchError';
@@ -43,16 +54,16 @@ export function killSwitchTable(name: string): string {
 const LAN4 = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '224.0.0.0/4', '255.255.255.255'];
 const LAN6 = ['fe80::/10', 'fc00::/7', 'ff00::/8'];
 
-/** The nft statements of one chain (output or forward), in order. */
-function chainRules(dev: string, listenPort: number | undefined, allowLan: boolean): string[] {
+/** The nft statements of one chain, in order; `mark` (output only): the tunnel's socket mark. */
+function chainRules(dev: string, mark: number | null, allowLan: boolean): string[] {
   const rules = [
     'oifname "lo" accept',
     `oifname "${dev}" accept`,
+    ...(mark === null ? [] : [`meta mark ${mark} accept`]),
     'ip daddr . meta l4proto . th dport @endpoints4 accept',
     'ip6 daddr . meta l4proto . th dport @endpoints6 accept',
     'icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit } accept',
   ];
-  if (listenPort !== undefined) rules.push(`meta l4proto { udp, tcp } th sport ${listenPort} accept`);
   if (allowLan) {
     rules.push(
       'udp sport 68 udp dport 67 accept',
@@ -75,12 +86,14 @@ function elements(endpoints: readonly AllowedEndpoint[], family: 4 | 6): string 
  * transaction: the old table's rules hold until the new one's do.
  */
 export function killSwitchScript(config: TunnelConfig, endpoints: readonly AllowedEndpoint[]): string {
-  const { name, listenPort, killSwitchAllowLan } = config.iface;
+  const { name, killSwitchAllowLan } = config.iface;
   const table = `inet ${killSwitchTable(name)}`;
-  const chain = (hook: string) => [
+  // Never null with KillSwitch = on (policy-routing.ts); forwarded packets are never the tunnel's own.
+  const mark = routingPlan(config).socketMark;
+  const chain = (hook: 'output' | 'forward') => [
     `  chain ${hook} {`,
     `    type filter hook ${hook} priority filter; policy drop;`,
-    ...chainRules(name, listenPort, killSwitchAllowLan).map((r) => `    ${r}`),
+    ...chainRules(name, hook === 'output' ? mark : null, killSwitchAllowLan).map((r) => `    ${r}`),
     '  }',
   ];
   return [

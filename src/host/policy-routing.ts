@@ -30,25 +30,43 @@ export interface RoutingPlan {
   routeTable: number | 'main' | null;
   /** A full tunnel: the default routes of these IP versions go by policy rules into `table`. */
   policy: { mark: number; table: number; families: Array<4 | 6> } | null;
-  /** The mark on the tunnel's own UDP and TCP sockets, if any. */
+  /** The mark on the tunnel's own UDP socket and TCP listener, if any (the kill switch lets marked packets out). */
   socketMark: number | null;
+  /**
+   * The mark on the TCP connections the tunnel makes. null when only the
+   * kill switch asks for a mark: a connection goes to a peer's endpoint,
+   * which the kill switch lets out by its set, and one made after a
+   * privilege drop could not be marked (SO_MARK needs CAP_NET_ADMIN).
+   */
+  connectMark: number | null;
 }
 
-/** What Table and FwMark make of the peers' AllowedIPs (wg-quick's rules; see the top of this file). */
+/** What Table, FwMark and KillSwitch make of the peers' AllowedIPs (wg-quick's rules; see the top of this file). */
 export function routingPlan(config: TunnelConfig): RoutingPlan {
-  const { table, fwMark } = config.iface;
+  const { table, fwMark, killSwitch } = config.iface;
   const prefixes = config.peers.flatMap((p) => p.allowedIPs);
   const configuredMark = typeof fwMark === 'number' ? fwMark : null;
-  if (table === 'off') return { routes: [], routeTable: null, policy: null, socketMark: configuredMark };
+  // The kill switch lets the tunnel's own packets out by their mark (kill-switch.ts); config.ts refuses FwMark = off with it.
+  const marks = (policyMark: number | null) => {
+    const connectMark = policyMark ?? configuredMark;
+    return { socketMark: connectMark ?? (killSwitch ? DEFAULT_FWMARK : null), connectMark };
+  };
+  if (table === 'off') return { routes: [], routeTable: null, policy: null, ...marks(null) };
   if (table !== 'auto') {
-    return { routes: prefixes.map((c) => c.text), routeTable: table === MAIN_TABLE ? 'main' : table, policy: null, socketMark: configuredMark };
+    return { routes: prefixes.map((c) => c.text), routeTable: table === MAIN_TABLE ? 'main' : table, policy: null, ...marks(null) };
   }
-  const families = ([4, 6] as const).filter((f) => prefixes.some((c) => c.prefix === 0 && c.family === f));
+  const families = policyFamilies(config.peers);
   const routes = prefixes.filter((c) => c.prefix !== 0).map((c) => c.text);
-  if (families.length === 0) return { routes, routeTable: 'main', policy: null, socketMark: configuredMark };
+  if (families.length === 0) return { routes, routeTable: 'main', policy: null, ...marks(null) };
   // config.ts refuses FwMark = off here: without a mark the sealed packets would loop into the tunnel.
   const mark = configuredMark ?? DEFAULT_FWMARK;
-  return { routes, routeTable: 'main', policy: { mark, table: mark, families: [...families] }, socketMark: mark };
+  return { routes, routeTable: 'main', policy: { mark, table: mark, families: [...families] }, ...marks(mark) };
+}
+
+/** The IP versions whose default route (0.0.0.0/0, ::/0) is in some peer's AllowedIPs: those Table = auto routes by policy rules. */
+export function policyFamilies(peers: TunnelConfig['peers']): Array<4 | 6> {
+  const prefixes = peers.flatMap((p) => p.allowedIPs);
+  return ([4, 6] as const).filter((f) => prefixes.some((c) => c.prefix === 0 && c.family === f));
 }
 
 /** One `ip -4|-6 rule` selector, as added and as deleted. */
@@ -84,7 +102,10 @@ export function describePlan(plan: RoutingPlan, dev: string): string[] {
     }
     lines.push(`sysctl net.ipv4.conf.all.src_valid_mark=1`);
   }
-  lines.push(plan.socketMark === null ? 'socket mark: none' : `socket mark: ${plan.socketMark} (0x${plan.socketMark.toString(16)}) on the tunnel's UDP and TCP sockets`);
+  const hex = (m: number) => `${m} (0x${m.toString(16)})`;
+  if (plan.socketMark === null) lines.push('socket mark: none');
+  else if (plan.connectMark === plan.socketMark) lines.push(`socket mark: ${hex(plan.socketMark)} on the tunnel's UDP and TCP sockets`);
+  else lines.push(`socket mark: ${hex(plan.socketMark)} on the tunnel's UDP socket and TCP listener (for the kill switch; its TCP connections go to an endpoint unmarked)`);
   return lines;
 }
 
