@@ -75,19 +75,35 @@ interface RuleRecord {
   selector: string[];
 }
 
-/** The ledger's section for this file: the rules added, and src_valid_mark's value before we set it. */
+/**
+ * The ledger's section for this file: the rules added. (A ledger written by
+ * an earlier version may also hold `srcValidMarkBefore`: ignored, see below.)
+ */
 interface PolicyLedger {
   rules: RuleRecord[];
-  srcValidMarkBefore?: string;
 }
 const SECTION = 'policyRouting';
 
 /**
  * Makes the packets coming back to a marked socket pass reverse-path
  * filtering, which otherwise looks up their source without the mark and
- * finds the tunnel (wg-quick sets it too). Per network namespace.
+ * finds the tunnel. Per network namespace. Set to 1 and never put back, as
+ * wg-quick does: a second full tunnel (another FwMark) may still need it
+ * when the first goes down, and putting it back is one more write that can
+ * fail (a read-only /proc/sys) and leave `down` stuck.
  */
 const SRC_VALID_MARK = '/proc/sys/net/ipv4/conf/all/src_valid_mark';
+
+/** Sets src_valid_mark to 1 unless it is; a failure is an error that names the sysctl, and nothing is recorded. */
+function setSrcValidMark(): void {
+  try {
+    if (readFileSync(SRC_VALID_MARK, 'utf8').trim() !== '1') writeFileSync(SRC_VALID_MARK, '1\n');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const hint = code === 'EROFS' ? ' (/proc/sys is read-only: under systemd, ProtectKernelTunables=yes does that; see contrib/systemd/sealtun@.service)' : '';
+    throw new NetConfigError(`a full tunnel over IPv4 needs net.ipv4.conf.all.src_valid_mark=1: ${SRC_VALID_MARK}: ${code ?? (err as Error).message}${hint}`);
+  }
+}
 
 /** The lines `check` prints for a plan: routes, rules, the mark. */
 export function describePlan(plan: RoutingPlan, dev: string): string[] {
@@ -100,7 +116,7 @@ export function describePlan(plan: RoutingPlan, dev: string): string[] {
       lines.push(`ip -${f} route add default dev ${dev} table ${plan.policy.table}`);
       for (const r of policyRules(plan.policy, f)) lines.push(`ip -${f} rule add ${r.selector.join(' ')}`);
     }
-    lines.push(`sysctl net.ipv4.conf.all.src_valid_mark=1`);
+    if (plan.policy.families.includes(4)) lines.push('sysctl net.ipv4.conf.all.src_valid_mark=1 (kept on down, as wg-quick)');
   }
   const hex = (m: number) => `${m} (0x${m.toString(16)})`;
   if (plan.socketMark === null) lines.push('socket mark: none');
@@ -127,14 +143,7 @@ export async function applyPolicyRouting(config: TunnelConfig, log: Logger): Pro
   if (!policy) return;
   const name = config.iface.name;
   const ledger: PolicyLedger = { rules: [] };
-  if (policy.families.includes(4)) {
-    const before = readFileSync(SRC_VALID_MARK, 'utf8').trim();
-    if (before !== '1') {
-      ledger.srcValidMarkBefore = before;
-      recordInLedger(name, SECTION, ledger);
-      writeFileSync(SRC_VALID_MARK, '1\n');
-    }
-  }
+  if (policy.families.includes(4)) setSrcValidMark();
   for (const f of policy.families) {
     await ip([`-${f}`, 'route', 'add', 'default', 'dev', name, 'table', String(policy.table)]).catch((err: Error) => {
       if (!/File exists/.test(err.message)) throw err;
@@ -165,10 +174,6 @@ export async function undoPolicyRouting(name: string, log: Logger): Promise<stri
       log.warn(`could not remove ip -${rule.family} rule ${rule.selector.join(' ')}: ${(err as Error).message}`);
       kept.unshift(rule);
     }
-  }
-  if (ledger.srcValidMarkBefore !== undefined) {
-    writeFileSync(SRC_VALID_MARK, `${ledger.srcValidMarkBefore}\n`);
-    done.push(`net.ipv4.conf.all.src_valid_mark back to ${ledger.srcValidMarkBefore}`);
   }
   recordInLedger(name, SECTION, kept.length > 0 ? { rules: kept } : undefined);
   return done;
