@@ -8,7 +8,7 @@ import { dnsPlan, type DnsPlan } from '../host/dns.js';
 import { expandedHooks } from '../host/hooks.js';
 import type { Hooks } from '../config/config.js';
 import { describePlan, routingPlan } from '../host/policy-routing.js';
-import { describeKillSwitch } from '../host/kill-switch.js';
+import { describeKillSwitch, requireNft } from '../host/kill-switch.js';
 
 /** What `check` prints: the tunnel's settings, plus what `up` would set on the host for DNS and run as hooks. */
 type CheckReport = EffectiveSettings & { dns: DnsPlan; hooks: Hooks };
@@ -20,6 +20,11 @@ export async function runCheck(configPath: string, json: boolean): Promise<numbe
   const dns = dnsPlan(config);
   const settings: CheckReport = { ...effectiveSettings(config), dns, hooks: expandedHooks(config) };
   if (dns.problem) settings.problems.push(dns.problem);
+  try {
+    requireNft(config);
+  } catch (err) {
+    settings.problems.push((err as Error).message);
+  }
   // Routes as Table places them, and the rules, mark and kill switch `up` adds (src/host/setup.ts).
   const plan = routingPlan(config);
   const table = typeof plan.routeTable === 'number' ? { table: plan.routeTable } : {};

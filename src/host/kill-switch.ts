@@ -31,6 +31,7 @@ import { resolveEndpointAll } from '../transport/resolve.js';
 import type { Logger } from '../log.js';
 import { readLedger, recordInLedger } from './ledger.js';
 import { routingPlan } from './policy-routing.js';
+import { findProgram } from './run-command.js';
 
 export class KillSwitchError extends Error {
   override readonly name = 'KillSwitchError';
@@ -156,13 +157,31 @@ async function addressesOf(ep: Endpoint, log?: Logger): Promise<Array<{ family: 
   }
 }
 
+/** nft is not installed: a kill switch cannot be installed, nor can one be in place. */
+export class NftMissingError extends KillSwitchError {}
+
+const NFT_MISSING = 'nft is not installed (Debian: apt-get install nftables)';
+
+function nftProgram(): string {
+  const program = findProgram('nft');
+  if (program === null) throw new NftMissingError(`kill switch: ${NFT_MISSING}`);
+  return program;
+}
+
+/** KillSwitch = on needs nft: refused before anything is changed (prepareHost, `check`). */
+export function requireNft(config: TunnelConfig): void {
+  if (config.iface.killSwitch) nftProgram();
+}
+
 function nft(script: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = execFile('nft', ['-f', '-'], { timeout: 10_000 }, (err, _stdout, stderr) => {
+    const child = execFile(nftProgram(), ['-f', '-'], { timeout: 10_000 }, (err, _stdout, stderr) => {
       if (!err) return resolve();
-      const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'nft is not installed (Debian: apt-get install nftables)' : (stderr || err.message).trim();
-      reject(new KillSwitchError(`kill switch: nft: ${why}`));
+      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+      reject(missing ? new NftMissingError(`kill switch: ${NFT_MISSING}`) : new KillSwitchError(`kill switch: nft: ${(stderr || err.message).trim()}`));
     });
+    // An nft that fails before reading its script closes stdin: its exit status says why, not the EPIPE.
+    child.stdin!.on('error', () => undefined);
     child.stdin!.end(script);
   });
 }
@@ -223,15 +242,24 @@ export async function removeKillSwitch(name: string): Promise<string[]> {
   const recorded = readLedger(name)[SECTION] !== undefined;
   // Without a record nor a table there is nothing to do (nor any need for nft to be installed).
   if (!recorded && !(await killSwitchPresent(name))) return [];
-  // Creating it first makes the delete succeed whether or not it existed; one transaction.
-  await nft(`table ${table}\ndelete table ${table}\n`);
+  try {
+    // Creating it first makes the delete succeed whether or not it existed; one transaction.
+    await nft(`table ${table}\ndelete table ${table}\n`);
+  } catch (err) {
+    // Recorded (the record comes before nft runs) but nft is gone or never was: no table can be in place.
+    if (!(err instanceof NftMissingError)) throw err;
+    recordInLedger(name, SECTION, undefined);
+    return [];
+  }
   recordInLedger(name, SECTION, undefined);
   return [`nft table ${table}`];
 }
 
-/** Whether the kill switch's table is in place. */
+/** Whether the kill switch's table is in place (never, without nft). */
 export function killSwitchPresent(name: string): Promise<boolean> {
   return new Promise((resolve) => {
-    execFile('nft', ['list', 'table', 'inet', killSwitchTable(name)], { timeout: 10_000 }, (err) => resolve(!err));
+    const program = findProgram('nft');
+    if (program === null) return resolve(false);
+    execFile(program, ['list', 'table', 'inet', killSwitchTable(name)], { timeout: 10_000 }, (err) => resolve(!err));
   });
 }
