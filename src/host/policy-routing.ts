@@ -64,9 +64,25 @@ export function routingPlan(config: TunnelConfig): RoutingPlan {
 }
 
 /** The IP versions whose default route (0.0.0.0/0, ::/0) is in some peer's AllowedIPs: those Table = auto routes by policy rules. */
-export function policyFamilies(peers: TunnelConfig['peers']): Array<4 | 6> {
+export function policyFamilies(peers: Readonly<TunnelConfig['peers']>): Array<4 | 6> {
   const prefixes = peers.flatMap((p) => p.allowedIPs);
   return ([4, 6] as const).filter((f) => prefixes.some((c) => c.prefix === 0 && c.family === f));
+}
+
+/**
+ * Why a reload or `set` that takes the peers from `running` to `next`
+ * needs a restart, or null: with Table = auto, which IP versions a full
+ * tunnel routes by policy rules is decided at start (the rules, the table's
+ * default route and src_valid_mark are set up as root then), so adding or
+ * removing 0.0.0.0/0 or ::/0 would half-apply.
+ */
+export function policyChange(config: TunnelConfig, running: Readonly<TunnelConfig['peers']>, next: Readonly<TunnelConfig['peers']>): string | null {
+  if (config.iface.table !== 'auto') return null;
+  const text = (families: Array<4 | 6>) => families.map((f) => (f === 4 ? '0.0.0.0/0' : '::/0')).join(', ') || 'none';
+  const before = text(policyFamilies(running));
+  const after = text(policyFamilies(next));
+  if (before === after) return null;
+  return `AllowedIPs: the default routes of the full tunnel change (${before} -> ${after}); Table = auto installs their policy rules at start, so that takes a restart (sealtun down, then up)`;
 }
 
 /** One `ip -4|-6 rule` selector, as added and as deleted. */
