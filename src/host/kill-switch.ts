@@ -16,7 +16,9 @@
 //     accidents (a dead tunnel, a route gone) and unprivileged processes,
 //     not against root, which can mark its packets or delete the table.
 //   - stays on this host (loopback), or is IPv6 neighbour discovery (without
-//     it no IPv6 next hop, the endpoint's included, could be found),
+//     it no IPv6 next hop, the endpoint's included, could be found) or an
+//     MLD report (which MLD-snooping switches need to keep forwarding the
+//     solicited-node multicast that neighbour discovery uses),
 //   - with KillSwitchAllowLan = on: is DHCP, or goes to a private, link-local
 //     or multicast address (the local LAN).
 //
@@ -63,7 +65,8 @@ function chainRules(dev: string, mark: number | null, allowLan: boolean): string
     ...(mark === null ? [] : [`meta mark ${mark} accept`]),
     'ip daddr . meta l4proto . th dport @endpoints4 accept',
     'ip6 daddr . meta l4proto . th dport @endpoints6 accept',
-    'icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit } accept',
+    // MLD reports too: an MLD-snooping switch stops forwarding multicast (neighbour solicitations included) to a port that never reports.
+    'icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, mld-listener-report, mld-listener-done, mld2-listener-report } accept',
   ];
   if (allowLan) {
     rules.push(

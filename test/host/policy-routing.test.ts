@@ -51,5 +51,6 @@ describe('routingPlan (Table, FwMark)', () => {
     const [output, forward] = [script.slice(script.indexOf('chain output'), script.indexOf('chain forward')), script.slice(script.indexOf('chain forward'))];
     expect(output).to.include('meta mark 51820 accept');
     expect(forward).to.not.include('meta mark');
+    expect(output, 'neighbour discovery and MLD reports pass').to.include('icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, mld-listener-report, mld-listener-done, mld2-listener-report } accept');
   });
 });
