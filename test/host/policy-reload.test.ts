@@ -4,16 +4,13 @@
 // added or removed. A real daemon in a namespace of the test's own; its peer
 // never answers (not needed here).
 import { expect } from 'chai';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parsePidFile } from '../../src/daemon/process-identity.js';
-import { namespaceRunDir } from '../../src/daemon/rundir.js';
 import { policyChange } from '../../src/host/policy-routing.js';
 import { parseConfig } from '../../src/config/config.js';
 import { initSodium } from '../../src/crypto/sodium.js';
-import { TestNet, type RunResult } from '../helpers/netns.js';
-import { SEALTUN } from '../helpers/tunnel-pair.js';
+import type { RunResult } from '../helpers/netns.js';
+import { LoneDaemons } from '../helpers/lone-daemons.js';
 
 const PRIV = 'uD6Ffy03NnZzYyoQhGwsIPTUP4vHst+lFWyr7LAVDMo=';
 const PUB = 'TKIgkMPJwnMgoq7y1C0DBXBLGen47EN+W4lJXd5+hBs=';
@@ -38,43 +35,27 @@ describe('a reload or set that changes the default routes of AllowedIPs (Table =
   });
 
   describe('on a running daemon', () => {
-    let net: TestNet;
-    let dir: string;
-    let env: NodeJS.ProcessEnv;
+    let d: LoneDaemons;
     const name = 'stpr0';
-    const sealtun = (args: string[]): Promise<RunResult> => net.run(net.a, [process.execPath, SEALTUN, ...args], { env, timeoutMs: 30_000 });
-    const rules = async () => (await net.run(net.a, ['ip', 'rule', 'show'])).stdout + (await net.run(net.a, ['ip', '-6', 'rule', 'show'])).stdout;
+    const sealtun = (args: string[]): Promise<RunResult> => d.sealtun(args);
+    const rules = async () => (await d.net.run(d.net.a, ['ip', 'rule', 'show'])).stdout + (await d.net.run(d.net.a, ['ip', '-6', 'rule', 'show'])).stdout;
 
     function writeConfig(allowed: string): string {
-      const path = join(dir, 'pr.conf');
-      writeFileSync(path, `[Interface]\nName = ${name}\nPrivateKey = a.key\nAddress = 10.96.0.1/24\n\n[Peer]\nPublicKey = b.pub\nEndpoint = ${net.addrB}:51820\nAllowedIPs = ${allowed}\n`, { mode: 0o600 });
+      const path = join(d.dir, 'pr.conf');
+      writeFileSync(path, `[Interface]\nName = ${name}\nPrivateKey = a.key\nAddress = 10.96.0.1/24\n\n[Peer]\nPublicKey = b.pub\nEndpoint = ${d.net.addrB}:51820\nAllowedIPs = ${allowed}\n`, { mode: 0o600 });
       return path;
     }
 
     before(async () => {
-      net = TestNet.create();
-      dir = mkdtempSync(join(tmpdir(), 'sealtun-prl-'));
-      env = { ...process.env, SEALTUN_RUN_DIR: join(dir, 'run') };
-      for (const k of ['a', 'b']) expect((await sealtun(['keygen', join(dir, k)])).code).to.equal(0);
+      d = await LoneDaemons.create();
     });
-
-    after(async () => {
-      await sealtun(['down', name]);
-      let pid: number | undefined;
-      try {
-        pid = parsePidFile(readFileSync(join(namespaceRunDir(join(dir, 'run'), net.a), `${name}.pid`), 'utf8'))?.pid;
-      } catch {
-        /* gone */
-      }
-      await net.destroy(pid === undefined ? [] : [pid]);
-      rmSync(dir, { recursive: true, force: true });
-    });
+    after(() => d.destroy([name]));
 
     it('refuses to add 0.0.0.0/0 by set or reload (no rule appears), and to remove it by reload; other changes still apply', async () => {
       const up = await sealtun(['up', '--daemon', writeConfig('10.96.0.2/32')]);
       expect(up.code, up.stderr).to.equal(0);
       const before = await rules();
-      const key = readFileSync(join(dir, 'b.pub'), 'utf8').trim();
+      const key = readFileSync(join(d.dir, 'b.pub'), 'utf8').trim();
 
       const set = await sealtun(['set', name, 'peer', key, 'allowed-ips', '10.96.0.2/32,0.0.0.0/0']);
       console.log(`      set adding 0.0.0.0/0: exit ${set.code}: ${set.stderr.trim()}`);

@@ -5,55 +5,32 @@
 // error and leaves nothing for `down` to get stuck on. Real daemons in a
 // namespace of their own; their peers never answer (not needed here).
 import { expect } from 'chai';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parsePidFile } from '../../src/daemon/process-identity.js';
-import { namespaceRunDir } from '../../src/daemon/rundir.js';
-import { TestNet, type RunResult } from '../helpers/netns.js';
-import { SEALTUN } from '../helpers/tunnel-pair.js';
+import type { RunResult } from '../helpers/netns.js';
+import { LoneDaemons } from '../helpers/lone-daemons.js';
 
 describe('src_valid_mark (a full tunnel over IPv4)', function () {
   this.timeout(60_000);
-  let net: TestNet;
-  let dir: string;
-  let env: NodeJS.ProcessEnv;
+  let d: LoneDaemons;
   const names = ['stva', 'stvb', 'stvr'];
-
-  const runFile = (name: string, ext: string) => join(namespaceRunDir(join(dir, 'run'), net.a), `${name}.${ext}`);
-  const sealtun = (args: string[]): Promise<RunResult> => net.run(net.a, [process.execPath, SEALTUN, ...args], { env, timeoutMs: 30_000 });
+  const sealtun = (args: string[]): Promise<RunResult> => d.sealtun(args);
   /** The same with /proc/sys read-only, as under ProtectKernelTunables=yes (a private mount namespace). */
   const sealtunReadOnlySysctl = (args: string[]): Promise<RunResult> =>
-    net.run(net.a, ['unshare', '-m', 'sh', '-c', 'mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && exec "$@"', 'sh', process.execPath, SEALTUN, ...args], { env, timeoutMs: 30_000 });
-  const srcValidMark = async () => (await net.run(net.a, ['sysctl', '-n', 'net.ipv4.conf.all.src_valid_mark'])).stdout.trim();
+    d.sealtun(args, ['unshare', '-m', 'sh', '-c', 'mount --bind /proc/sys /proc/sys && mount -o remount,bind,ro /proc/sys && exec "$@"', 'sh']);
+  const srcValidMark = async () => (await d.net.run(d.net.a, ['sysctl', '-n', 'net.ipv4.conf.all.src_valid_mark'])).stdout.trim();
+  const runFile = (name: string, ext: string) => d.runFile(name, ext);
 
   function config(name: string, extra: string, port: number): string {
-    const path = join(dir, `${name}.conf`);
-    writeFileSync(path, `[Interface]\nName = ${name}\nPrivateKey = a.key\nAddress = 10.98.${port % 256}.1/24\n${extra}\n\n[Peer]\nPublicKey = b.pub\nEndpoint = ${net.addrB}:${port}\nAllowedIPs = 0.0.0.0/0\n`, { mode: 0o600 });
+    const path = join(d.dir, `${name}.conf`);
+    writeFileSync(path, `[Interface]\nName = ${name}\nPrivateKey = a.key\nAddress = 10.98.${port % 256}.1/24\n${extra}\n\n[Peer]\nPublicKey = b.pub\nEndpoint = ${d.net.addrB}:${port}\nAllowedIPs = 0.0.0.0/0\n`, { mode: 0o600 });
     return path;
   }
 
   before(async () => {
-    net = TestNet.create();
-    dir = mkdtempSync(join(tmpdir(), 'sealtun-svm-'));
-    env = { ...process.env, SEALTUN_RUN_DIR: join(dir, 'run') };
-    for (const k of ['a', 'b']) expect((await sealtun(['keygen', join(dir, k)])).code).to.equal(0);
+    d = await LoneDaemons.create();
   });
-
-  after(async () => {
-    const pids: number[] = [];
-    for (const name of names) {
-      await sealtun(['down', name]);
-      try {
-        const pid = parsePidFile(readFileSync(runFile(name, 'pid'), 'utf8'))?.pid;
-        if (pid !== undefined) pids.push(pid);
-      } catch {
-        /* not running */
-      }
-    }
-    await net.destroy(pids);
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => d.destroy(names));
 
   it('down of one full tunnel leaves it 1 for another (FwMark 51820 and 51821)', async () => {
     expect(await srcValidMark()).to.equal('0');
@@ -70,7 +47,7 @@ describe('src_valid_mark (a full tunnel over IPv4)', function () {
   });
 
   it('with /proc/sys read-only, up fails naming the sysctl and records nothing; down does not get stuck', async () => {
-    expect((await net.run(net.a, ['sysctl', '-qw', 'net.ipv4.conf.all.src_valid_mark=0'])).code).to.equal(0);
+    expect((await d.net.run(d.net.a, ['sysctl', '-qw', 'net.ipv4.conf.all.src_valid_mark=0'])).code).to.equal(0);
     const up = await sealtunReadOnlySysctl(['up', '--daemon', config('stvr', '', 51822)]);
     console.log(`      up with /proc/sys read-only: exit ${up.code}: ${up.stderr.trim().split('\n').pop()}`);
     expect(up.code).to.not.equal(0);

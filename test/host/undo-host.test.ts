@@ -6,33 +6,28 @@
 // replaced in a private mount namespace of the sealtun process only; the
 // daemon would run in a namespace of the test's own.
 import { expect } from 'chai';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { namespaceRunDir } from '../../src/daemon/rundir.js';
-import { TestNet, type RunResult } from '../helpers/netns.js';
-import { SEALTUN } from '../helpers/tunnel-pair.js';
+import type { RunResult } from '../helpers/netns.js';
+import { LoneDaemons } from '../helpers/lone-daemons.js';
 
 /** Where nft is on this host (/sbin is a link to /usr/sbin here); what the tests put over it. */
 const NFT = '/usr/sbin/nft';
 
 describe('host undo with nft missing or failing', function () {
   this.timeout(60_000);
-  let net: TestNet;
-  let dir: string;
-  let env: NodeJS.ProcessEnv;
+  let d: LoneDaemons;
   const name = 'stun0';
 
-  const ledgerFile = () => join(namespaceRunDir(join(dir, 'run'), net.a), `${name}.host.json`);
+  const ledgerFile = () => d.runFile(name, 'host.json');
   /** sealtun with `over` bind-mounted onto nft (an empty, non-executable file: nft is not installed). */
-  const sealtunWithNft = (over: string, args: string[]): Promise<RunResult> =>
-    net.run(net.a, ['unshare', '-m', 'sh', '-c', `mount --bind ${over} ${NFT} && exec "$@"`, 'sh', process.execPath, SEALTUN, ...args], { env, timeoutMs: 30_000 });
-  const noNft = () => join(dir, 'no-nft');
-  const failingNft = () => join(dir, 'failing-nft');
+  const sealtunWithNft = (over: string, args: string[]): Promise<RunResult> => d.sealtun(args, ['unshare', '-m', 'sh', '-c', `mount --bind ${over} ${NFT} && exec "$@"`, 'sh']);
+  const noNft = () => join(d.dir, 'no-nft');
+  const failingNft = () => join(d.dir, 'failing-nft');
 
   function config(extra: string): string {
-    const path = join(dir, 'ks.conf');
-    writeFileSync(path, `[Interface]\nName = ${name}\nPrivateKey = a.key\nAddress = 10.97.0.1/24\nKillSwitch = on\n${extra}\n\n[Peer]\nPublicKey = b.pub\nEndpoint = ${net.addrB}:51820\nAllowedIPs = 10.97.0.2/32\n`, { mode: 0o600 });
+    const path = join(d.dir, 'ks.conf');
+    writeFileSync(path, `[Interface]\nName = ${name}\nPrivateKey = a.key\nAddress = 10.97.0.1/24\nKillSwitch = on\n${extra}\n\n[Peer]\nPublicKey = b.pub\nEndpoint = ${d.net.addrB}:51820\nAllowedIPs = 10.97.0.2/32\n`, { mode: 0o600 });
     return path;
   }
 
@@ -42,27 +37,19 @@ describe('host undo with nft missing or failing', function () {
   }
 
   before(async () => {
-    net = TestNet.create();
-    dir = mkdtempSync(join(tmpdir(), 'sealtun-undo-'));
-    env = { ...process.env, SEALTUN_RUN_DIR: join(dir, 'run') };
+    d = await LoneDaemons.create();
     writeFileSync(noNft(), '', { mode: 0o644 });
     writeFileSync(failingNft(), '#!/bin/sh\necho "nft: simulated failure" >&2\nexit 1\n', { mode: 0o755 });
-    for (const k of ['a', 'b']) expect((await net.run(net.a, [process.execPath, SEALTUN, 'keygen', join(dir, k)], { env })).code).to.equal(0);
     // The run directory of the namespace, for the ledgers written by hand.
-    expect((await net.run(net.a, ['mkdir', '-p', '-m', '0700', namespaceRunDir(join(dir, 'run'), net.a)])).code).to.equal(0);
+    expect((await d.net.run(d.net.a, ['mkdir', '-p', '-m', '0700', join(ledgerFile(), '..')])).code).to.equal(0);
   });
-
-  after(async () => {
-    await net.run(net.a, [process.execPath, SEALTUN, 'down', name], { env });
-    await net.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => d.destroy([name]));
 
   it('up with KillSwitch = on and no nft is refused before anything changes; check says so too', async () => {
     const up = await sealtunWithNft(noNft(), ['up', '--daemon', config('')]);
     expect(up.code).to.not.equal(0);
     expect(up.stderr).to.match(/kill switch: nft is not installed/);
-    expect((await net.run(net.a, ['ip', 'link', 'show', 'dev', name])).code, 'no interface').to.not.equal(0);
+    expect((await d.net.run(d.net.a, ['ip', 'link', 'show', 'dev', name])).code, 'no interface').to.not.equal(0);
     expect(existsSync(ledgerFile()), 'nothing recorded').to.equal(false);
     const check = await sealtunWithNft(noNft(), ['check', config('')]);
     expect(check.code).to.equal(1);
@@ -70,7 +57,7 @@ describe('host undo with nft missing or failing', function () {
   });
 
   it('down with a recorded kill switch and nft gone: nothing was installed, PostDown runs, the ledger goes', async () => {
-    const ran = join(dir, 'postdown-1');
+    const ran = join(d.dir, 'postdown-1');
     crashedLedger(ran);
     const down = await sealtunWithNft(noNft(), ['down', name]);
     expect(down.code, down.stderr).to.equal(0);
@@ -79,7 +66,7 @@ describe('host undo with nft missing or failing', function () {
   });
 
   it('down with a failing nft: PostDown still runs, the failure is reported, and the kill switch stays recorded for the next try', async () => {
-    const ran = join(dir, 'postdown-2');
+    const ran = join(d.dir, 'postdown-2');
     crashedLedger(ran);
     const down = await sealtunWithNft(failingNft(), ['down', name]);
     console.log(`      down with a failing nft: exit ${down.code}: ${down.stderr.trim().split('\n').pop()}`);
@@ -88,7 +75,7 @@ describe('host undo with nft missing or failing', function () {
     expect(down.stderr).to.match(/undoing the kill switch: kill switch: nft: nft: simulated failure/);
     expect(JSON.parse(readFileSync(ledgerFile(), 'utf8'))).to.deep.equal({ killSwitch: { table: `sealtun-${name}` } });
     // The next down, with nft working, lifts it.
-    const again = await net.run(net.a, [process.execPath, SEALTUN, 'down', name], { env });
+    const again = await d.sealtun(['down', name]);
     expect(again.code, again.stderr).to.equal(0);
     expect(existsSync(ledgerFile())).to.equal(false);
   });
