@@ -6,9 +6,9 @@ import { initSodium } from '../crypto/sodium.js';
 import { effectiveSettings, type EffectiveSettings } from '../tunnel/effective-settings.js';
 import { dnsPlan, type DnsPlan } from '../host/dns.js';
 import { expandedHooks } from '../host/hooks.js';
-import type { Hooks } from '../config/config.js';
-import { describePlan, routingPlan } from '../host/policy-routing.js';
-import { describeKillSwitch } from '../host/kill-switch.js';
+import type { Hooks, TunnelConfig } from '../config/config.js';
+import { describePlan, policyFamilies, routingPlan } from '../host/policy-routing.js';
+import { describeKillSwitch, requireNft } from '../host/kill-switch.js';
 
 /** What `check` prints: the tunnel's settings, plus what `up` would set on the host for DNS and run as hooks. */
 type CheckReport = EffectiveSettings & { dns: DnsPlan; hooks: Hooks };
@@ -20,17 +20,40 @@ export async function runCheck(configPath: string, json: boolean): Promise<numbe
   const dns = dnsPlan(config);
   const settings: CheckReport = { ...effectiveSettings(config), dns, hooks: expandedHooks(config) };
   if (dns.problem) settings.problems.push(dns.problem);
+  try {
+    requireNft(config);
+  } catch (err) {
+    settings.problems.push((err as Error).message);
+  }
   // Routes as Table places them, and the rules, mark and kill switch `up` adds (src/host/setup.ts).
   const plan = routingPlan(config);
   const table = typeof plan.routeTable === 'number' ? { table: plan.routeTable } : {};
   settings.routes = plan.routes.map((destination) => ({ destination, device: config.iface.name, ...table }));
   settings.host = [...describePlan(plan, config.iface.name), ...describeKillSwitch(config)];
+  settings.warnings.push(...leakWarnings(config, dns));
   config.iface.privateKey.fill(0);
   for (const p of config.peers) p.presharedKey?.fill(0);
   if (json) console.log(JSON.stringify(settings, null, 2));
   else console.log(formatCheck(settings));
   for (const p of settings.problems) process.stderr.write(`sealtun: ${configPath}: ${p}\n`);
   return settings.problems.length > 0 ? 1 : 0;
+}
+
+/** What a full tunnel or kill switch probably did not mean to leave outside the tunnel (or cut off): DNS, IPv6. */
+export function leakWarnings(config: TunnelConfig, dns: DnsPlan): string[] {
+  const warnings: string[] = [];
+  const families = policyFamilies(config.peers);
+  const { killSwitch } = config.iface;
+  if ((families.length > 0 || killSwitch) && dns.servers.length === 0) {
+    warnings.push(
+      `${families.length > 0 ? 'a full tunnel' : 'KillSwitch = on'} without DNS: the host's resolver is used, and one on the LAN is reached outside the tunnel ` +
+        `(${killSwitch ? 'the kill switch drops every query' : 'every query leaks in cleartext'}); set DNS = a resolver on the tunnel side`,
+    );
+  }
+  if (families.length === 1 && families[0] === 4 && !killSwitch) {
+    warnings.push('AllowedIPs holds 0.0.0.0/0 but not ::/0, and KillSwitch is off: IPv6 traffic still leaves outside the tunnel; add ::/0 or KillSwitch = on');
+  }
+  return warnings;
 }
 
 const ROLE_TEXT = {

@@ -481,6 +481,9 @@ function refuseHostRoutingMismatch(
   if (fwMark?.value === 'off' && fullTunnel && (table?.value ?? 'auto') === 'auto') {
     fail(fwMark.line, 'FwMark', 'is off, but AllowedIPs holds a default route (0.0.0.0/0 or ::/0) and Table = auto routes it by the mark; remove FwMark, or set Table = off');
   }
+  if (fwMark?.value === 'off' && killSwitch?.value) {
+    fail(fwMark.line, 'FwMark', 'is off, but KillSwitch = on lets the tunnel\'s own packets out by their mark; remove FwMark');
+  }
   const transport = iface.Transport?.value ?? 'udp';
   // Under auto the UDP socket is marked before the drop; only its TCP fallback would fail (check warns).
   if (iface.User && fullTunnel && (table?.value ?? 'auto') === 'auto' && transport === 'tcp') {

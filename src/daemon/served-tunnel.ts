@@ -25,7 +25,7 @@ import { TIMERS } from '../tunnel/timers.js';
 import { endpointProblem } from '../tunnel/link/endpoint-name.js';
 import { Tunnel } from '../tunnel/tunnel.js';
 import { applyHost, beforeInterfaceGoes, prepareHost, refreshHost, undoHost } from '../host/setup.js';
-import { routingPlan } from '../host/policy-routing.js';
+import { policyChange, routingPlan } from '../host/policy-routing.js';
 import { killSwitchPresent, removeKillSwitch } from '../host/kill-switch.js';
 
 /**
@@ -102,6 +102,7 @@ export class ServedTunnel {
     const tunnel = await Tunnel.start(config, log, {
       routes: { table: plan.routeTable, skipDefault: plan.policy !== null },
       ...(plan.socketMark !== null ? { socketMark: plan.socketMark } : {}),
+      ...(plan.connectMark !== null ? { connectMark: plan.connectMark } : {}),
       endpointMemoryFile: endpointFile(config.iface.name),
       // The tunnel has stopped itself; the run files go, and so does the process.
       onFailure: () => void (served?.stop() ?? Promise.resolve()).then(() => process.exit(1)),
@@ -241,6 +242,8 @@ export class ServedTunnel {
   private async applyPeers(running: readonly PeerConfig[], next: readonly PeerConfig[], what: 'reload' | 'set'): Promise<ChangeResult> {
     const ours = next.find((p) => encodeKey(p.publicKey) === this.ownKey);
     if (ours) return this.refused(`${what}: peer ${encodeKey(ours.publicKey)} is this interface's own public key`);
+    const restart = policyChange(this.config, running, next);
+    if (restart) return this.refused(`${what}: ${restart}`);
     const steps = peerSteps(running, next);
     // An Endpoint given by name and left as it was is looked up again: reloading is how an operator says the name moved.
     if (what === 'reload') steps.push(...sameNamedEndpoints(running, next, steps));

@@ -3,10 +3,22 @@
 // (forward) unless it
 //   - leaves through the tunnel interface (matched by name, so the rule
 //     holds while the interface is gone: a crashed daemon leaks nothing),
-//   - is the tunnel's own traffic: to a peer's endpoint (address, protocol,
-//     port: the set `endpoints4`/`endpoints6`), or from our ListenPort,
+//   - is the tunnel's own traffic (output only): it carries the tunnel's
+//     socket mark (SO_MARK, FwMark or 51820: routingPlan marks the sockets
+//     whenever KillSwitch is on), which covers a listener's replies to peers
+//     anywhere; or it goes to a peer's endpoint (address, protocol, port:
+//     the set `endpoints4`/`endpoints6`), which covers the TCP connections
+//     the tunnel makes unmarked (one made after a privilege drop cannot be
+//     marked) and the handshake of a restarted daemon. No rule looks at the
+//     source port: any process could send from the ListenPort (socat
+//     sourceport=) while the daemon is dead.
+//     Setting a mark needs CAP_NET_ADMIN: the kill switch guards against
+//     accidents (a dead tunnel, a route gone) and unprivileged processes,
+//     not against root, which can mark its packets or delete the table.
 //   - stays on this host (loopback), or is IPv6 neighbour discovery (without
-//     it no IPv6 next hop, the endpoint's included, could be found),
+//     it no IPv6 next hop, the endpoint's included, could be found) or an
+//     MLD report (which MLD-snooping switches need to keep forwarding the
+//     solicited-node multicast that neighbour discovery uses),
 //   - with KillSwitchAllowLan = on: is DHCP, or goes to a private, link-local
 //     or multicast address (the local LAN).
 //
@@ -20,6 +32,8 @@ import type { Endpoint, TunnelConfig } from '../config/config.js';
 import { resolveEndpointAll } from '../transport/resolve.js';
 import type { Logger } from '../log.js';
 import { readLedger, recordInLedger } from './ledger.js';
+import { routingPlan } from './policy-routing.js';
+import { findProgram } from './run-command.js';
 
 export class KillSwitchError extends Error {
   override readonly name = 'KillSwitchError';
@@ -43,16 +57,17 @@ export function killSwitchTable(name: string): string {
 const LAN4 = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '224.0.0.0/4', '255.255.255.255'];
 const LAN6 = ['fe80::/10', 'fc00::/7', 'ff00::/8'];
 
-/** The nft statements of one chain (output or forward), in order. */
-function chainRules(dev: string, listenPort: number | undefined, allowLan: boolean): string[] {
+/** The nft statements of one chain, in order; `mark` (output only): the tunnel's socket mark. */
+function chainRules(dev: string, mark: number | null, allowLan: boolean): string[] {
   const rules = [
     'oifname "lo" accept',
     `oifname "${dev}" accept`,
+    ...(mark === null ? [] : [`meta mark ${mark} accept`]),
     'ip daddr . meta l4proto . th dport @endpoints4 accept',
     'ip6 daddr . meta l4proto . th dport @endpoints6 accept',
-    'icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit } accept',
+    // MLD reports too: an MLD-snooping switch stops forwarding multicast (neighbour solicitations included) to a port that never reports.
+    'icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-solicit, mld-listener-report, mld-listener-done, mld2-listener-report } accept',
   ];
-  if (listenPort !== undefined) rules.push(`meta l4proto { udp, tcp } th sport ${listenPort} accept`);
   if (allowLan) {
     rules.push(
       'udp sport 68 udp dport 67 accept',
@@ -75,12 +90,14 @@ function elements(endpoints: readonly AllowedEndpoint[], family: 4 | 6): string 
  * transaction: the old table's rules hold until the new one's do.
  */
 export function killSwitchScript(config: TunnelConfig, endpoints: readonly AllowedEndpoint[]): string {
-  const { name, listenPort, killSwitchAllowLan } = config.iface;
+  const { name, killSwitchAllowLan } = config.iface;
   const table = `inet ${killSwitchTable(name)}`;
-  const chain = (hook: string) => [
+  // Never null with KillSwitch = on (policy-routing.ts); forwarded packets are never the tunnel's own.
+  const mark = routingPlan(config).socketMark;
+  const chain = (hook: 'output' | 'forward') => [
     `  chain ${hook} {`,
     `    type filter hook ${hook} priority filter; policy drop;`,
-    ...chainRules(name, listenPort, killSwitchAllowLan).map((r) => `    ${r}`),
+    ...chainRules(name, hook === 'output' ? mark : null, killSwitchAllowLan).map((r) => `    ${r}`),
     '  }',
   ];
   return [
@@ -143,13 +160,31 @@ async function addressesOf(ep: Endpoint, log?: Logger): Promise<Array<{ family: 
   }
 }
 
+/** nft is not installed: a kill switch cannot be installed, nor can one be in place. */
+export class NftMissingError extends KillSwitchError {}
+
+const NFT_MISSING = 'nft is not installed (Debian: apt-get install nftables)';
+
+function nftProgram(): string {
+  const program = findProgram('nft');
+  if (program === null) throw new NftMissingError(`kill switch: ${NFT_MISSING}`);
+  return program;
+}
+
+/** KillSwitch = on needs nft: refused before anything is changed (prepareHost, `check`). */
+export function requireNft(config: TunnelConfig): void {
+  if (config.iface.killSwitch) nftProgram();
+}
+
 function nft(script: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = execFile('nft', ['-f', '-'], { timeout: 10_000 }, (err, _stdout, stderr) => {
+    const child = execFile(nftProgram(), ['-f', '-'], { timeout: 10_000 }, (err, _stdout, stderr) => {
       if (!err) return resolve();
-      const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'nft is not installed (Debian: apt-get install nftables)' : (stderr || err.message).trim();
-      reject(new KillSwitchError(`kill switch: nft: ${why}`));
+      const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
+      reject(missing ? new NftMissingError(`kill switch: ${NFT_MISSING}`) : new KillSwitchError(`kill switch: nft: ${(stderr || err.message).trim()}`));
     });
+    // An nft that fails before reading its script closes stdin: its exit status says why, not the EPIPE.
+    child.stdin!.on('error', () => undefined);
     child.stdin!.end(script);
   });
 }
@@ -210,15 +245,24 @@ export async function removeKillSwitch(name: string): Promise<string[]> {
   const recorded = readLedger(name)[SECTION] !== undefined;
   // Without a record nor a table there is nothing to do (nor any need for nft to be installed).
   if (!recorded && !(await killSwitchPresent(name))) return [];
-  // Creating it first makes the delete succeed whether or not it existed; one transaction.
-  await nft(`table ${table}\ndelete table ${table}\n`);
+  try {
+    // Creating it first makes the delete succeed whether or not it existed; one transaction.
+    await nft(`table ${table}\ndelete table ${table}\n`);
+  } catch (err) {
+    // Recorded (the record comes before nft runs) but nft is gone or never was: no table can be in place.
+    if (!(err instanceof NftMissingError)) throw err;
+    recordInLedger(name, SECTION, undefined);
+    return [];
+  }
   recordInLedger(name, SECTION, undefined);
   return [`nft table ${table}`];
 }
 
-/** Whether the kill switch's table is in place. */
+/** Whether the kill switch's table is in place (never, without nft). */
 export function killSwitchPresent(name: string): Promise<boolean> {
   return new Promise((resolve) => {
-    execFile('nft', ['list', 'table', 'inet', killSwitchTable(name)], { timeout: 10_000 }, (err) => resolve(!err));
+    const program = findProgram('nft');
+    if (program === null) return resolve(false);
+    execFile(program, ['list', 'table', 'inet', killSwitchTable(name)], { timeout: 10_000 }, (err) => resolve(!err));
   });
 }

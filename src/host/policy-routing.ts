@@ -30,25 +30,59 @@ export interface RoutingPlan {
   routeTable: number | 'main' | null;
   /** A full tunnel: the default routes of these IP versions go by policy rules into `table`. */
   policy: { mark: number; table: number; families: Array<4 | 6> } | null;
-  /** The mark on the tunnel's own UDP and TCP sockets, if any. */
+  /** The mark on the tunnel's own UDP socket and TCP listener, if any (the kill switch lets marked packets out). */
   socketMark: number | null;
+  /**
+   * The mark on the TCP connections the tunnel makes. null when only the
+   * kill switch asks for a mark: a connection goes to a peer's endpoint,
+   * which the kill switch lets out by its set, and one made after a
+   * privilege drop could not be marked (SO_MARK needs CAP_NET_ADMIN).
+   */
+  connectMark: number | null;
 }
 
-/** What Table and FwMark make of the peers' AllowedIPs (wg-quick's rules; see the top of this file). */
+/** What Table, FwMark and KillSwitch make of the peers' AllowedIPs (wg-quick's rules; see the top of this file). */
 export function routingPlan(config: TunnelConfig): RoutingPlan {
-  const { table, fwMark } = config.iface;
+  const { table, fwMark, killSwitch } = config.iface;
   const prefixes = config.peers.flatMap((p) => p.allowedIPs);
   const configuredMark = typeof fwMark === 'number' ? fwMark : null;
-  if (table === 'off') return { routes: [], routeTable: null, policy: null, socketMark: configuredMark };
+  // The kill switch lets the tunnel's own packets out by their mark (kill-switch.ts); config.ts refuses FwMark = off with it.
+  const marks = (policyMark: number | null) => {
+    const connectMark = policyMark ?? configuredMark;
+    return { socketMark: connectMark ?? (killSwitch ? DEFAULT_FWMARK : null), connectMark };
+  };
+  if (table === 'off') return { routes: [], routeTable: null, policy: null, ...marks(null) };
   if (table !== 'auto') {
-    return { routes: prefixes.map((c) => c.text), routeTable: table === MAIN_TABLE ? 'main' : table, policy: null, socketMark: configuredMark };
+    return { routes: prefixes.map((c) => c.text), routeTable: table === MAIN_TABLE ? 'main' : table, policy: null, ...marks(null) };
   }
-  const families = ([4, 6] as const).filter((f) => prefixes.some((c) => c.prefix === 0 && c.family === f));
+  const families = policyFamilies(config.peers);
   const routes = prefixes.filter((c) => c.prefix !== 0).map((c) => c.text);
-  if (families.length === 0) return { routes, routeTable: 'main', policy: null, socketMark: configuredMark };
+  if (families.length === 0) return { routes, routeTable: 'main', policy: null, ...marks(null) };
   // config.ts refuses FwMark = off here: without a mark the sealed packets would loop into the tunnel.
   const mark = configuredMark ?? DEFAULT_FWMARK;
-  return { routes, routeTable: 'main', policy: { mark, table: mark, families: [...families] }, socketMark: mark };
+  return { routes, routeTable: 'main', policy: { mark, table: mark, families: [...families] }, ...marks(mark) };
+}
+
+/** The IP versions whose default route (0.0.0.0/0, ::/0) is in some peer's AllowedIPs: those Table = auto routes by policy rules. */
+export function policyFamilies(peers: Readonly<TunnelConfig['peers']>): Array<4 | 6> {
+  const prefixes = peers.flatMap((p) => p.allowedIPs);
+  return ([4, 6] as const).filter((f) => prefixes.some((c) => c.prefix === 0 && c.family === f));
+}
+
+/**
+ * Why a reload or `set` that takes the peers from `running` to `next`
+ * needs a restart, or null: with Table = auto, which IP versions a full
+ * tunnel routes by policy rules is decided at start (the rules, the table's
+ * default route and src_valid_mark are set up as root then), so adding or
+ * removing 0.0.0.0/0 or ::/0 would half-apply.
+ */
+export function policyChange(config: TunnelConfig, running: Readonly<TunnelConfig['peers']>, next: Readonly<TunnelConfig['peers']>): string | null {
+  if (config.iface.table !== 'auto') return null;
+  const text = (families: Array<4 | 6>) => families.map((f) => (f === 4 ? '0.0.0.0/0' : '::/0')).join(', ') || 'none';
+  const before = text(policyFamilies(running));
+  const after = text(policyFamilies(next));
+  if (before === after) return null;
+  return `AllowedIPs: the default routes of the full tunnel change (${before} -> ${after}); Table = auto installs their policy rules at start, so that takes a restart (sealtun down, then up)`;
 }
 
 /** One `ip -4|-6 rule` selector, as added and as deleted. */
@@ -57,19 +91,35 @@ interface RuleRecord {
   selector: string[];
 }
 
-/** The ledger's section for this file: the rules added, and src_valid_mark's value before we set it. */
+/**
+ * The ledger's section for this file: the rules added. (A ledger written by
+ * an earlier version may also hold `srcValidMarkBefore`: ignored, see below.)
+ */
 interface PolicyLedger {
   rules: RuleRecord[];
-  srcValidMarkBefore?: string;
 }
 const SECTION = 'policyRouting';
 
 /**
  * Makes the packets coming back to a marked socket pass reverse-path
  * filtering, which otherwise looks up their source without the mark and
- * finds the tunnel (wg-quick sets it too). Per network namespace.
+ * finds the tunnel. Per network namespace. Set to 1 and never put back, as
+ * wg-quick does: a second full tunnel (another FwMark) may still need it
+ * when the first goes down, and putting it back is one more write that can
+ * fail (a read-only /proc/sys) and leave `down` stuck.
  */
 const SRC_VALID_MARK = '/proc/sys/net/ipv4/conf/all/src_valid_mark';
+
+/** Sets src_valid_mark to 1 unless it is; a failure is an error that names the sysctl, and nothing is recorded. */
+function setSrcValidMark(): void {
+  try {
+    if (readFileSync(SRC_VALID_MARK, 'utf8').trim() !== '1') writeFileSync(SRC_VALID_MARK, '1\n');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const hint = code === 'EROFS' ? ' (/proc/sys is read-only: under systemd, ProtectKernelTunables=yes does that; see contrib/systemd/sealtun@.service)' : '';
+    throw new NetConfigError(`a full tunnel over IPv4 needs net.ipv4.conf.all.src_valid_mark=1: ${SRC_VALID_MARK}: ${code ?? (err as Error).message}${hint}`);
+  }
+}
 
 /** The lines `check` prints for a plan: routes, rules, the mark. */
 export function describePlan(plan: RoutingPlan, dev: string): string[] {
@@ -82,9 +132,12 @@ export function describePlan(plan: RoutingPlan, dev: string): string[] {
       lines.push(`ip -${f} route add default dev ${dev} table ${plan.policy.table}`);
       for (const r of policyRules(plan.policy, f)) lines.push(`ip -${f} rule add ${r.selector.join(' ')}`);
     }
-    lines.push(`sysctl net.ipv4.conf.all.src_valid_mark=1`);
+    if (plan.policy.families.includes(4)) lines.push('sysctl net.ipv4.conf.all.src_valid_mark=1 (kept on down, as wg-quick)');
   }
-  lines.push(plan.socketMark === null ? 'socket mark: none' : `socket mark: ${plan.socketMark} (0x${plan.socketMark.toString(16)}) on the tunnel's UDP and TCP sockets`);
+  const hex = (m: number) => `${m} (0x${m.toString(16)})`;
+  if (plan.socketMark === null) lines.push('socket mark: none');
+  else if (plan.connectMark === plan.socketMark) lines.push(`socket mark: ${hex(plan.socketMark)} on the tunnel's UDP and TCP sockets`);
+  else lines.push(`socket mark: ${hex(plan.socketMark)} on the tunnel's UDP socket and TCP listener (for the kill switch; its TCP connections go to an endpoint unmarked)`);
   return lines;
 }
 
@@ -106,14 +159,7 @@ export async function applyPolicyRouting(config: TunnelConfig, log: Logger): Pro
   if (!policy) return;
   const name = config.iface.name;
   const ledger: PolicyLedger = { rules: [] };
-  if (policy.families.includes(4)) {
-    const before = readFileSync(SRC_VALID_MARK, 'utf8').trim();
-    if (before !== '1') {
-      ledger.srcValidMarkBefore = before;
-      recordInLedger(name, SECTION, ledger);
-      writeFileSync(SRC_VALID_MARK, '1\n');
-    }
-  }
+  if (policy.families.includes(4)) setSrcValidMark();
   for (const f of policy.families) {
     await ip([`-${f}`, 'route', 'add', 'default', 'dev', name, 'table', String(policy.table)]).catch((err: Error) => {
       if (!/File exists/.test(err.message)) throw err;
@@ -144,10 +190,6 @@ export async function undoPolicyRouting(name: string, log: Logger): Promise<stri
       log.warn(`could not remove ip -${rule.family} rule ${rule.selector.join(' ')}: ${(err as Error).message}`);
       kept.unshift(rule);
     }
-  }
-  if (ledger.srcValidMarkBefore !== undefined) {
-    writeFileSync(SRC_VALID_MARK, `${ledger.srcValidMarkBefore}\n`);
-    done.push(`net.ipv4.conf.all.src_valid_mark back to ${ledger.srcValidMarkBefore}`);
   }
   recordInLedger(name, SECTION, kept.length > 0 ? { rules: kept } : undefined);
   return done;

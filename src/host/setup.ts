@@ -11,12 +11,13 @@ import type { TunnelConfig } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { applyDns, dnsMethodFor, restoreDns } from './dns.js';
 import { runPostDown, runPostUp, runPreDown, runPreUp } from './hooks.js';
-import { installKillSwitch, removeKillSwitch, updateKillSwitchEndpoints } from './kill-switch.js';
+import { installKillSwitch, removeKillSwitch, requireNft, updateKillSwitchEndpoints } from './kill-switch.js';
 import { applyPolicyRouting, undoPolicyRouting } from './policy-routing.js';
 
-/** Before the interface exists: refuses what this host cannot apply (DNS without a tool), then PreUp. */
+/** Before the interface exists: refuses what this host cannot apply (DNS without a tool, a kill switch without nft), then PreUp. */
 export async function prepareHost(config: TunnelConfig, log: Logger): Promise<void> {
   dnsMethodFor(config);
+  requireNft(config);
   await runPreUp(config, log);
 }
 
@@ -28,14 +29,51 @@ export async function applyHost(config: TunnelConfig, log: Logger): Promise<void
   await runPostUp(config, log);
 }
 
+/** Some undo steps failed (each named); the others ran, and what failed stays in the ledger for the next try. */
+export class HostUndoError extends Error {
+  override readonly name = 'HostUndoError';
+}
+
+type UndoStep = readonly [what: string, run: () => Promise<string[]>];
+
 /**
- * The undo steps that need the interface still there: PreDown, then DNS
- * (resolvectl forgets a link that is gone). The daemon's own stop calls
- * this before it closes the TUN, `sealtun down` before it signals a daemon
- * that dropped root; undoHost runs whatever is left of them.
+ * Runs every step, also after one fails: a failing PreDown or a missing
+ * tool must not leave the kill switch, the rules or PostDown behind. Logs
+ * what each removed; throws one HostUndoError naming every failure, after
+ * all ran.
  */
-export async function beforeInterfaceGoes(name: string, log: Logger): Promise<string[]> {
-  return [...(await runPreDown(name, log)), ...(await restoreDns(name, log))];
+async function runUndoSteps(name: string, steps: readonly UndoStep[], log: Logger): Promise<string[]> {
+  const undone: string[] = [];
+  const failed: string[] = [];
+  for (const [what, run] of steps) {
+    try {
+      undone.push(...(await run()));
+    } catch (err) {
+      const message = `${name}: undoing ${what}: ${(err as Error).message}`;
+      log.error(message);
+      failed.push(message);
+    }
+  }
+  for (const u of undone) log.info(`removed ${u}`);
+  if (failed.length > 0) throw new HostUndoError(failed.join('; '));
+  return undone;
+}
+
+/** The undo steps that need the interface still there: PreDown, then DNS (resolvectl forgets a link that is gone). */
+function stepsBeforeInterfaceGoes(name: string, log: Logger): UndoStep[] {
+  return [
+    ['PreDown', () => runPreDown(name, log)],
+    ['DNS', () => restoreDns(name, log)],
+  ];
+}
+
+/**
+ * Those steps alone. The daemon's own stop calls this before it closes the
+ * TUN, `sealtun down` before it signals a daemon that dropped root;
+ * undoHost runs whatever is left of them.
+ */
+export function beforeInterfaceGoes(name: string, log: Logger): Promise<string[]> {
+  return runUndoSteps(name, stepsBeforeInterfaceGoes(name, log), log);
 }
 
 export interface UndoOptions {
@@ -45,17 +83,19 @@ export interface UndoOptions {
 
 /**
  * Undoes what the ledger of `name` records (absent is fine; run twice, the
- * second does nothing). Returns what it removed, one line each. Needs root:
- * a daemon that dropped privileges leaves this to `sealtun down`.
+ * second does nothing). Every step runs even when one before it failed
+ * (then a HostUndoError names the failures, after all ran). Returns what it
+ * removed, one line each. Needs root: a daemon that dropped privileges
+ * leaves this to `sealtun down`.
  */
-export async function undoHost(name: string, log: Logger, opts: UndoOptions): Promise<string[]> {
-  const undone: string[] = [];
-  undone.push(...(await beforeInterfaceGoes(name, log)));
-  undone.push(...(await undoPolicyRouting(name, log)));
-  if (!opts.keepKillSwitch) undone.push(...(await removeKillSwitch(name)));
-  undone.push(...(await runPostDown(name, log)));
-  for (const u of undone) log.info(`removed ${u}`);
-  return undone;
+export function undoHost(name: string, log: Logger, opts: UndoOptions): Promise<string[]> {
+  const steps: UndoStep[] = [
+    ...stepsBeforeInterfaceGoes(name, log),
+    ['routing rules', () => undoPolicyRouting(name, log)],
+    ...(opts.keepKillSwitch ? [] : [['the kill switch', () => removeKillSwitch(name)] as const]),
+    ['PostDown', () => runPostDown(name, log)],
+  ];
+  return runUndoSteps(name, steps, log);
 }
 
 /** After a reload or `set` changed the peers: what depends on their endpoints follows. */

@@ -104,8 +104,10 @@ export interface TunnelOptions {
   onFailure(): void;
   /** Where AllowedIPs routes go (Table; src/host/policy-routing.ts); absent: each prefix into main. */
   routes?: RoutePlacement;
-  /** SO_MARK on the tunnel's UDP and TCP sockets (FwMark); absent: none. */
+  /** SO_MARK on the tunnel's UDP socket and TCP listener (FwMark, KillSwitch); absent: none. */
   socketMark?: number;
+  /** SO_MARK on the TCP connections it makes (FwMark, a full tunnel); absent: none. */
+  connectMark?: number;
 }
 
 /** One peer as the tunnel holds it: its config as last applied, and its sessions. */
@@ -222,7 +224,7 @@ export class Tunnel {
       if (transport !== 'udp') {
         // TCP and auto: a listener with ListenPort; auto binds it to the UDP socket's port.
         const port = socket?.port ?? bind.port;
-        conns = new TcpConns(iface.listenPort ? { ...bind, port } : null, log, options.socketMark);
+        conns = new TcpConns(iface.listenPort ? { ...bind, port } : null, log, options.connectMark);
         conns.bind();
         const c = conns;
         undo.push(() => c.close());

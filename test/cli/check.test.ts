@@ -174,6 +174,27 @@ describe('sealtun check', function () {
     expect((await sealtun(['check', off])).stdout).to.match(/routes to be added:\n {2}\(none\)\nhost changes[^\n]*\n {2}no routes \(Table = off\)/);
   });
 
+  it('warns when a full tunnel or kill switch leaves DNS to the host\'s resolver, and when 0.0.0.0/0 alone leaves IPv6 outside', async () => {
+    const warningsOf = async (iface: string, allowed: string) => {
+      const r = await sealtun(['check', '--json', config('leak.conf', `Address = 10.77.0.1/24, fd77::1/64\n${iface}`, `Endpoint = 192.0.2.2:51820\nAllowedIPs = ${allowed}`)]);
+      expect(r.code, r.stderr).to.equal(0);
+      return (JSON.parse(r.stdout) as EffectiveSettings).warnings;
+    };
+    const dropped = await warningsOf('KillSwitch = on', '0.0.0.0/0, ::/0');
+    expect(dropped).to.have.length(1);
+    expect(dropped[0]).to.match(/^a full tunnel without DNS: .*the kill switch drops every query.*set DNS = a resolver on the tunnel side/);
+    const leaks = await warningsOf('', '0.0.0.0/0');
+    expect(leaks).to.have.length(2);
+    expect(leaks[0]).to.match(/^a full tunnel without DNS: .*every query leaks in cleartext/);
+    expect(leaks[1]).to.match(/0\.0\.0\.0\/0 but not ::\/0, and KillSwitch is off: IPv6 traffic still leaves outside the tunnel/);
+    expect(await warningsOf('KillSwitch = on', '10.9.0.0/16')).to.deep.equal([
+      "KillSwitch = on without DNS: the host's resolver is used, and one on the LAN is reached outside the tunnel (the kill switch drops every query); set DNS = a resolver on the tunnel side",
+    ]);
+    expect(await warningsOf('KillSwitch = on', '0.0.0.0/0'), 'the kill switch holds IPv6 back').to.have.length(1);
+    expect(await warningsOf('DNS = 10.77.0.2', '0.0.0.0/0, ::/0')).to.deep.equal([]);
+    expect(await warningsOf('', '10.9.0.0/16')).to.deep.equal([]);
+  });
+
   it('never prints a private key given as PublicKey; refuses our own key as the peer', async () => {
     const privateText = readFileSync(join(dir, 'a.key'), 'utf8').trim();
     for (const [peerKey, why] of [

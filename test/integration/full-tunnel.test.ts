@@ -40,7 +40,8 @@ function expectSameRouting(after: RoutingSnapshot, before: RoutingSnapshot): voi
   expect(after.routes4, 'ip -4 route show table all').to.equal(before.routes4);
   expect(after.routes6, 'ip -6 route show table all').to.equal(before.routes6);
   expect(after.nftTables, 'nft list tables').to.equal(before.nftTables);
-  expect(after.srcValidMark, 'src_valid_mark').to.equal(before.srcValidMark);
+  // Set by a full tunnel and kept on down, as wg-quick (policy-routing.ts): another may still need it.
+  expect(after.srcValidMark, 'src_valid_mark').to.equal('1');
 }
 
 describe('full tunnel (AllowedIPs = 0.0.0.0/0, ::/0)', function () {
@@ -141,6 +142,21 @@ describe('full tunnel (AllowedIPs = 0.0.0.0/0, ::/0)', function () {
   });
 
   describe('kill switch', () => {
+    const LISTEN_PORT = 51999;
+
+    /**
+     * An unprivileged process (nobody) in the client's namespace sends to
+     * the internet host from the tunnel's ListenPort (as `socat
+     * sourceport=` would to get past a rule on the source port); returns
+     * what tcpdump on the client's underlay saw going to the internet host.
+     */
+    async function sendFromListenPort(h: FullTunnelHosts, proto: 'udp' | 'tcp'): Promise<string[]> {
+      const capture = await h.capture(h.client, h.clientDev, ['host', h.internetAddr]);
+      const to = proto === 'udp' ? `UDP:${h.internetAddr}:9` : `TCP:${h.internetAddr}:9,connect-timeout=1`;
+      await h.net.run(h.client, ['runuser', '-u', 'nobody', '--', 'socat', '-u', 'OPEN:/dev/zero,readbytes=3000', `${to},sourceport=${LISTEN_PORT},reuseaddr`], { timeoutMs: 5000 });
+      return capture.stop();
+    }
+
     /**
      * A transfer from the client to the internet host (a TCP stream and
      * pings) through the tunnel; the client daemon is killed with kill -9
@@ -219,6 +235,25 @@ describe('full tunnel (AllowedIPs = 0.0.0.0/0, ::/0)', function () {
           expect(down.code, down.stderr).to.equal(0);
           expectSameRouting(await h.snapshot(), before);
           await reachesInternet(h);
+        });
+      });
+    });
+
+    describe('on, with a ListenPort', () => {
+      withHosts({ transport: 'udp', extraClient: `KillSwitch = on\nListenPort = ${LISTEN_PORT}` }, (get) => {
+        it('lets nothing out from the ListenPort but the tunnel\'s own (marked) packets, while up and after kill -9', async () => {
+          const h = get();
+          expect((await h.upClient()).code).to.equal(0);
+          await reachesInternet(h);
+          const table = await h.net.run(h.client, ['nft', 'list', 'table', 'inet', `sealtun-${h.name}`]);
+          const whileUp = await sendFromListenPort(h, 'tcp');
+          await h.kill9Client();
+          const afterCrash = [...(await sendFromListenPort(h, 'udp')), ...(await sendFromListenPort(h, 'tcp'))];
+          console.log(`      from port ${LISTEN_PORT} as nobody: ${whileUp.length} cleartext packets while up, ${afterCrash.length} after kill -9`);
+          expect(whileUp, 'cleartext from the ListenPort while up').to.deep.equal([]);
+          expect(afterCrash, 'cleartext from the ListenPort after kill -9').to.deep.equal([]);
+          expect(table.stdout, 'the tunnel\'s own packets go out by their mark').to.match(/meta mark 0x0000ca6c accept/).and.not.match(/sport/);
+          expect((await h.downClient()).code).to.equal(0);
         });
       });
     });
