@@ -88,30 +88,50 @@ export function readCounter(msg: Uint8Array): number {
   return hi * 2 ** 32 + lo;
 }
 
+/** ChaCha20-Poly1305-IETF nonce: 4 zero bytes ‖ the counter (u64 LE), the last 8 bytes of the XChaCha nonce. */
+const IETF_NONCE_BYTES = 12;
+const IETF_NONCE_COUNTER_OFFSET = 4;
+/** HChaCha20's input for every data nonce: the XChaCha nonce's first 16 bytes, always zero. */
+const HCHACHA_INPUT = new Uint8Array(16);
+
 /**
  * A sealer's or opener's key and nonce, in an off-heap buffer of their own:
  * V8 never moves it (a 32-byte Uint8Array lives in the JS heap, where the
  * garbage collector copies it and leaves stale copies of the key behind), so
  * wipe() zeroes the only copy; and its address is fixed, so a backend that
  * takes addresses (AddressedAead) can be handed them.
+ *
+ * With an AddressedAead the buffer holds the HChaCha20 subkey instead of the
+ * key (the session key is wiped at once) and a 12-byte IETF nonce: the
+ * packets are sealed with ChaCha20-Poly1305-IETF under the subkey, which is
+ * XChaCha20-Poly1305 under the key for these nonces (aead.ts).
  */
 class SessionSecret {
+  /** The key (typed-array backends) or the HChaCha20 subkey (AddressedAead). */
   readonly key: Uint8Array;
+  /** The 24-byte XChaCha nonce, or the 12-byte IETF nonce with an AddressedAead. */
   readonly nonce: Uint8Array;
-  /** Addresses of key and nonce for an AddressedAead; 0n without one. */
-  readonly keyAt: bigint = 0n;
-  readonly nonceAt: bigint = 0n;
+  /** Where the counter goes in `nonce`. */
+  readonly counterAt: number;
+  /** Addresses of key and nonce for an AddressedAead; 0 without one. */
+  readonly keyAt: number = 0;
+  readonly nonceAt: number = 0;
 
   constructor(key: Uint8Array, addressed: AddressedAead | undefined) {
     if (key.length !== KEY_BYTES) throw new RangeError(`data key must be ${KEY_BYTES} bytes, got ${key.length}`);
+    const nonceBytes = addressed !== undefined ? IETF_NONCE_BYTES : XNONCE_BYTES;
     // A copy (never a view of the caller's key: wiping one must not wipe the other).
-    const memory = Buffer.allocUnsafeSlow(KEY_BYTES + XNONCE_BYTES).fill(0);
+    const memory = Buffer.allocUnsafeSlow(KEY_BYTES + nonceBytes).fill(0);
     this.key = memory.subarray(0, KEY_BYTES);
-    this.key.set(key);
     this.nonce = memory.subarray(KEY_BYTES);
     if (addressed !== undefined) {
+      addressed.hchacha20(this.key, HCHACHA_INPUT, key);
+      this.counterAt = IETF_NONCE_COUNTER_OFFSET;
       this.keyAt = addressed.addressOf(this.key);
       this.nonceAt = addressed.addressOf(this.nonce);
+    } else {
+      this.key.set(key);
+      this.counterAt = NONCE_COUNTER_OFFSET;
     }
   }
 
@@ -133,9 +153,9 @@ class PacketViews {
   plaintext: Uint8Array;
   sealed: Uint8Array;
   private plainLength = -1;
-  /** Address of buf[0] (the header) and of buf[DATA_HEADER_BYTES] (the body); 0n until addresses() is called. */
-  adAt = 0n;
-  bodyAt = 0n;
+  /** Address of buf[0] (the header) and of buf[DATA_HEADER_BYTES] (the body); 0 until addresses() is called. */
+  adAt = 0;
+  bodyAt = 0;
 
   constructor(private readonly buf: Uint8Array) {
     this.ad = buf.subarray(0, DATA_HEADER_BYTES);
@@ -151,13 +171,13 @@ class PacketViews {
   }
 
   addresses(addressed: AddressedAead): this {
-    if (this.adAt === 0n) {
+    if (this.adAt === 0) {
       // Reading .buffer moves a small typed array's bytes out of the JS heap
       // (where the garbage collector could move them) for good; the daemon's
       // buffers are native memory already. The address then holds while buf lives.
       void this.buf.buffer;
       this.adAt = addressed.addressOf(this.buf);
-      this.bodyAt = this.adAt + BigInt(DATA_HEADER_BYTES);
+      this.bodyAt = this.adAt + DATA_HEADER_BYTES;
     }
     return this;
   }
@@ -238,12 +258,12 @@ export class DataSealer {
     buf[RECEIVER_INDEX_OFFSET + 3] = index >>> 24;
     writeU64LE(buf, COUNTER_OFFSET, counter);
     const secret = this.secret;
-    writeU64LE(secret.nonce, NONCE_COUNTER_OFFSET, counter);
+    writeU64LE(secret.nonce, secret.counterAt, counter);
 
     const addressed = this.addressed;
     if (addressed !== undefined) {
       const at = viewsOf(buf).addresses(addressed);
-      addressed.sealAt(at.bodyAt, at.bodyAt, len, at.adAt, DATA_HEADER_BYTES, secret.nonceAt, secret.keyAt);
+      addressed.sealIetfAt(at.bodyAt, at.bodyAt, len, at.adAt, DATA_HEADER_BYTES, secret.nonceAt, secret.keyAt);
     } else {
       const views = viewsOf(buf).setLength(len);
       this.aead.seal(views.sealed, views.plaintext, views.ad, secret.nonce, secret.key);
@@ -285,12 +305,13 @@ export class DataOpener {
     if (msg[TYPE_OFFSET] !== MESSAGE_DATA) return -1;
     const secret = this.secret;
     const nonce = secret.nonce;
-    for (let i = 0; i < 8; i++) nonce[NONCE_COUNTER_OFFSET + i] = msg[COUNTER_OFFSET + i]!;
+    const counterAt = secret.counterAt;
+    for (let i = 0; i < 8; i++) nonce[counterAt + i] = msg[COUNTER_OFFSET + i]!;
     const plainLength = len - DATA_OVERHEAD;
     const addressed = this.addressed;
     if (addressed !== undefined) {
       const at = viewsOf(msg).addresses(addressed);
-      const ok = addressed.openAt(at.bodyAt, at.bodyAt, plainLength + TAG_BYTES, at.adAt, DATA_HEADER_BYTES, secret.nonceAt, secret.keyAt);
+      const ok = addressed.openIetfAt(at.bodyAt, at.bodyAt, plainLength + TAG_BYTES, at.adAt, DATA_HEADER_BYTES, secret.nonceAt, secret.keyAt);
       return ok ? plainLength : -1;
     }
     const views = viewsOf(msg).setLength(plainLength);

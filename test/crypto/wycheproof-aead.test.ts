@@ -94,6 +94,15 @@ describe('Wycheproof AEAD vectors (test/vectors/wycheproof)', () => {
       for (const t of vectors) runNoiseVector(t);
     });
 
+    // The data packets are sealed with these calls under the HChaCha20 subkey (aead.ts, AddressedAead).
+    for (const aead of aeads) {
+      const addressed = aead.addressed;
+      if (addressed === undefined) continue;
+      it(`${counts(vectors)} through ${aead.name}'s sealIetfAt/openIetfAt (the data packets' calls)`, () => {
+        for (const t of vectors) runAddressedVector(addressed, t, true);
+      });
+    }
+
     // ENCRYPT(k, n) and CipherState take n, not a nonce. Wycheproof has 10
     // nonces of Noise's form (4 zero bytes ‖ u64le n), all with n ≥ 2^53, past
     // CipherState's MAX_NONCE; so instead every vector's key, ad and message go
@@ -156,10 +165,12 @@ function runAeadVector(aead: Aead, t: AeadTest): void {
  * The same through AddressedAead, as DataSealer/DataOpener call it: key, nonce,
  * ad and message laid out in one off-heap buffer (V8 never moves it).
  */
-function runAddressedVector(addressed: AddressedAead, t: AeadTest): void {
+function runAddressedVector(addressed: AddressedAead, t: AeadTest, ietf = false): void {
   const v = parse(t);
   const arena = Buffer.allocUnsafeSlow(KEY_BYTES + XNONCE_BYTES + v.ad.length + v.sealed.length).fill(POISON);
-  const at = (offset: number) => addressed.addressOf(arena) + BigInt(offset);
+  const at = (offset: number) => addressed.addressOf(arena) + offset;
+  const sealAt = ietf ? addressed.sealIetfAt : addressed.sealAt;
+  const openAt = ietf ? addressed.openIetfAt : addressed.openAt;
   const adAt = KEY_BYTES + XNONCE_BYTES;
   const bodyAt = adAt + v.ad.length;
   arena.set(v.key, 0);
@@ -168,13 +179,13 @@ function runAddressedVector(addressed: AddressedAead, t: AeadTest): void {
   const body = arena.subarray(bodyAt);
   if (t.result === 'valid') {
     body.set(v.msg);
-    addressed.sealAt(at(bodyAt), at(bodyAt), v.msg.length, at(adAt), v.ad.length, at(KEY_BYTES), at(0));
+    sealAt(at(bodyAt), at(bodyAt), v.msg.length, at(adAt), v.ad.length, at(KEY_BYTES), at(0));
     expect(toHex(body), label(t)).to.equal(t.ct + t.tag);
   } else {
     body.set(v.sealed);
   }
   body.set(v.sealed);
-  const opened = addressed.openAt(at(bodyAt), at(bodyAt), v.sealed.length, at(adAt), v.ad.length, at(KEY_BYTES), at(0));
+  const opened = openAt(at(bodyAt), at(bodyAt), v.sealed.length, at(adAt), v.ad.length, at(KEY_BYTES), at(0));
   expect(opened, label(t)).to.equal(t.result === 'valid');
   if (t.result === 'valid') expect(toHex(body.subarray(0, v.msg.length)), label(t)).to.equal(t.msg);
   else expectNoPlaintext(body.subarray(0, v.msg.length), v.msg, t);

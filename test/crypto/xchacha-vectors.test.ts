@@ -55,6 +55,19 @@ describe('XChaCha20-Poly1305 vectors', () => {
     });
   });
 
+  // The data path derives its per-key subkey with the backend's HChaCha20 (data-packet.ts).
+  for (const aead of aeads) {
+    const addressed = aead.addressed;
+    if (addressed === undefined) continue;
+    it(`HChaCha20 through ${aead.name}: all ${vectors.hchacha20.length} vectors`, () => {
+      for (const v of vectors.hchacha20) {
+        const out = new Uint8Array(32);
+        addressed.hchacha20(out, fromHex(v.nonce16), fromHex(v.key));
+        expect(toHex(out), v.source).to.equal(v.subkey);
+      }
+    });
+  }
+
   describe('XChaCha20 keystream (pure-JS reference)', () => {
     vectors.xchacha20_stream.forEach((v, i) => {
       it(`#${i} ${v.source}`, () => {

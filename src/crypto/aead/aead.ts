@@ -28,20 +28,33 @@ export interface Aead {
 }
 
 /**
- * seal/open on native addresses (koffi 3 pointers are BigInt), for callers
- * that keep their buffers' addresses: koffi takes an address for ~23 ns less
- * than a typed array, 0.1–0.15 µs per AEAD call (bench/crypto.ts, the
- * "pointers" rows against "koffi mem"). No argument checks: the caller checked
- * lengths against its buffers, and an address must stay valid (its memory
- * alive and never moved) for as long as it is used.
+ * seal/open on native addresses, for callers that keep their buffers'
+ * addresses. Addresses are plain numbers (x86-64 user space fits in 47 bits,
+ * exact in a double): koffi converts a number for less than a BigInt, about
+ * 0.2 µs less per AEAD call here (docs/performance.md, "Addresses as
+ * numbers"). No argument checks: the caller checked lengths against its
+ * buffers, and an address must stay valid (its memory alive and never moved)
+ * for as long as it is used.
+ *
+ * The data path seals with `sealIetfAt`: an XChaCha20-Poly1305 nonce whose
+ * first 16 bytes are zero (data-packet.ts) always gives the same HChaCha20
+ * subkey, so XChaCha20-Poly1305(key, 0^16 ‖ c) is exactly
+ * ChaCha20-Poly1305-IETF(HChaCha20(key, 0^16), 0^4 ‖ c) (draft-irtf-cfrg-
+ * xchacha-03 §2.3). The subkey is derived once per key instead of per packet.
  */
 export interface AddressedAead {
   /** The address of buf[0]. Only for memory that never moves: native memory or an off-heap ArrayBuffer. */
-  addressOf(buf: Uint8Array): bigint;
-  /** Aead.seal: c ‖ tag (mlen + 16 bytes) from m; c == m allowed. */
-  sealAt(c: bigint, m: bigint, mlen: number, ad: bigint, adlen: number, nonce: bigint, key: bigint): void;
-  /** Aead.open: m (clen - 16 bytes) from c; false when the tag is wrong; m == c allowed. clen ≥ 16. */
-  openAt(m: bigint, c: bigint, clen: number, ad: bigint, adlen: number, nonce: bigint, key: bigint): boolean;
+  addressOf(buf: Uint8Array): number;
+  /** Aead.seal (XChaCha20-Poly1305): c ‖ tag (mlen + 16 bytes) from m; c == m allowed. */
+  sealAt(c: number, m: number, mlen: number, ad: number, adlen: number, nonce: number, key: number): void;
+  /** Aead.open (XChaCha20-Poly1305): m (clen - 16 bytes) from c; false when the tag is wrong; m == c allowed. clen ≥ 16. */
+  openAt(m: number, c: number, clen: number, ad: number, adlen: number, nonce: number, key: number): boolean;
+  /** HChaCha20(key, input): the 32-byte subkey XChaCha20 uses for nonces starting with `input` (16 bytes). */
+  hchacha20(out: Uint8Array, input: Uint8Array, key: Uint8Array): void;
+  /** ChaCha20-Poly1305-IETF seal with a 12-byte nonce: c ‖ tag from m; c == m allowed. */
+  sealIetfAt(c: number, m: number, mlen: number, ad: number, adlen: number, nonce12: number, key: number): void;
+  /** ChaCha20-Poly1305-IETF open with a 12-byte nonce; false when the tag is wrong; m == c allowed. clen ≥ 16. */
+  openIetfAt(m: number, c: number, clen: number, ad: number, adlen: number, nonce12: number, key: number): boolean;
 }
 
 /** Checks the caller's arguments (not the attacker's): these are bugs, not forgeries. */

@@ -34,14 +34,15 @@ export interface TunWrite {
   write(buf: Uint8Array, len: number): void;
 }
 
-interface Flow {
-  v6: boolean;
-  ipLen: number; // IP header bytes
-  hdrLen: number; // IP + TCP header bytes
-  segSize: number; // payload bytes of the first segment
-  nextSeq: number;
-  segments: number;
-  length: number; // bytes of packet in `buf` (after the vnet header)
+/** The run being merged; one object per coalescer, reused (the receive path allocates nothing per packet). */
+class Flow {
+  v6 = false;
+  ipLen = 0; // IP header bytes
+  hdrLen = 0; // IP + TCP header bytes
+  segSize = 0; // payload bytes of the first segment
+  nextSeq = 0;
+  segments = 0;
+  length = 0; // bytes of packet in `buf` (after the vnet header)
 }
 
 function u16(b: Uint8Array, at: number): number {
@@ -69,7 +70,12 @@ export class TcpCoalescer {
   /** The super-packet being built: virtio_net_hdr ‖ headers ‖ payloads. */
   private readonly buf = new Uint8Array(VNET_HDR_BYTES + MAX_BYTES + 2048);
   private readonly header = new DataView(this.buf.buffer, this.buf.byteOffset, VNET_HDR_BYTES);
-  private flow: Flow | null = null;
+  /** The run being merged, when `pending`. */
+  private readonly flow = new Flow();
+  private pending = false;
+  /** What mergeable() found of the last packet it accepted. */
+  private seenV6 = false;
+  private seenIpLen = 0;
   /** Super-packets written, and the segments they held, for status and tests. */
   merged = 0;
   segmentsMerged = 0;
@@ -82,17 +88,16 @@ export class TcpCoalescer {
    * yourself, unchanged — anything pending was flushed first, so order holds.
    */
   offer(pkt: Uint8Array, off: number, len: number): boolean {
-    const f = this.flow;
-    if (f && this.extends(f, pkt, off, len)) return true;
+    if (this.pending && this.extends(this.flow, pkt, off, len)) return true;
     this.flush();
     return this.start(pkt, off, len);
   }
 
   /** Writes what is pending; call at the end of every receive batch. */
   flush(): void {
+    if (!this.pending) return;
+    this.pending = false;
     const f = this.flow;
-    if (!f) return;
-    this.flow = null;
     const b = this.buf;
     const p = VNET_HDR_BYTES;
     if (f.segments === 1) {
@@ -126,44 +131,44 @@ export class TcpCoalescer {
     this.segmentsMerged += f.segments;
   }
 
-  /** Header lengths if this is a segment that may merge, else 0. */
-  private mergeable(pkt: Uint8Array, off: number, len: number): { v6: boolean; ipLen: number; hdrLen: number } | null {
+  /** IP + TCP header bytes if this is a segment that may merge (its IP version and header size in seenV6, seenIpLen), else 0. */
+  private mergeable(pkt: Uint8Array, off: number, len: number): number {
     const version = pkt[off]! >> 4;
     let ipLen: number;
-    let v6: boolean;
     if (version === 4) {
-      if (len < 40 || pkt[off]! !== 0x45 || pkt[off + 9] !== IPPROTO_TCP) return null;
-      if (u16(pkt, off + 2) !== len) return null;
-      if ((u16(pkt, off + 6) & 0x3fff) !== 0) return null; // MF or a fragment offset
+      if (len < 40 || pkt[off]! !== 0x45 || pkt[off + 9] !== IPPROTO_TCP) return 0;
+      if (u16(pkt, off + 2) !== len) return 0;
+      if ((u16(pkt, off + 6) & 0x3fff) !== 0) return 0; // MF or a fragment offset
       ipLen = 20;
-      v6 = false;
     } else if (version === 6) {
-      if (len < 60 || pkt[off + 6] !== IPPROTO_TCP || u16(pkt, off + 4) !== len - 40) return null;
+      if (len < 60 || pkt[off + 6] !== IPPROTO_TCP || u16(pkt, off + 4) !== len - 40) return 0;
       ipLen = 40;
-      v6 = true;
-    } else return null;
+    } else return 0;
     const tcpLen = (pkt[off + ipLen + 12]! >> 4) * 4;
     const flags = pkt[off + ipLen + 13]!;
-    if (tcpLen < 20 || ipLen + tcpLen >= len) return null; // no payload: pure ACKs pass through
-    if ((flags & ~TCP_PSH) !== TCP_ACK) return null;
-    return { v6, ipLen, hdrLen: ipLen + tcpLen };
+    if (tcpLen < 20 || ipLen + tcpLen >= len) return 0; // no payload: pure ACKs pass through
+    if ((flags & ~TCP_PSH) !== TCP_ACK) return 0;
+    this.seenV6 = version === 6;
+    this.seenIpLen = ipLen;
+    return ipLen + tcpLen;
   }
 
   private start(pkt: Uint8Array, off: number, len: number): boolean {
-    const m = this.mergeable(pkt, off, len);
-    if (!m) return false;
+    const hdrLen = this.mergeable(pkt, off, len);
+    if (hdrLen === 0) return false;
     this.buf.set(pkt.subarray(off, off + len), VNET_HDR_BYTES);
-    const segSize = len - m.hdrLen;
-    const psh = (pkt[off + m.ipLen + 13]! & TCP_PSH) !== 0;
-    this.flow = {
-      ...m,
-      segSize,
-      nextSeq: (u32(pkt, off + m.ipLen + 4) + segSize) >>> 0,
-      segments: 1,
-      length: len,
-    };
+    const f = this.flow;
+    const ipLen = this.seenIpLen;
+    f.v6 = this.seenV6;
+    f.ipLen = ipLen;
+    f.hdrLen = hdrLen;
+    f.segSize = len - hdrLen;
+    f.nextSeq = (u32(pkt, off + ipLen + 4) + f.segSize) >>> 0;
+    f.segments = 1;
+    f.length = len;
+    this.pending = true;
     // A pushed segment ends its run at once.
-    if (psh) this.flush();
+    if ((pkt[off + ipLen + 13]! & TCP_PSH) !== 0) this.flush();
     return true;
   }
 
@@ -171,8 +176,8 @@ export class TcpCoalescer {
   private extends(f: Flow, pkt: Uint8Array, off: number, len: number): boolean {
     const b = this.buf;
     const p = VNET_HDR_BYTES;
-    const m = this.mergeable(pkt, off, len);
-    if (!m || m.v6 !== f.v6 || m.hdrLen !== f.hdrLen) return false;
+    const hdrLen = this.mergeable(pkt, off, len);
+    if (hdrLen === 0 || this.seenV6 !== f.v6 || hdrLen !== f.hdrLen) return false;
     const payload = len - f.hdrLen;
     if (payload > f.segSize || f.segments >= MAX_SEGMENTS || f.length + payload > MAX_BYTES) return false;
     const t = off + f.ipLen;

