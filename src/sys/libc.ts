@@ -23,6 +23,12 @@ export const open = libc.func('int open(const char *path, int flags)') as Fn<[st
 export const close = libc.func('int close(int fd)') as Fn<[number], number>;
 export const read = libc.func('intptr_t read(int fd, void *buf, uintptr_t count)') as Fn<[number, Mem, number], number>;
 export const write = libc.func('intptr_t write(int fd, const void *buf, uintptr_t count)') as Fn<[number, Mem, number], number>;
+/**
+ * write() to an address given as a plain number (exact: user-space addresses
+ * fit in 47 bits), which koffi converts for less than a BigInt or a typed
+ * array: the data path's per-packet TUN writes.
+ */
+export const writeAt = libc.func('intptr_t write(int fd, uintptr_t buf, uintptr_t count)') as Fn<[number, number, number], number>;
 export const fcntl = libc.func('int fcntl(int fd, int cmd, int arg)') as Fn<[number, number, number], number>;
 export const ioctlPtr = libc.func('int ioctl(int fd, unsigned long req, void *arg)') as Fn<[number, number, Mem], number>;
 export const ioctlInt = libc.func('int ioctl(int fd, unsigned long req, unsigned long arg)') as Fn<[number, number, number], number>;

@@ -86,10 +86,3 @@ export function pseudoHeaderSum(mem: ChecksumMemory, ip: number, v6: boolean, pr
   const addrs = v6 ? mem.sum(ip + 8, ip + 40, 0) : mem.sum(ip + 12, ip + 20, 0);
   return addrs + wordLE(proto) + wordLE(l4Len & 0xffff) + (v6 ? wordLE(l4Len >>> 16) : 0);
 }
-
-/** Rewrites the IPv4 header checksum of the packet at `ip` (header of `ipLen` bytes). */
-export function setIpv4HeaderChecksum(mem: ChecksumMemory, ip: number, ipLen: number): void {
-  mem.u8[ip + 10] = 0;
-  mem.u8[ip + 11] = 0;
-  mem.store(ip + 10, mem.sum(ip, ip + ipLen, 0));
-}

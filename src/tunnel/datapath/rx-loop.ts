@@ -3,6 +3,7 @@
 // Handshake messages are copied to the main thread (bounded backlog); data
 // messages never leave the data-path thread. It runs on a thread of its own
 // over TCP (rx-worker.ts) and shares one with TxLoop over UDP (udp-loop.ts).
+import koffi from 'koffi';
 import type { Aead } from '../../crypto/aead/aead.js';
 import { keyedHashFor } from '../../crypto/keyed-hash.js';
 import { DataOpener, DATA_HEADER_BYTES, DATA_OVERHEAD, MESSAGE_DATA, readCounter, readReceiverIndex } from '../../crypto/data-packet.js';
@@ -81,10 +82,20 @@ class RxPeer {
 }
 
 class TunFdWriter {
+  /** The buffer last written and its address: the coalescer always writes from the same one. */
+  private buf: Uint8Array | null = null;
+  private at = 0;
+
   constructor(private readonly fd: number) {}
 
   write(buf: Uint8Array, len: number): void {
-    libc.write(this.fd, buf, len);
+    if (buf !== this.buf) {
+      // Reading .buffer moves a small typed array's bytes off the JS heap for good; then its address holds while it lives.
+      void buf.buffer;
+      this.at = Number(koffi.address(buf));
+      this.buf = buf;
+    }
+    libc.writeAt(this.fd, this.at, len);
   }
 }
 
@@ -109,7 +120,7 @@ export class RxLoop implements SteppedLoop {
   // UDP
   private readonly batch: PacketBatch | null = null;
   /** Per slot: where the TUN write starts (the packet, or the zeroed vnet header before it). */
-  private readonly tunPtrs: libc.Pointer[] = [];
+  private readonly tunPtrs: number[] = [];
   /** Time of the current batch, read once per batch rather than per packet. */
   private now = 0;
   /** Peers with counts in the current batch: touched[0 .. touchedCount). */
@@ -145,7 +156,7 @@ export class RxLoop implements SteppedLoop {
       // Where a packet is written from: a zeroed virtio_net_hdr goes in the
       // (by then unused) data header room just before it.
       const front = init.tunVnetHdr && !init.wireVnetHdr ? VNET_HDR_BYTES : 0;
-      this.tunPtrs = this.batch.slotPtrs.map((p) => p + BigInt(MSG_OFFSET + DATA_HEADER_BYTES - front));
+      this.tunPtrs = this.batch.slotPtrs.map((p) => Number(p) + MSG_OFFSET + DATA_HEADER_BYTES - front);
       this.udp = gro ? new UdpGroReceiver(init.udpFd, this.batch) : new UdpBatchReceiver(init.udpFd, this.batch);
     }
     // Each TCP connection's decoder takes this bound: refused here, at start, rather than on the first connection.
@@ -398,7 +409,7 @@ export class RxLoop implements SteppedLoop {
       // A plain packet; a zeroed virtio_net_hdr goes in the (by then unused) data header room before it.
       const front = this.coalescer ? VNET_HDR_BYTES : 0;
       if (front) msg.fill(0, DATA_HEADER_BYTES - front, DATA_HEADER_BYTES);
-      if (slot >= 0) libc.write(this.init.tunFd, this.tunPtrs[slot]!, plain + front);
+      if (slot >= 0) libc.writeAt(this.init.tunFd, this.tunPtrs[slot]!, plain + front);
       else libc.write(this.init.tunFd, msg.subarray(DATA_HEADER_BYTES - front, DATA_HEADER_BYTES + plain), plain + front);
     }
   }

@@ -10,7 +10,7 @@
 // still carry NEEDS_CSUM (a checksum left partial); that one is completed too.
 import { VNET_HDR_BYTES } from '../../tun/device.js';
 import type * as libc from '../../sys/libc.js';
-import { type ChecksumMemory, pseudoHeaderSum, setIpv4HeaderChecksum } from './inet-checksum.js';
+import { type ChecksumMemory, pseudoHeaderSum, wordLE } from './inet-checksum.js';
 
 const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
 const VIRTIO_NET_HDR_GSO_NONE = 0;
@@ -25,6 +25,11 @@ const MAX_SUPER_PACKET = 65_536;
 
 function le16(b: Uint8Array, at: number): number {
   return b[at]! | (b[at + 1]! << 8);
+}
+
+/** A 16-bit field in network byte order. */
+function be16(b: Uint8Array, at: number): number {
+  return (b[at]! << 8) | b[at + 1]!;
 }
 
 function be32(b: Uint8Array, at: number): number {
@@ -50,6 +55,12 @@ export class TsoSplitter {
   private segSize = 0;
   private firstSeq = 0;
   private firstId = 0;
+  /**
+   * IPv4: the header's sum (inet-checksum.ts order, unfolded) without its
+   * checksum, total length and ID, the only fields that differ between
+   * segments: each segment's checksum is this plus its own two fields.
+   */
+  private ipv4Sum = 0;
   /** NEEDS_CSUM on a single packet: where its checksum field is (-1: none to finish). */
   private csumAt = -1;
   /** Where the packet starts in mem (after the virtio_net_hdr). */
@@ -116,6 +127,12 @@ export class TsoSplitter {
     this.segSize = segSize;
     this.firstSeq = be32(b, ip + csumStart + 4);
     this.firstId = v6 ? 0 : (b[ip + 4]! << 8) | b[ip + 5]!;
+    if (!v6) {
+      const at = this.packetAt;
+      const mem = this.mem;
+      // csumStart is the IPv4 header's length here (checked above).
+      this.ipv4Sum = mem.sum(at, at + csumStart, 0) - wordLE(be16(b, ip + 2)) - wordLE(this.firstId) - wordLE(be16(b, ip + 10));
+    }
     return (this.remaining = Math.ceil((len - hdrLen) / segSize));
   }
 
@@ -156,7 +173,7 @@ export class TsoSplitter {
       u8[at + 3] = len & 0xff;
       u8[at + 4] = id >>> 8;
       u8[at + 5] = id & 0xff;
-      setIpv4HeaderChecksum(mem, at, l4);
+      mem.store(at + 10, this.ipv4Sum + wordLE(len) + wordLE(id));
     }
     const t = at + l4;
     const seq = (this.firstSeq + i * this.segSize) >>> 0;
