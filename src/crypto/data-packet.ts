@@ -8,7 +8,8 @@
 //
 //   offset  size  field
 //        0     1  type = MESSAGE_DATA (4)
-//        1     3  reserved, zero
+//        1     1  flags (DATA_FLAG_*), 0 unless the receiver announced the feature
+//        2     2  reserved, zero
 //        4     4  receiver index (u32): the receiver's session, chosen by the receiver
 //        8     8  counter (u64): per-key message number, also the nonce
 //       16     n  ciphertext of the IP packet
@@ -20,8 +21,16 @@ import { KEY_BYTES, TAG_BYTES, XNONCE_BYTES, type AddressedAead, type Aead } fro
 
 export const MESSAGE_DATA = 4;
 const TYPE_OFFSET = 0;
-const RESERVED_OFFSET = 1;
-const RESERVED_BYTES = 3;
+const FLAGS_OFFSET = 1;
+const RESERVED_OFFSET = 2;
+const RESERVED_BYTES = 2;
+/**
+ * The packet's TCP or UDP checksum is partial: its field holds the
+ * pseudo-header sum, and the receiver hands the packet to its kernel with
+ * NEEDS_CSUM (the AEAD has already vouched for every byte). Only sent to a
+ * peer that announced FEATURE_CSUM_PARTIAL (messages.ts).
+ */
+export const DATA_FLAG_CSUM_PARTIAL = 1;
 const RECEIVER_INDEX_OFFSET = 4;
 const COUNTER_OFFSET = 8;
 export const DATA_HEADER_BYTES = 16;
@@ -67,6 +76,11 @@ function writeU64LE(to: Uint8Array, at: number, value: number): void {
 
 function readU32LE(from: Uint8Array, at: number): number {
   return (from[at]! | (from[at + 1]! << 8) | (from[at + 2]! << 16) | (from[at + 3]! << 24)) >>> 0;
+}
+
+/** The flags of a data message (DATA_FLAG_*); authenticated once the message opened. */
+export function readFlags(msg: Uint8Array): number {
+  return msg[FLAGS_OFFSET]!;
 }
 
 /** The receiver index of a data message, or -1 if it is shorter than the header. */
@@ -233,12 +247,13 @@ export class DataSealer {
 
   /**
    * Packet plaintext is already at buf[DATA_HEADER_BYTES .. DATA_HEADER_BYTES+len)
-   * and buf has TAG_BYTES more after it. Writes header, seals in place, returns
+   * and buf has TAG_BYTES more after it. Writes header (with `flags`,
+   * DATA_FLAG_*), seals in place, returns
    * the total wire length (len + DATA_OVERHEAD). Throws DataPacketError once
    * the counter reaches REJECT_AFTER_MESSAGES (a new handshake is due) or after
    * destroy(); RangeError if buf has no room.
    */
-  seal(buf: Uint8Array, len: number): number {
+  seal(buf: Uint8Array, len: number, flags = 0): number {
     if (this.destroyed) throw new DataPacketError('sealer used after destroy()');
     const counter = this.next;
     if (counter >= REJECT_AFTER_MESSAGES) throw new DataPacketError('send counter exhausted; a new handshake is needed');
@@ -250,6 +265,7 @@ export class DataSealer {
     this.next = counter + 1;
 
     buf[TYPE_OFFSET] = MESSAGE_DATA;
+    buf[FLAGS_OFFSET] = flags;
     for (let i = 0; i < RESERVED_BYTES; i++) buf[RESERVED_OFFSET + i] = 0;
     const index = this.receiverIndex;
     buf[RECEIVER_INDEX_OFFSET] = index;

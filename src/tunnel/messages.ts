@@ -75,6 +75,12 @@ export const FEATURES_BYTES = 4;
  * TSO packets of up to ~64 KB from its own TUN and send them unsegmented.
  */
 export const FEATURE_VNET_HDR = 1 << 0;
+/**
+ * The sender's UDP data path delivers packets whose TCP or UDP checksum is
+ * partial (data-packet.ts DATA_FLAG_CSUM_PARTIAL) with NEEDS_CSUM: the peer
+ * may then leave the checksums of the TSO segments it cuts unfinished.
+ */
+export const FEATURE_CSUM_PARTIAL = 1 << 1;
 /** Initiation payload: TAI64N ‖ features. */
 export const INITIATION_PAYLOAD_BYTES = TAI64N_BYTES + FEATURES_BYTES;
 

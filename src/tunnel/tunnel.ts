@@ -27,7 +27,7 @@ import { Datapath } from './datapath/datapath.js';
 import { endpointProblem } from './link/endpoint-name.js';
 import { Handshake, localIdentity, type LocalIdentity } from './peer/handshake.js';
 import type { Link } from './link/link.js';
-import { FEATURE_VNET_HDR, MESSAGE_INITIATION_BYTES, mac1Key } from './messages.js';
+import { FEATURE_CSUM_PARTIAL, FEATURE_VNET_HDR, MESSAGE_INITIATION_BYTES, mac1Key } from './messages.js';
 import { Peer } from './peer/peer.js';
 import { PeerSet, type Ingress } from './peer/peer-set.js';
 import { createPeerStats, createStats, DROP_REASONS, PEER, PEER_SLOTS, peerCounters, reservePeerSlot, RX, TX, type Stats } from './stats.js';
@@ -294,10 +294,13 @@ export class Tunnel {
       local: this.local,
       peerPublic: config.publicKey,
       psk: config.presharedKey ?? null,
-      features: superPackets ? FEATURE_VNET_HDR : 0,
+      // Over UDP (and auto) the receive side delivers partial checksums with NEEDS_CSUM (rx-loop.ts).
+      features: superPackets ? FEATURE_VNET_HDR : FEATURE_CSUM_PARTIAL,
       ...(former ? { greatestTimestamp: former } : {}),
     });
     const onSession = (peerFeatures: number) => {
+      // Before the session's key reaches the sending side: its first packet already follows the peer's features.
+      if (!superPackets) this.datapath.toTx({ t: 'peer-features', peer: slot, csumPartial: (peerFeatures & FEATURE_CSUM_PARTIAL) !== 0 });
       const want = superPackets && peerFeatures & FEATURE_VNET_HDR ? TSO_OFFLOADS : 0;
       if (superPackets && want !== this.offloads) {
         setOffloads(this.tun, want);

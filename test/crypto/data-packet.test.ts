@@ -4,6 +4,7 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { TAG_BYTES, XNONCE_BYTES, type Aead } from '../../src/crypto/aead/aead.js';
 import { availableAeads } from '../../src/crypto/aead/select.js';
 import {
+  DATA_FLAG_CSUM_PARTIAL,
   DATA_HEADER_BYTES,
   DATA_OVERHEAD,
   DataOpener,
@@ -12,6 +13,7 @@ import {
   MESSAGE_DATA,
   REJECT_AFTER_MESSAGES,
   readCounter,
+  readFlags,
   readReceiverIndex,
 } from '../../src/crypto/data-packet.js';
 import { ReplayWindow } from '../../src/crypto/replay.js';
@@ -249,6 +251,26 @@ describe('data packets', () => {
     expect(readCounter(msg)).to.equal(2 ** 53);
     view.setUint32(4, 0xffffffff, true);
     expect(readReceiverIndex(msg)).to.equal(0xffffffff);
+  });
+
+  it('flags ride in byte 1 of the header, authenticated with it: a flipped flag does not open', () => {
+    for (const aead of aeads) {
+      const key = bytes(32);
+      const sealer = new DataSealer(aead, key, 9);
+      const opener = new DataOpener(aead, key);
+      const packet = bytes(300);
+      const buf = packetBuffer(packet);
+      const wire = sealer.seal(buf, 300, DATA_FLAG_CSUM_PARTIAL);
+      expect([buf[1], buf[2], buf[3]], aead.name).to.deep.equal([DATA_FLAG_CSUM_PARTIAL, 0, 0]);
+      const forged = buf.slice();
+      forged[1] = 0;
+      expect(opener.open(forged, wire), `${aead.name}: flag cleared on the way`).to.equal(-1);
+      expect(opener.open(buf, wire), aead.name).to.equal(300);
+      expect(readFlags(buf)).to.equal(DATA_FLAG_CSUM_PARTIAL);
+      const plain = packetBuffer(packet);
+      sealer.seal(plain, 300);
+      expect(readFlags(plain), 'no flags unless asked').to.equal(0);
+    }
   });
 
   it('constructor refuses a bad key length or receiver index', () => {

@@ -15,6 +15,7 @@
 import { VNET_HDR_BYTES } from '../../tun/device.js';
 
 const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+const VIRTIO_NET_HDR_GSO_NONE = 0;
 const VIRTIO_NET_HDR_GSO_TCPV4 = 1;
 const VIRTIO_NET_HDR_GSO_TCPV6 = 4;
 const IPPROTO_TCP = 6;
@@ -100,33 +101,32 @@ export class TcpCoalescer {
     const f = this.flow;
     const b = this.buf;
     const p = VNET_HDR_BYTES;
-    if (f.segments === 1) {
-      b.fill(0, 0, VNET_HDR_BYTES);
-      this.tun.write(b, p + f.length);
-      return;
-    }
     // IP lengths and (IPv4) header checksum for the merged packet.
-    if (f.v6) put16(b, p + 4, f.length - 40);
-    else {
-      put16(b, p + 2, f.length);
-      put16(b, p + 10, 0);
-      put16(b, p + 10, ~sum16(b, p, p + f.ipLen, 0) & 0xffff);
+    if (f.segments > 1) {
+      if (f.v6) put16(b, p + 4, f.length - 40);
+      else {
+        put16(b, p + 2, f.length);
+        put16(b, p + 10, 0);
+        put16(b, p + 10, ~sum16(b, p, p + f.ipLen, 0) & 0xffff);
+      }
     }
-    // CHECKSUM_PARTIAL: the TCP checksum field holds the pseudo-header sum;
-    // the kernel treats the data as verified (it was authenticated by the
-    // AEAD, and each segment's checksum was the sending kernel's).
+    // CHECKSUM_PARTIAL, a lone segment too: the TCP checksum field holds the
+    // pseudo-header sum; the kernel treats the data as verified (it was
+    // authenticated by the AEAD; the sender may have left the checksum
+    // partial itself, DATA_FLAG_CSUM_PARTIAL).
     const tcpLen = f.length - f.ipLen;
     let ph = (f.v6 ? sum16(b, p + 8, p + 40, 0) : sum16(b, p + 12, p + 20, 0)) + tcpLen + IPPROTO_TCP;
     while (ph > 0xffff) ph = (ph & 0xffff) + (ph >>> 16);
     put16(b, p + f.ipLen + 16, ph);
     b[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-    b[1] = f.v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+    b[1] = f.segments === 1 ? VIRTIO_NET_HDR_GSO_NONE : f.v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
     const v = this.header;
     v.setUint16(2, f.hdrLen, true);
-    v.setUint16(4, f.segSize, true);
+    v.setUint16(4, f.segments === 1 ? 0 : f.segSize, true);
     v.setUint16(6, f.ipLen, true);
     v.setUint16(8, 16, true);
     this.tun.write(b, p + f.length);
+    if (f.segments === 1) return;
     this.merged++;
     this.segmentsMerged += f.segments;
   }

@@ -57,6 +57,13 @@ export class ChecksumMemory {
     return s0 + s1 + s2 + s3;
   }
 
+  /** Stores fold(sum), not complemented, at `at`: a partial checksum (the pseudo-header sum a device finishes). */
+  storeFolded(at: number, sum: number): void {
+    const c = fold(sum);
+    this.u8[at] = c & 0xff;
+    this.u8[at + 1] = c >>> 8;
+  }
+
   /** Stores ~fold(sum) at `at` (the checksum field), in network byte order. */
   store(at: number, sum: number): void {
     const c = ~fold(sum) & 0xffff;

@@ -6,7 +6,7 @@
 import koffi from 'koffi';
 import type { Aead } from '../../crypto/aead/aead.js';
 import { keyedHashFor } from '../../crypto/keyed-hash.js';
-import { DataOpener, DATA_HEADER_BYTES, DATA_OVERHEAD, MESSAGE_DATA, readCounter, readReceiverIndex } from '../../crypto/data-packet.js';
+import { DataOpener, DATA_FLAG_CSUM_PARTIAL, DATA_HEADER_BYTES, DATA_OVERHEAD, MESSAGE_DATA, readCounter, readFlags, readReceiverIndex } from '../../crypto/data-packet.js';
 import { ReplayWindow } from '../../crypto/replay.js';
 import * as libc from '../../sys/libc.js';
 import { PacketBatch, MSG_OFFSET } from '../../transport/batch.js';
@@ -22,13 +22,15 @@ import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE } from '../m
 import { PollSet } from './poll-set.js';
 import { runKeptWarm, type SteppedLoop, type WarmSpell } from './warm-spell.js';
 import { TcpCoalescer } from './gro.js';
-import { vnetHeaderAllowed } from './vnet-header.js';
+import { vnetHeaderAllowed, writePartialHeader } from './vnet-header.js';
 import { MssClamp } from './mss-clamp.js';
 import { VNET_HDR_BYTES } from '../../tun/device.js';
 import { clearPeerFields, HANDSHAKE_BACKLOG_SLOT, PEER, PEER_SLOTS, peerCounters, RX, wrapStats } from '../stats.js';
 import type { DatapathInit, ToRx } from './worker-messages.js';
 import { post, takeMessages } from './worker-port.js';
 
+/** virtio_net_hdr flag: the checksum is partial (MssClamp's view of a packet that came with DATA_FLAG_CSUM_PARTIAL). */
+const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
 /** Handshake messages waiting for the main thread; beyond this they are dropped (a flood costs no memory). */
 const HANDSHAKE_BACKLOG_LIMIT = 64;
 /** Where the receive worker counts a handshake message its filter refused. */
@@ -397,7 +399,9 @@ export class RxLoop implements SteppedLoop {
     }
     s[RX.lastDataMs] = now;
     peer.batchData = true;
-    this.mss.apply(msg, ip, plain - this.ipOffset, this.ipOffset ? msg[DATA_HEADER_BYTES]! : 0);
+    // A checksum the peer left partial (only when we announced FEATURE_CSUM_PARTIAL: with a coalescer) is delivered as NEEDS_CSUM.
+    const partial = this.coalescer !== null && (readFlags(msg) & DATA_FLAG_CSUM_PARTIAL) !== 0;
+    this.mss.apply(msg, ip, plain - this.ipOffset, this.ipOffset ? msg[DATA_HEADER_BYTES]! : partial ? VIRTIO_NET_HDR_F_NEEDS_CSUM : 0);
     if (this.init.wireVnetHdr) {
       // TCP: the plaintext is virtio_net_hdr ‖ packet, written whole once the header is one we allow.
       if (!vnetHeaderAllowed(msg, DATA_HEADER_BYTES, plain)) {
@@ -408,7 +412,12 @@ export class RxLoop implements SteppedLoop {
     } else if (!this.coalescer?.offer(msg, DATA_HEADER_BYTES, plain)) {
       // A plain packet; a zeroed virtio_net_hdr goes in the (by then unused) data header room before it.
       const front = this.coalescer ? VNET_HDR_BYTES : 0;
-      if (front) msg.fill(0, DATA_HEADER_BYTES - front, DATA_HEADER_BYTES);
+      if (partial) {
+        if (!writePartialHeader(msg, DATA_HEADER_BYTES - front, plain)) {
+          s[RX.dropBadVnetHeader]!++;
+          return;
+        }
+      } else if (front) msg.fill(0, DATA_HEADER_BYTES - front, DATA_HEADER_BYTES);
       if (slot >= 0) libc.writeAt(this.init.tunFd, this.tunPtrs[slot]!, plain + front);
       else libc.write(this.init.tunFd, msg.subarray(DATA_HEADER_BYTES - front, DATA_HEADER_BYTES + plain), plain + front);
     }

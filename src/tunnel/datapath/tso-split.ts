@@ -4,10 +4,14 @@
 // whole TCP super-packet (up to ~64 KB, one virtio_net_hdr in front) instead
 // of ~45 MTU-sized packets: one system call instead of 45, and the sending
 // kernel's TCP stack skips segmenting. Each peer still gets ordinary IP
-// packets, so the wire does not change: every segment leaves with complete
-// IPv4 and TCP checksums (the kernel left them to "the device"), exactly as
-// if the kernel had segmented it. A packet that is not a super-packet may
-// still carry NEEDS_CSUM (a checksum left partial); that one is completed too.
+// packets: every segment has its own complete IPv4 header checksum, and its
+// TCP checksum is left partial (the pseudo-header sum, as the kernel leaves it
+// for "the device"). The caller then either finishes it (finish()), so the
+// segment is exactly what the kernel would have sent, or, for a peer that
+// announced FEATURE_CSUM_PARTIAL, sends it partial and flagged, and the
+// receiving kernel takes it as NEEDS_CSUM: summing ~1400 bytes per segment was
+// the largest cost of the sending thread after the cipher. A packet that is
+// not a super-packet may carry NEEDS_CSUM too; the same holds for it.
 import { VNET_HDR_BYTES } from '../../tun/device.js';
 import type * as libc from '../../sys/libc.js';
 import { type ChecksumMemory, pseudoHeaderSum, wordLE } from './inet-checksum.js';
@@ -17,6 +21,7 @@ const VIRTIO_NET_HDR_GSO_NONE = 0;
 const VIRTIO_NET_HDR_GSO_TCPV4 = 1;
 const VIRTIO_NET_HDR_GSO_TCPV6 = 4;
 const IPPROTO_TCP = 6;
+const IPPROTO_UDP = 17;
 const TCP_FIN = 0x01;
 const TCP_PSH = 0x08;
 const TCP_CWR = 0x80;
@@ -63,6 +68,15 @@ export class TsoSplitter {
   private ipv4Sum = 0;
   /** NEEDS_CSUM on a single packet: where its checksum field is (-1: none to finish). */
   private csumAt = -1;
+  /** The packet next() wrote last: where its L4 header and checksum field are (-1: complete already). */
+  private lastL4 = 0;
+  private lastCsumAt = -1;
+  /**
+   * The current read's partial checksums are of the plain kind a receiver
+   * can finish from the packet alone: TCP or UDP right after the IP header
+   * (no IPv6 extension headers), the field where the protocol has it.
+   */
+  private plain = false;
   /** Where the packet starts in mem (after the virtio_net_hdr). */
   private readonly packetAt: number;
 
@@ -101,10 +115,16 @@ export class TsoSplitter {
     if (gsoType === VIRTIO_NET_HDR_GSO_NONE) {
       if (len > this.maxPacket) return 0;
       this.gso = false;
+      this.plain = false;
       if ((flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) !== 0) {
         if ((csumStart & 1) !== 0 || csumStart + csumOffset + 2 > len) return 0;
         this.l4 = csumStart;
         this.csumAt = csumStart + csumOffset;
+        const ip = VNET_HDR_BYTES;
+        const v4 = b[ip]! >> 4 === 4;
+        const proto = v4 ? b[ip + 9] : b[ip + 6];
+        const ipLen = v4 ? (b[ip]! & 0x0f) * 4 : 40;
+        this.plain = csumStart === ipLen && ((proto === IPPROTO_TCP && csumOffset === 16) || (proto === IPPROTO_UDP && csumOffset === 6));
       }
       return (this.remaining = 1);
     }
@@ -121,6 +141,7 @@ export class TsoSplitter {
     const segSize = Math.min(le16(b, 4), this.maxPacket - hdrLen);
     if (hdrLen < csumStart + 20 || hdrLen >= len || segSize <= 0) return 0;
     this.gso = true;
+    this.plain = !v6 || (csumStart === 40 && b[ip + 6] === IPPROTO_TCP);
     this.v6 = v6;
     this.l4 = csumStart;
     this.hdrLen = hdrLen;
@@ -147,10 +168,8 @@ export class TsoSplitter {
     if (!this.gso) {
       const len = this.length;
       mem.u8.copyWithin(at, p, p + len);
-      if (this.csumAt >= 0) {
-        // The field holds the pseudo-header sum; the rest is summed over it.
-        mem.store(at + this.csumAt, mem.sum(at + this.l4, at + len, 0));
-      }
+      this.lastL4 = this.l4;
+      this.lastCsumAt = this.csumAt;
       return len;
     }
     const i = this.index++;
@@ -186,10 +205,30 @@ export class TsoSplitter {
     if (this.remaining > 0) flags &= ~(TCP_FIN | TCP_PSH);
     if (i > 0) flags &= ~TCP_CWR;
     u8[t + 13] = flags;
-    u8[t + 16] = 0;
-    u8[t + 17] = 0;
-    const l4Len = len - l4;
-    mem.store(t + 16, mem.sum(t, at + len, pseudoHeaderSum(mem, at, this.v6, IPPROTO_TCP, l4Len)));
+    // Partial: the field holds the pseudo-header sum, as the kernel leaves it.
+    mem.storeFolded(t + 16, pseudoHeaderSum(mem, at, this.v6, IPPROTO_TCP, len - l4));
+    this.lastL4 = l4;
+    this.lastCsumAt = l4 + 16;
     return len;
+  }
+
+  /** The last packet from next() has a partial checksum that a receiver can finish from the packet alone. */
+  get plainPartial(): boolean {
+    return this.lastCsumAt >= 0 && this.plain;
+  }
+
+  /** The last packet from next() has a partial checksum. */
+  get partial(): boolean {
+    return this.lastCsumAt >= 0;
+  }
+
+  /**
+   * Completes the checksum of the last packet from next(), now at
+   * mem.u8[at .. at+len) (it may have been changed since: MSS clamping).
+   */
+  finish(at: number, len: number): void {
+    if (this.lastCsumAt < 0) return;
+    // The field holds the pseudo-header sum; the rest is summed over it.
+    this.mem.store(at + this.lastCsumAt, this.mem.sum(at + this.lastL4, at + len, 0));
   }
 }

@@ -6,7 +6,7 @@
 // synchronously when the wake eventfd fires, so the loop never returns to an
 // event loop and nothing on the packet path allocates.
 import type { Aead } from '../../crypto/aead/aead.js';
-import { DataSealer, DATA_HEADER_BYTES } from '../../crypto/data-packet.js';
+import { DataSealer, DATA_FLAG_CSUM_PARTIAL, DATA_HEADER_BYTES } from '../../crypto/data-packet.js';
 import * as libc from '../../sys/libc.js';
 import { VNET_HDR_BYTES } from '../../tun/device.js';
 import { MSG_OFFSET, PacketBatch } from '../../transport/batch.js';
@@ -24,6 +24,8 @@ import { clearPeerFields, PEER, PEER_SLOTS, peerCounters, wrapStats, TX } from '
 import type { DatapathInit, ToTx } from './worker-messages.js';
 import { post, takeMessages } from './worker-port.js';
 
+/** virtio_net_hdr flag: the checksum is partial (what MssClamp is told of a packet sent that way). */
+const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
 /** The main thread is asked for a handshake at most this often while packets wait for a session. */
 const NEED_HANDSHAKE_INTERVAL_MS = 1000;
 /** Handshake messages held while a TCP batch waits for the socket; older ones are superseded anyway. */
@@ -69,6 +71,8 @@ class TxPeer {
   tcpConn = 0;
   /** Where its data and keepalives go (Transport = auto may move it). */
   path: TransportKind;
+  /** It announced FEATURE_CSUM_PARTIAL: TSO segments go to it with their checksums partial (tso-split.ts). */
+  csumPartial = false;
   lastNeedHandshake = 0;
   /** Where its counters start in the peer counters (stats.ts PEER). */
   readonly base: number;
@@ -254,6 +258,9 @@ export class TxLoop implements SteppedLoop {
         peer.sealer = sealer;
         break;
       }
+      case 'peer-features':
+        peer.csumPartial = msg.csumPartial;
+        break;
       case 'send-key-expired':
         if (peer.sealer?.receiverIndex === msg.remoteIndex) {
           peer.sealer.destroy();
@@ -450,7 +457,15 @@ export class TxLoop implements SteppedLoop {
         this.stats[TX.dropPeerBacklog]!++;
         continue;
       }
-      this.mss.apply(msg, this.ipOffset, ipLen, this.init.wireVnetHdr ? msg[DATA_HEADER_BYTES]! : 0);
+      let flags = 0;
+      let vnetFlags = this.init.wireVnetHdr ? msg[DATA_HEADER_BYTES]! : 0;
+      if (split !== null && split.partial) {
+        if (peer.csumPartial && split.plainPartial) {
+          flags = DATA_FLAG_CSUM_PARTIAL;
+          vnetFlags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        } else split.finish(this.packetAt[count]!, n);
+      }
+      this.mss.apply(msg, this.ipOffset, ipLen, vnetFlags);
       if (peer.pending) this.promote(peer);
       const sealer = peer.sealer;
       if (!sealer) {
@@ -464,12 +479,12 @@ export class TxLoop implements SteppedLoop {
         runStart = count;
         if (this.waitingForSocket) {
           // That run stopped on a full TCP socket: this packet waits in its slot until it drains.
-          if (this.sealInto(peer, sealer, count, n)) this.carry = { slot: count, peer };
+          if (this.sealInto(peer, sealer, count, n, flags)) this.carry = { slot: count, peer };
           runPeer = null;
           break;
         }
       }
-      if (!this.sealInto(peer, sealer, count, n)) continue;
+      if (!this.sealInto(peer, sealer, count, n, flags)) continue;
       runPeer = peer;
       count++;
       taken++;
@@ -491,9 +506,9 @@ export class TxLoop implements SteppedLoop {
   }
 
   /** Seals the packet in slot `i` for `peer`; false (and counted) when its key is spent. */
-  private sealInto(peer: TxPeer, sealer: DataSealer, i: number, n: number): boolean {
+  private sealInto(peer: TxPeer, sealer: DataSealer, i: number, n: number, flags: number): boolean {
     try {
-      this.batch.lens[i] = sealer.seal(this.batch.messages[i]!, n);
+      this.batch.lens[i] = sealer.seal(this.batch.messages[i]!, n, flags);
       return true;
     } catch {
       // The key reached its message limit: never reuse a nonce, wait for a new key.

@@ -1,5 +1,7 @@
 // The virtio_net_hdr that travels with each packet over the TCP transport
-// (see tunnel.ts: whole TSO super-packets), checked before it reaches our kernel.
+// (see tunnel.ts: whole TSO super-packets), checked before it reaches our
+// kernel; and the one written for a packet that came over UDP with its
+// checksum partial (DATA_FLAG_CSUM_PARTIAL).
 import { VNET_HDR_BYTES } from '../../tun/device.js';
 
 /**
@@ -29,6 +31,36 @@ export function vnetHeaderAllowed(buf: Uint8Array, off: number, len: number): bo
   const hdrLen = u16(2);
   const gsoSize = u16(4);
   return hdrLen > ipLen && hdrLen < packet && gsoSize > 0 && gsoSize <= packet - hdrLen;
+}
+
+/**
+ * Writes at buf[off ..) the virtio_net_hdr for the IP packet of `len` bytes
+ * after it whose TCP or UDP checksum is partial: NEEDS_CSUM, completed from
+ * the end of the IP header at the protocol's field, no GSO. False (nothing
+ * worth delivering) for anything else: another protocol, an IPv6 extension
+ * header, an IPv4 fragment, a packet too short for its own fields.
+ */
+export function writePartialHeader(buf: Uint8Array, off: number, len: number): boolean {
+  const ip = off + VNET_HDR_BYTES;
+  if (len < 40) return false;
+  const version = buf[ip]! >> 4;
+  let ipLen: number;
+  let proto: number;
+  if (version === 4) {
+    ipLen = (buf[ip]! & 0x0f) * 4;
+    proto = buf[ip + 9]!;
+    if (ipLen < 20 || ((buf[ip + 6]! << 8) | buf[ip + 7]!) & 0x3fff) return false; // MF or a fragment offset
+  } else if (version === 6) {
+    ipLen = 40;
+    proto = buf[ip + 6]!;
+  } else return false;
+  const csumOffset = proto === IPPROTO_TCP ? 16 : proto === IPPROTO_UDP ? 6 : -1;
+  if (csumOffset < 0 || ipLen + csumOffset + 2 > len) return false;
+  buf.fill(0, off, ip);
+  buf[off] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+  buf[off + 6] = ipLen;
+  buf[off + 8] = csumOffset;
+  return true;
 }
 
 const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;

@@ -71,6 +71,8 @@ export type PeerMessage =
 export type ToTx =
   | PeerMessage
   | { t: 'send-key'; peer: number; keypair: SendingKeypair }
+  /** What the peer announced in its latest handshake: it takes partial checksums (FEATURE_CSUM_PARTIAL). */
+  | { t: 'peer-features'; peer: number; csumPartial: boolean }
   /** The key the peer knows as `remoteIndex` expired: sealing with it stops (a newer key already taken up stays). */
   | { t: 'send-key-expired'; peer: number; remoteIndex: number }
   /**

@@ -67,7 +67,7 @@ describe('TCP segment coalescing (userspace GRO)', () => {
     for (let i = 0; i < 3400; i++) expect(ip[52 + i]).to.equal((1000 + i) & 0xff);
   });
 
-  it('a lone segment, a pure ACK, or a gap in sequence numbers pass through unchanged', () => {
+  it('a lone segment leaves with its checksum partial (NEEDS_CSUM, no GSO); a pure ACK passes through unchanged', () => {
     const { out, c, add } = collect();
     const a = segment(1000, 500);
     const ack = segment(9, 0);
@@ -77,7 +77,22 @@ describe('TCP segment coalescing (userspace GRO)', () => {
     add(gap);
     c.flush();
     expect(out.map((o) => o.length)).to.deep.equal([a.length, ack.length, gap.length]);
-    expect(out[0]!.subarray(VNET)).to.deep.equal(a.subarray(VNET));
+    for (const [o, s] of [
+      [out[0]!, a],
+      [out[2]!, gap],
+    ] as const) {
+      const dv = new DataView(o.buffer);
+      expect([o[0], o[1]], 'NEEDS_CSUM, GSO_NONE').to.deep.equal([1, 0]);
+      expect([dv.getUint16(6, true), dv.getUint16(8, true)], 'csum_start, csum_offset').to.deep.equal([20, 16]);
+      // Everything but the TCP checksum field is the segment's own.
+      const field = VNET + 20 + 16;
+      expect([...o.subarray(VNET, field), ...o.subarray(field + 2)]).to.deep.equal([...s.subarray(VNET, field), ...s.subarray(field + 2)]);
+      // The field holds the pseudo-header sum: addresses, protocol, TCP length.
+      let ph = 0x0a4d + 0x0001 + 0x0a4d + 0x0002 + 6 + (32 + 500);
+      while (ph > 0xffff) ph = (ph & 0xffff) + (ph >>> 16);
+      expect(dv.getUint16(field)).to.equal(ph);
+    }
+    expect(out[1]!.subarray(VNET)).to.deep.equal(ack.subarray(VNET));
     expect(c.merged).to.equal(0);
   });
 
@@ -92,7 +107,7 @@ describe('TCP segment coalescing (userspace GRO)', () => {
     expect(out).to.have.length(3);
     expect(out[0]![1]).to.equal(1);
     expect(out[0]![VNET + 20 + 13], 'PSH carried over').to.equal(0x18);
-    expect(out[1]![1], 'the lone segment after the push').to.equal(0);
+    expect([out[1]![0], out[1]![1]], 'the lone segment after the push: NEEDS_CSUM, no GSO').to.deep.equal([1, 0]);
     expect(out[2]![1]).to.equal(1);
     expect(c.segmentsMerged).to.equal(4);
   });

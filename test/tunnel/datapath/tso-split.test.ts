@@ -84,7 +84,8 @@ function splitter(maxPacket = 1420): TsoSplitter {
   return new TsoSplitter(maxPacket, mem, 64 * 2048, 0n);
 }
 
-function split(input: Buffer, maxPacket = 1420): Uint8Array[] {
+/** With `finish` each packet's checksum is completed (finish()), as for a peer without FEATURE_CSUM_PARTIAL; `plain` collects plainPartial. */
+function split(input: Buffer, maxPacket = 1420, finish = true, plain: boolean[] = []): Uint8Array[] {
   const s = splitter(maxPacket);
   s.input.set(input);
   const n = s.load(input.length);
@@ -92,9 +93,21 @@ function split(input: Buffer, maxPacket = 1420): Uint8Array[] {
   for (let i = 0; i < n; i++) {
     const at = i * 2048 + 18;
     const len = s.next(at);
+    plain.push(s.plainPartial);
+    if (finish) s.finish(at, len);
     out.push(new Uint8Array(s.input.buffer, at, len).slice());
   }
   expect(s.remaining).to.equal(0);
+  return out;
+}
+
+/** What a device (or the receiving kernel, for NEEDS_CSUM) does with a partial TCP checksum: sum from the TCP header on, complement, store. */
+function finishAsDevice(b: Uint8Array): Uint8Array {
+  const out = b.slice();
+  const l4 = out[0]! >> 4 === 6 ? 40 : (out[0]! & 0x0f) * 4;
+  const c = ~referenceSum(out, l4, out.length) & 0xffff;
+  out[l4 + 16] = c >>> 8;
+  out[l4 + 17] = c & 0xff;
   return out;
 }
 
@@ -144,6 +157,21 @@ describe('TSO super-packet splitting (tso-split.ts)', () => {
         // The payload is the super-packet's, in order.
         const from = VNET + hdrLen + i * mss;
         expect(Buffer.from(s.subarray(hdrLen)).equals(input.subarray(from, from + body))).to.equal(true);
+      });
+    });
+  }
+
+  for (const v6 of [false, true]) {
+    it(`IPv${v6 ? 6 : 4}: left partial (for a peer with FEATURE_CSUM_PARTIAL), each segment is what finishing it gives, once a kernel finishes it`, () => {
+      const mss = v6 ? 1348 : 1368;
+      const input = superPacket(v6, 3 * mss + 101, mss, 0x18);
+      const plain: boolean[] = [];
+      const partial = split(input, 1420, false, plain);
+      const finished = split(input);
+      expect(plain, 'plain partial checksums').to.deep.equal([true, true, true, true]);
+      partial.forEach((p, i) => {
+        expect(tcpChecksumValid(p, p.length), `segment ${i} unfinished`).to.equal(false);
+        expect(Buffer.from(finishAsDevice(p)).equals(Buffer.from(finished[i]!)), `segment ${i}`).to.equal(true);
       });
     });
   }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { vnetHeaderAllowed } from '../../../src/tunnel/datapath/vnet-header.js';
+import { vnetHeaderAllowed, writePartialHeader } from '../../../src/tunnel/datapath/vnet-header.js';
 
 /** virtio_net_hdr ‖ a 1000-byte IPv4 packet of protocol `proto`. */
 function packet(h: { flags?: number; gso?: number; hdrLen?: number; gsoSize?: number; start?: number; offset?: number }, proto = 6, version = 4): Uint8Array {
@@ -44,5 +44,35 @@ describe('virtio_net_hdr from the peer', () => {
     expect(ok(packet({ flags: 1, gso: 1, hdrLen: 52, gsoSize: 0, start: 20, offset: 16 })), 'zero segment size').to.equal(false);
     expect(ok(packet({ flags: 1, gso: 1, hdrLen: 52, gsoSize: 5000, start: 20, offset: 16 })), 'segment beyond the packet').to.equal(false);
     expect(vnetHeaderAllowed(new Uint8Array(12), 0, 12), 'too short').to.equal(false);
+  });
+});
+
+describe('virtio_net_hdr for a packet whose checksum the peer left partial (DATA_FLAG_CSUM_PARTIAL)', () => {
+  const header = (b: Uint8Array) => [...b.subarray(0, 10)];
+
+  it('NEEDS_CSUM at the end of the IP header, at the TCP or UDP field; no GSO; one our own check allows', () => {
+    for (const [proto, version, start, offset] of [
+      [6, 4, 20, 16],
+      [17, 4, 20, 6],
+      [6, 6, 40, 16],
+      [17, 6, 40, 6],
+    ] as const) {
+      const b = packet({ flags: 0xff, gso: 0xff, hdrLen: 0xffff }, proto, version);
+      expect(writePartialHeader(b, 0, b.length - 10), `proto ${proto} IPv${version}`).to.equal(true);
+      expect(header(b)).to.deep.equal([1, 0, 0, 0, 0, 0, start, 0, offset, 0]);
+      expect(ok(b), `proto ${proto} IPv${version} passes vnetHeaderAllowed`).to.equal(true);
+    }
+  });
+
+  it('refuses other protocols, IPv6 extension headers, IPv4 fragments and packets too short', () => {
+    const icmp = packet({}, 1);
+    expect(writePartialHeader(icmp, 0, icmp.length - 10), 'ICMP').to.equal(false);
+    const ext = packet({}, 0, 6); // hop-by-hop options first
+    expect(writePartialHeader(ext, 0, ext.length - 10), 'IPv6 extension header').to.equal(false);
+    const frag = packet({}, 6);
+    frag[10 + 6] = 0x20; // MF
+    expect(writePartialHeader(frag, 0, frag.length - 10), 'IPv4 fragment').to.equal(false);
+    const short = packet({}, 6);
+    expect(writePartialHeader(short, 0, 30), 'shorter than its TCP checksum field').to.equal(false);
   });
 });
