@@ -42,7 +42,7 @@ export function vnetHeaderAllowed(buf: Uint8Array, off: number, len: number): bo
  */
 export function writePartialHeader(buf: Uint8Array, off: number, len: number): boolean {
   const ip = off + VNET_HDR_BYTES;
-  if (len < 40) return false;
+  if (len < 20) return false;
   const version = buf[ip]! >> 4;
   let ipLen: number;
   let proto: number;
@@ -51,6 +51,7 @@ export function writePartialHeader(buf: Uint8Array, off: number, len: number): b
     proto = buf[ip + 9]!;
     if (ipLen < 20 || ((buf[ip + 6]! << 8) | buf[ip + 7]!) & 0x3fff) return false; // MF or a fragment offset
   } else if (version === 6) {
+    if (len < 40) return false;
     ipLen = 40;
     proto = buf[ip + 6]!;
   } else return false;

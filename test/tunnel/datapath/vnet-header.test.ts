@@ -64,6 +64,15 @@ describe('virtio_net_hdr for a packet whose checksum the peer left partial (DATA
     }
   });
 
+  it('takes the smallest packets: a UDP datagram of 8 bytes over IPv4 (36 bytes), an empty one over IPv6 (48)', () => {
+    const v4 = packet({}, 17);
+    expect(writePartialHeader(v4, 0, 36), 'IPv4').to.equal(true);
+    expect(header(v4)).to.deep.equal([1, 0, 0, 0, 0, 0, 20, 0, 6, 0]);
+    const v6 = packet({}, 17, 6);
+    expect(writePartialHeader(v6, 0, 48), 'IPv6').to.equal(true);
+    expect(writePartialHeader(v6, 0, 47), 'IPv6 without room for the UDP checksum').to.equal(false);
+  });
+
   it('refuses other protocols, IPv6 extension headers, IPv4 fragments and packets too short', () => {
     const icmp = packet({}, 1);
     expect(writePartialHeader(icmp, 0, icmp.length - 10), 'ICMP').to.equal(false);
