@@ -31,6 +31,9 @@ function ledgerOf(pair: TunnelPair): string {
 }
 
 async function hostState(pair: TunnelPair): Promise<string> {
+  // The kernel adds the local route of each link-local address once its duplicate
+  // detection ends: a snapshot taken while one is tentative would miss it.
+  await eventually(async () => !/tentative/.test((await pair.net.run(pair.net.a, ['ip', '-6', 'address', 'show'])).stdout), 10_000, 100);
   const parts = [];
   for (const cmd of [['ip', 'link', 'show'], ['ip', 'route', 'show', 'table', 'all'], ['ip', '-6', 'route', 'show', 'table', 'all'], ['ip', 'rule'], ['ip', '-6', 'rule'], ['nft', 'list', 'ruleset']]) {
     parts.push((await pair.net.run(pair.net.a, cmd)).stdout.replace(/^\d+: /gm, ''));
