@@ -22,15 +22,13 @@ import { MESSAGE_COOKIE_REPLY, MESSAGE_INITIATION, MESSAGE_RESPONSE } from '../m
 import { PollSet } from './poll-set.js';
 import { runKeptWarm, type SteppedLoop, type WarmSpell } from './warm-spell.js';
 import { TcpCoalescer } from './gro.js';
-import { vnetHeaderAllowed, writePartialHeader } from './vnet-header.js';
+import { vnetHeaderAllowed, VIRTIO_NET_HDR_F_NEEDS_CSUM, writePartialHeader } from './vnet-header.js';
 import { MssClamp } from './mss-clamp.js';
 import { VNET_HDR_BYTES } from '../../tun/device.js';
 import { clearPeerFields, HANDSHAKE_BACKLOG_SLOT, PEER, PEER_SLOTS, peerCounters, RX, wrapStats } from '../stats.js';
 import type { DatapathInit, ToRx } from './worker-messages.js';
 import { post, takeMessages } from './worker-port.js';
 
-/** virtio_net_hdr flag: the checksum is partial (MssClamp's view of a packet that came with DATA_FLAG_CSUM_PARTIAL). */
-const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
 /** Handshake messages waiting for the main thread; beyond this they are dropped (a flood costs no memory). */
 const HANDSHAKE_BACKLOG_LIMIT = 64;
 /** Where the receive worker counts a handshake message its filter refused. */

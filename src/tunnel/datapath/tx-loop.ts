@@ -19,13 +19,12 @@ import { MssClamp } from './mss-clamp.js';
 import { PollSet } from './poll-set.js';
 import { ChecksumMemory } from './inet-checksum.js';
 import { TsoSplitter } from './tso-split.js';
+import { VIRTIO_NET_HDR_F_NEEDS_CSUM } from './vnet-header.js';
 import { runKeptWarm, type SteppedLoop, type WarmSpell } from './warm-spell.js';
 import { clearPeerFields, PEER, PEER_SLOTS, peerCounters, wrapStats, TX } from '../stats.js';
 import type { DatapathInit, ToTx } from './worker-messages.js';
 import { post, takeMessages } from './worker-port.js';
 
-/** virtio_net_hdr flag: the checksum is partial (what MssClamp is told of a packet sent that way). */
-const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
 /** The main thread is asked for a handshake at most this often while packets wait for a session. */
 const NEED_HANDSHAKE_INTERVAL_MS = 1000;
 /** Handshake messages held while a TCP batch waits for the socket; older ones are superseded anyway. */

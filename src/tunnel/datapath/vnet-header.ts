@@ -64,7 +64,8 @@ export function writePartialHeader(buf: Uint8Array, off: number, len: number): b
   return true;
 }
 
-const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+/** virtio_net_hdr flag: the checksum is partial, to be completed from csum_start at csum_offset. */
+export const VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
 const VIRTIO_NET_HDR_GSO_TCPV4 = 1;
 const VIRTIO_NET_HDR_GSO_TCPV6 = 4;
 const IPPROTO_TCP = 6;
